@@ -1,0 +1,42 @@
+// Static-inline wrappers: ICU renames every API with its version suffix (unorm2_normalize_72),
+// which Swift cannot import as macros. These wrappers compile against any ICU version.
+#include <unicode/utypes.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/uregex.h>
+#include <unicode/ustring.h>
+#include <unicode/uversion.h>
+
+static inline int cicu_failure(UErrorCode e) { return U_FAILURE(e); }
+static inline int8_t cicu_charType(UChar32 c) { return u_charType(c); }
+static inline int cicu_isWhiteSpace(UChar32 c) { return u_hasBinaryProperty(c, UCHAR_WHITE_SPACE); }
+static inline int cicu_hasBinaryProperty(UChar32 c, int which) { return u_hasBinaryProperty(c, (UProperty)which); }
+static inline int cicu_propAlphabetic(void) { return UCHAR_ALPHABETIC; }
+static inline int cicu_propWhiteSpace(void) { return UCHAR_WHITE_SPACE; }
+static inline UChar32 cicu_tolower(UChar32 c) { return u_tolower(c); }
+static inline UChar32 cicu_toupper(UChar32 c) { return u_toupper(c); }
+static inline int32_t cicu_getCombiningClass(UChar32 c) { return u_getCombiningClass(c); }
+static inline void cicu_unicodeVersion(uint8_t *v) { u_getUnicodeVersion(v); }
+
+static inline const UNormalizer2 *cicu_nfc(UErrorCode *e) { return unorm2_getNFCInstance(e); }
+static inline const UNormalizer2 *cicu_nfd(UErrorCode *e) { return unorm2_getNFDInstance(e); }
+static inline const UNormalizer2 *cicu_nfkc(UErrorCode *e) { return unorm2_getNFKCInstance(e); }
+static inline const UNormalizer2 *cicu_nfkd(UErrorCode *e) { return unorm2_getNFKDInstance(e); }
+static inline int32_t cicu_normalize(const UNormalizer2 *n, const UChar *src, int32_t len,
+                                     UChar *dst, int32_t cap, UErrorCode *e) {
+  return unorm2_normalize(n, src, len, dst, cap, e); }
+static inline int32_t cicu_spanQuickCheckYes(const UNormalizer2 *n, const UChar *s, int32_t len, UErrorCode *e) {
+  return unorm2_spanQuickCheckYes(n, s, len, e); }
+static inline int cicu_hasBoundaryBefore(const UNormalizer2 *n, UChar32 c) { return unorm2_hasBoundaryBefore(n, c); }
+
+// Regular expressions (libicui18n), UTF-16 interface.
+static inline URegularExpression *cicu_regexOpen(const UChar *pattern, int32_t len, uint32_t flags,
+                                                  UParseError *pe, UErrorCode *e) {
+  return uregex_open(pattern, len, flags, pe, e); }
+static inline void cicu_regexClose(URegularExpression *r) { uregex_close(r); }
+static inline URegularExpression *cicu_regexClone(const URegularExpression *r, UErrorCode *e) { return uregex_clone(r, e); }
+static inline void cicu_regexSetText(URegularExpression *r, const UChar *t, int32_t len, UErrorCode *e) {
+  uregex_setText(r, t, len, e); }
+static inline int cicu_regexFindNext(URegularExpression *r, UErrorCode *e) { return uregex_findNext(r, e); }
+static inline int32_t cicu_regexStart(URegularExpression *r, UErrorCode *e) { return uregex_start(r, 0, e); }
+static inline int32_t cicu_regexEnd(URegularExpression *r, UErrorCode *e) { return uregex_end(r, 0, e); }
