@@ -40,3 +40,11 @@ static inline void cicu_regexSetText(URegularExpression *r, const UChar *t, int3
 static inline int cicu_regexFindNext(URegularExpression *r, UErrorCode *e) { return uregex_findNext(r, e); }
 static inline int32_t cicu_regexStart(URegularExpression *r, UErrorCode *e) { return uregex_start(r, 0, e); }
 static inline int32_t cicu_regexEnd(URegularExpression *r, UErrorCode *e) { return uregex_end(r, 0, e); }
+static inline const char *cicu_errorName(UErrorCode e) { return u_errorName(e); }
+static inline int32_t cicu_regexFlagCaseInsensitive(void) { return UREGEX_CASE_INSENSITIVE; }
+static inline int32_t cicu_regexFlagMultiline(void) { return UREGEX_MULTILINE; }
+static inline int32_t cicu_regexFlagDotAll(void) { return UREGEX_DOTALL; }
+static inline int32_t cicu_regexFlagUnixLines(void) { return UREGEX_UNIX_LINES; }
+static inline int32_t cicu_regexFlagComments(void) { return UREGEX_COMMENTS; }
+static inline int cicu_regexMatchesAt(URegularExpression *r, int32_t start, UErrorCode *e) {
+  return uregex_lookingAt(r, start, e); }

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An error reading or writing a whole file.
+public enum FileIOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `open` failed; `reason` is the system's message (`strerror`).
+    case cannotOpen(path: String, reason: String)
+    /// `read`/`write` failed part-way.
+    case ioFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason): return "\(path): cannot open (\(reason))"
+        case let .ioFailed(path, reason): return "\(path): I/O error (\(reason))"
+        }
+    }
+}
+
+/// Whole-file reads and writes on raw file descriptors (no Foundation).
+public enum BinaryFile {
+    private static func errnoText() -> String {
+        guard let s = strerror(errno) else { return "errno \(errno)" }
+        return String(cString: s)
+    }
+
+    /// Reads the whole file at `path`.
+    public static func read(_ path: String) throws(FileIOError) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw .cannotOpen(path: path, reason: errnoText()) }
+        defer { close(fd) }
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? max(0, Int(st.st_size)) : 0
+        var failed = false
+        // Fast path: one buffer of the reported size, filled in place.
+        var out = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            var done = 0
+            while done < size {
+                let n = sysRead(fd, buf.baseAddress! + done, size &- done)
+                if n < 0 { failed = true; break }
+                if n == 0 { break }
+                done &+= n
+            }
+            initialized = done
+        }
+        if failed { throw .ioFailed(path: path, reason: errnoText()) }
+        // Whatever the size did not cover (pipes, /proc files, a file that grew).
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBufferPointer { sysRead(fd, $0.baseAddress!, $0.count) }
+            if n < 0 { throw .ioFailed(path: path, reason: errnoText()) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path`, replacing the file.
+    public static func write(_ bytes: [UInt8], to path: String) throws(FileIOError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd < 0 { throw .cannotOpen(path: path, reason: errnoText()) }
+        var ok = true
+        bytes.withUnsafeBufferPointer { buf in
+            var done = 0
+            while done < buf.count {
+                let n = sysWrite(fd, buf.baseAddress! + done, buf.count &- done)
+                if n <= 0 { ok = false; return }
+                done &+= n
+            }
+        }
+        let reason = ok ? "" : errnoText()
+        if close(fd) != 0 && ok { throw .ioFailed(path: path, reason: errnoText()) }
+        if !ok { throw .ioFailed(path: path, reason: reason) }
+    }
+}
+
+@inline(__always)
+private func sysRead(_ fd: Int32, _ p: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int {
+    #if canImport(Darwin)
+    return Darwin.read(fd, p, n)
+    #elseif canImport(Glibc)
+    return Glibc.read(fd, p, n)
+    #else
+    return Musl.read(fd, p, n)
+    #endif
+}
+
+@inline(__always)
+private func sysWrite(_ fd: Int32, _ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+    #if canImport(Darwin)
+    return Darwin.write(fd, p, n)
+    #elseif canImport(Glibc)
+    return Glibc.write(fd, p, n)
+    #else
+    return Musl.write(fd, p, n)
+    #endif
+}
