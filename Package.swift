@@ -24,7 +24,9 @@ let package = Package(
         // Raw file formats: tiktoken ranks, GPT-2 encoder.json/vocab.bpe, SentencePiece ModelProto.
         .target(name: "GlossaFormats", dependencies: ["GlossaJSON"]),
         // The tokenizer pipeline: normalizers, pre-tokenizers, models, post-processors, decoders.
-        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats"]),
+        // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
+        .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode"]),
+        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns"]),
         // Tensors on OpenBLAS.
         .target(name: "GlossaTensor", dependencies: ["COpenBLAS"]),
 
@@ -37,6 +39,8 @@ let package = Package(
         .testTarget(name: "GlossaJSONTests", dependencies: ["GlossaJSON"]),
         .testTarget(name: "GlossaFormatsTests", dependencies: ["GlossaFormats"]),
         .testTarget(name: "GlossaTokenizersTests", dependencies: ["GlossaTokenizers"]),
+        .testTarget(name: "GlossaPatternsTests", dependencies: ["GlossaPatterns", "GlossaUnicode"],
+                    exclude: ["Fixtures", "make_fixtures.py"]),
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
     ],
     swiftLanguageModes: [.v6]

@@ -48,3 +48,27 @@ static inline int32_t cicu_regexFlagUnixLines(void) { return UREGEX_UNIX_LINES; 
 static inline int32_t cicu_regexFlagComments(void) { return UREGEX_COMMENTS; }
 static inline int cicu_regexMatchesAt(URegularExpression *r, int32_t start, UErrorCode *e) {
   return uregex_lookingAt(r, start, e); }
+
+// ---- Normalization with alignments and full case mapping (NormalizedText) ----
+#include <unicode/utf16.h>
+// Full (recursive) decomposition mapping of c in the instance's form, as UTF-16; -1 if c maps to itself.
+static inline int32_t cicu_getDecomposition(const UNormalizer2 *n, UChar32 c, UChar *dst, int32_t cap, UErrorCode *e) {
+  return unorm2_getDecomposition(n, c, dst, cap, e); }
+// Primary composite of a+b (Hangul included), or a negative value.
+static inline UChar32 cicu_composePair(const UNormalizer2 *n, UChar32 a, UChar32 b) { return unorm2_composePair(n, a, b); }
+// Full, context-free case mapping of one code point with the root locale (SpecialCasing unconditional
+// mappings, e.g. U+0130 -> 0069 0307, U+00DF -> 0053 0053). Writes up to `cap` code points to `out`
+// and returns how many (>= 1).
+static inline int32_t cicu_fullCaseMap(UChar32 c, int upper, UChar32 *out, int32_t cap) {
+  UChar src[2]; int32_t sl = 0; UBool err = 0;
+  U16_APPEND(src, sl, 2, c, err);
+  UChar dst[32]; UErrorCode e = U_ZERO_ERROR;
+  int32_t dl = upper ? u_strToUpper(dst, 32, src, sl, "", &e) : u_strToLower(dst, 32, src, sl, "", &e);
+  if (U_FAILURE(e) || dl <= 0 || dl > 32) { out[0] = c; return 1; }
+  int32_t i = 0, n = 0;
+  while (i < dl && n < cap) { UChar32 cp; U16_NEXT(dst, i, dl, cp); out[n++] = cp; }
+  return n;
+}
+// Unicode version in which c was assigned, as major * 256 + minor (0 when unassigned).
+static inline int32_t cicu_charAge(UChar32 c) {
+  UVersionInfo v; u_charAge(c, v); return (int32_t)v[0] * 256 + (int32_t)v[1]; }

@@ -2,6 +2,8 @@
 // `tokenizer.json`. Reading and writing that file maps JSON <-> these values one to one,
 // so a loaded file round-trips; behaviour lives in the types that consume them.
 
+import GlossaPatterns
+
 /// `{"String": s}` or `{"Regex": r}` in tokenizer.json.
 public enum Pattern: Sendable, Equatable, Hashable {
     case string(String)
@@ -9,10 +11,7 @@ public enum Pattern: Sendable, Equatable, Hashable {
 }
 
 /// How a split pattern's matches are kept (HF `SplitDelimiterBehavior`).
-public enum SplitBehavior: String, Sendable, Equatable, Hashable {
-    case removed = "Removed", isolated = "Isolated", mergedWithPrevious = "MergedWithPrevious"
-    case mergedWithNext = "MergedWithNext", contiguous = "Contiguous"
-}
+public typealias SplitBehavior = GlossaPatterns.SplitBehavior
 
 public enum PrependScheme: String, Sendable, Equatable, Hashable {
     case first, never, always

@@ -1,0 +1,362 @@
+import GlossaJSON
+
+/// Errors reading or writing a tiktoken rank file (`base64 SP rank LF` per line).
+public enum TiktokenError: Error, Sendable, Equatable, CustomStringConvertible {
+    case io(FileIOError)
+    /// The first field of a line is not valid standard base64 (with padding).
+    case invalidBase64(file: String, line: Int, column: Int)
+    /// A line has no space-separated rank.
+    case missingRank(file: String, line: Int)
+    /// The rank is not a non-negative decimal integer.
+    case invalidRank(file: String, line: Int, text: String)
+    /// More than two fields on a line.
+    case extraField(file: String, line: Int)
+    /// The token bytes already appeared on an earlier line.
+    case duplicateToken(file: String, line: Int, firstLine: Int)
+    /// The rank already appeared on an earlier line.
+    case duplicateRank(file: String, line: Int, rank: Int, firstLine: Int)
+    /// Ranks must be exactly 0..<count; `missing` is the smallest absent rank.
+    case nonContiguousRanks(file: String, missing: Int, count: Int)
+    /// A token list given in memory has a duplicate (`rank` repeats the bytes of `firstRank`).
+    case duplicateTokenInList(rank: Int, firstRank: Int)
+
+    public var description: String {
+        switch self {
+        case let .io(e): return e.description
+        case let .invalidBase64(file, line, column): return "\(file):\(line):\(column): invalid base64 token"
+        case let .missingRank(file, line): return "\(file):\(line): missing rank (expected 'base64 rank')"
+        case let .invalidRank(file, line, text): return "\(file):\(line): invalid rank '\(text)'"
+        case let .extraField(file, line): return "\(file):\(line): unexpected extra field after the rank"
+        case let .duplicateToken(file, line, first): return "\(file):\(line): duplicate token (first on line \(first))"
+        case let .duplicateRank(file, line, rank, first):
+            return "\(file):\(line): duplicate rank \(rank) (first on line \(first))"
+        case let .nonContiguousRanks(file, missing, count):
+            return "\(file): ranks are not contiguous: rank \(missing) is missing (\(count) tokens, expected ranks 0..<\(count))"
+        case let .duplicateTokenInList(rank, first): return "token list: rank \(rank) repeats the bytes of rank \(first)"
+        }
+    }
+}
+
+/// A tiktoken BPE rank file: token bytes indexed by rank (ranks are validated to be exactly `0..<count`).
+/// Stored flat: token `r` is `storage[offsets[r]..<offsets[r+1]]`.
+public struct TiktokenFile: Sendable, Equatable {
+    public private(set) var storage: [UInt8]
+    public private(set) var offsets: [Int32]
+
+    /// Number of tokens (= the largest rank + 1).
+    public var count: Int { offsets.count &- 1 }
+
+    /// The bytes of the token with rank `rank`.
+    public subscript(rank: Int) -> ArraySlice<UInt8> {
+        storage[Int(offsets[rank])..<Int(offsets[rank &+ 1])]
+    }
+
+    /// The bytes of the token with rank `rank`, as an array.
+    public func token(rank: Int) -> [UInt8] { Array(self[rank]) }
+
+    /// All entries ordered by rank.
+    public var ranks: [(bytes: [UInt8], rank: Int)] {
+        (0..<count).map { (bytes: token(rank: $0), rank: $0) }
+    }
+
+    /// Builds a file from tokens in rank order; throws on duplicate tokens.
+    public init(tokens: [[UInt8]]) throws(TiktokenError) {
+        var storage = [UInt8]()
+        storage.reserveCapacity(tokens.reduce(0) { $0 &+ $1.count })
+        var offsets = [Int32]()
+        offsets.reserveCapacity(tokens.count &+ 1)
+        offsets.append(0)
+        for t in tokens {
+            storage.append(contentsOf: t)
+            offsets.append(Int32(truncatingIfNeeded: storage.count))
+        }
+        self.storage = storage
+        self.offsets = offsets
+        var table = ByteSpanTable(capacity: tokens.count)
+        let dup: (Int, Int)? = storage.withUnsafeBufferPointer { s in
+            offsets.withUnsafeBufferPointer { o in
+                let base = s.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                for r in 0..<tokens.count {
+                    let prev = table.insert(Int32(r), storage: base, offsets: o.baseAddress!)
+                    if prev >= 0 { return (r, Int(prev)) }
+                }
+                return nil
+            }
+        }
+        if let (r, first) = dup { throw .duplicateTokenInList(rank: r, firstRank: first) }
+    }
+
+    /// Reads a rank file from disk.
+    public init(contentsOfFile path: String) throws(TiktokenError) {
+        let bytes: [UInt8]
+        do { bytes = try BinaryFile.read(path) } catch { throw .io(error) }
+        try self.init(bytes: bytes, file: path)
+    }
+
+    /// Parses rank-file text. Lines are `base64 SP rank`, LF (or CRLF) terminated; empty lines are skipped.
+    public init(bytes: [UInt8], file: String = "<tiktoken>") throws(TiktokenError) {
+        var storage = [UInt8]()
+        storage.reserveCapacity(bytes.count / 2)
+        var starts = [Int32]()        // token start in storage, in file order
+        var fileRanks = [Int32]()     // rank per file entry
+        var lines = [Int32]()         // line number per file entry
+        let estimate = bytes.count / 14
+        starts.reserveCapacity(estimate); fileRanks.reserveCapacity(estimate); lines.reserveCapacity(estimate)
+
+        var errorOut: TiktokenError?
+        bytes.withUnsafeBufferPointer { buf in
+            let n = buf.count
+            guard let p = buf.baseAddress else { return }
+            var i = 0
+            var line = 0
+            while i < n {
+                line &+= 1
+                var e = i
+                while e < n && p[e] != 0x0A { e &+= 1 }
+                var lineEnd = e
+                if lineEnd > i && p[lineEnd &- 1] == 0x0D { lineEnd &-= 1 }
+                defer { i = e &+ 1 }
+                if lineEnd == i { continue }
+                var sp = i
+                while sp < lineEnd && p[sp] != 0x20 { sp &+= 1 }
+                if sp == lineEnd { errorOut = .missingRank(file: file, line: line); return }
+                if sp == i { errorOut = .invalidBase64(file: file, line: line, column: 1); return }
+                let tokenStart = storage.count
+                if let bad = decodeBase64(p, i, sp, into: &storage) {
+                    errorOut = .invalidBase64(file: file, line: line, column: bad &- i &+ 1); return
+                }
+                var j = sp &+ 1
+                if j == lineEnd { errorOut = .missingRank(file: file, line: line); return }
+                var rank = 0
+                let rankStart = j
+                while j < lineEnd && p[j] != 0x20 {
+                    let d = Int(p[j]) &- 0x30
+                    if d < 0 || d > 9 || j &- rankStart >= 10 {
+                        var k = rankStart
+                        while k < lineEnd && p[k] != 0x20 { k &+= 1 }
+                        errorOut = .invalidRank(file: file, line: line,
+                                                text: String(decoding: buf[rankStart..<k], as: UTF8.self))
+                        return
+                    }
+                    rank = rank &* 10 &+ d
+                    j &+= 1
+                }
+                if j < lineEnd { errorOut = .extraField(file: file, line: line); return }
+                if rank > Int(Int32.max) {
+                    errorOut = .invalidRank(file: file, line: line,
+                                            text: String(decoding: buf[rankStart..<lineEnd], as: UTF8.self))
+                    return
+                }
+                starts.append(Int32(truncatingIfNeeded: tokenStart))
+                fileRanks.append(Int32(truncatingIfNeeded: rank))
+                lines.append(Int32(truncatingIfNeeded: line))
+            }
+        }
+        if let e = errorOut { throw e }
+        let count = starts.count
+        starts.append(Int32(truncatingIfNeeded: storage.count))
+
+        // Order by rank, checking duplicates and gaps.
+        var inOrder = true
+        for k in 0..<count where Int(fileRanks[k]) != k { inOrder = false; break }
+        var finalStorage = storage
+        var offsets = starts
+        if !inOrder {
+            var slotOf = [Int32](repeating: -1, count: count)
+            for k in 0..<count {
+                let r = Int(fileRanks[k])
+                if r >= count {
+                    // Some rank below count must then be missing.
+                    var seen = [Bool](repeating: false, count: count)
+                    for q in 0..<count where Int(fileRanks[q]) < count { seen[Int(fileRanks[q])] = true }
+                    throw .nonContiguousRanks(file: file, missing: seen.firstIndex(of: false) ?? count, count: count)
+                }
+                if slotOf[r] >= 0 {
+                    throw .duplicateRank(file: file, line: Int(lines[k]), rank: r, firstLine: Int(lines[Int(slotOf[r])]))
+                }
+                slotOf[r] = Int32(truncatingIfNeeded: k)
+            }
+            finalStorage = []
+            finalStorage.reserveCapacity(storage.count)
+            offsets = [0]
+            offsets.reserveCapacity(count &+ 1)
+            var newLines = [Int32]()
+            newLines.reserveCapacity(count)
+            for r in 0..<count {
+                let k = Int(slotOf[r])
+                finalStorage.append(contentsOf: storage[Int(starts[k])..<Int(starts[k &+ 1])])
+                offsets.append(Int32(truncatingIfNeeded: finalStorage.count))
+                newLines.append(lines[k])
+            }
+            lines = newLines
+        }
+        self.storage = finalStorage
+        self.offsets = offsets
+
+        // Duplicate tokens.
+        var table = ByteSpanTable(capacity: count)
+        let dup: (Int, Int)? = finalStorage.withUnsafeBufferPointer { s in
+            offsets.withUnsafeBufferPointer { o in
+                let base = s.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                for r in 0..<count {
+                    let prev = table.insert(Int32(r), storage: base, offsets: o.baseAddress!)
+                    if prev >= 0 { return (r, Int(prev)) }
+                }
+                return nil
+            }
+        }
+        if let (r, first) = dup {
+            let l1 = Int(lines[r]), l0 = Int(lines[first])
+            throw .duplicateToken(file: file, line: max(l0, l1), firstLine: min(l0, l1))
+        }
+    }
+
+    /// The file in `tiktoken.load.dump_tiktoken_bpe` format: `base64(token) SP rank LF`, sorted by rank.
+    public func serialized() -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(storage.count * 2 &+ count &* 8)
+        storage.withUnsafeBufferPointer { s in
+            for r in 0..<count {
+                let a = Int(offsets[r]), b = Int(offsets[r &+ 1])
+                encodeBase64(UnsafeBufferPointer(rebasing: s[a..<b]), into: &out)
+                out.append(0x20)
+                appendDecimal(r, to: &out)
+                out.append(0x0A)
+            }
+        }
+        return out
+    }
+
+    /// Writes `serialized()` to `path`.
+    public func write(to path: String) throws(TiktokenError) {
+        do { try BinaryFile.write(serialized(), to: path) } catch { throw .io(error) }
+    }
+
+    /// A hash lookup from token bytes to rank.
+    public func makeRankTable() -> TiktokenRankTable { TiktokenRankTable(self) }
+}
+
+/// Token bytes → rank for a `TiktokenFile` (open addressing, built once).
+public struct TiktokenRankTable: Sendable {
+    public let file: TiktokenFile
+    let table: ByteSpanTable
+
+    public init(_ file: TiktokenFile) {
+        self.file = file
+        var t = ByteSpanTable(capacity: file.count)
+        file.storage.withUnsafeBufferPointer { s in
+            file.offsets.withUnsafeBufferPointer { o in
+                let base = s.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                for r in 0..<file.count { _ = t.insert(Int32(r), storage: base, offsets: o.baseAddress!) }
+            }
+        }
+        table = t
+    }
+
+    /// The rank of `bytes`, or nil.
+    public func rank(of bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let p = bytes.baseAddress else {
+            return rank(of: [UInt8]())
+        }
+        let r = file.storage.withUnsafeBufferPointer { s in
+            file.offsets.withUnsafeBufferPointer { o in
+                table.find(p, bytes.count, storage: s.baseAddress ?? UnsafePointer(bitPattern: 1)!, offsets: o.baseAddress!)
+            }
+        }
+        return r < 0 ? nil : Int(r)
+    }
+
+    public func rank(of bytes: [UInt8]) -> Int? {
+        if bytes.isEmpty {
+            for r in 0..<file.count where file.offsets[r] == file.offsets[r &+ 1] { return r }
+            return nil
+        }
+        return bytes.withUnsafeBufferPointer { rank(of: $0) }
+    }
+
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, storage: UnsafePointer<UInt8>, offsets: UnsafePointer<Int32>) -> Int32 {
+        table.find(p, n, storage: storage, offsets: offsets)
+    }
+}
+
+// MARK: base64 (standard alphabet, '=' padding)
+
+@inline(__always)
+private func base64Value(_ c: UInt8) -> Int {
+    switch c {
+    case 0x41...0x5A: return Int(c &- 0x41)
+    case 0x61...0x7A: return Int(c &- 0x61) &+ 26
+    case 0x30...0x39: return Int(c &- 0x30) &+ 52
+    case 0x2B: return 62
+    case 0x2F: return 63
+    default: return -1
+    }
+}
+
+/// Decodes `p[start..<end]`; returns nil on success or the offset of the first bad byte.
+func decodeBase64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out: inout [UInt8]) -> Int? {
+    let n = end &- start
+    if n == 0 { return nil }
+    if n & 3 != 0 { return end }
+    var i = start
+    while i < end {
+        let last = i &+ 4 == end
+        let a = base64Value(p[i]), b = base64Value(p[i &+ 1])
+        if a < 0 { return i }
+        if b < 0 { return i &+ 1 }
+        let c2 = p[i &+ 2], c3 = p[i &+ 3]
+        if last && c2 == 0x3D {
+            if c3 != 0x3D { return i &+ 3 }
+            if b & 0xF != 0 { return i &+ 1 }      // non-canonical padding bits
+            out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
+            return nil
+        }
+        let c = base64Value(c2)
+        if c < 0 { return i &+ 2 }
+        if last && c3 == 0x3D {
+            if c & 0x3 != 0 { return i &+ 2 }
+            out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
+            out.append(UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2))
+            return nil
+        }
+        let d = base64Value(c3)
+        if d < 0 { return i &+ 3 }
+        out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
+        out.append(UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2))
+        out.append(UInt8(truncatingIfNeeded: (c & 0x3) << 6 | d))
+        i &+= 4
+    }
+    return nil
+}
+
+private let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+func encodeBase64(_ s: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    let n = s.count
+    var i = 0
+    base64Alphabet.withUnsafeBufferPointer { A in
+        while i &+ 3 <= n {
+            let v = Int(s[i]) << 16 | Int(s[i &+ 1]) << 8 | Int(s[i &+ 2])
+            out.append(A[v >> 18]); out.append(A[(v >> 12) & 63]); out.append(A[(v >> 6) & 63]); out.append(A[v & 63])
+            i &+= 3
+        }
+        let rest = n &- i
+        if rest == 1 {
+            let v = Int(s[i]) << 16
+            out.append(A[v >> 18]); out.append(A[(v >> 12) & 63]); out.append(0x3D); out.append(0x3D)
+        } else if rest == 2 {
+            let v = Int(s[i]) << 16 | Int(s[i &+ 1]) << 8
+            out.append(A[v >> 18]); out.append(A[(v >> 12) & 63]); out.append(A[(v >> 6) & 63]); out.append(0x3D)
+        }
+    }
+}
+
+func appendDecimal(_ v: Int, to out: inout [UInt8]) {
+    if v == 0 { out.append(0x30); return }
+    var m = v.magnitude
+    if v < 0 { out.append(0x2D) }
+    let start = out.count
+    while m > 0 { out.append(UInt8(m % 10) &+ 0x30); m /= 10 }
+    out[start...].reverse()
+}

@@ -1,0 +1,112 @@
+import GlossaUnicode
+
+/// Finds the matches of a pre-tokenization regex over UTF-8 bytes.
+///
+/// Known patterns (`KnownPattern`) run on hand-written scanners with the exact leftmost-first
+/// semantics of Oniguruma (HF tokenizers) and fancy-regex (tiktoken); any other pattern is
+/// translated from Oniguruma syntax where ICU differs (`\w`, `\W`, `\h`, `\H`; `^`, `$` and
+/// `.` use only `\n` as line terminator and `^`/`$` match at lines, as in Oniguruma's Ruby
+/// syntax) and searched with `ICURegex`.
+public struct PatternSplitter: Sendable {
+    /// The pattern as given.
+    public let pattern: String
+    /// The recognized known pattern, or nil when ICU runs the search.
+    public let known: KnownPattern?
+    /// The ICU fallback (nil for known patterns).
+    public let icu: ICURegex?
+
+    /// Compiles `regex` (Oniguruma syntax, as in tokenizer.json `Split` patterns).
+    public init(regex: String) throws(ICURegexError) {
+        pattern = regex
+        if let k = KnownPattern(regex: regex) {
+            known = k
+            icu = nil
+        } else {
+            known = nil
+            icu = try ICURegex(Self.icuPattern(fromOniguruma: regex), options: [.multiline, .unixLines])
+        }
+    }
+
+    /// A splitter for a known pattern (never fails).
+    public init(_ known: KnownPattern) {
+        pattern = known.regex
+        self.known = known
+        icu = nil
+    }
+
+    /// Calls `body(start, end)` for each match, in order, as byte offsets into `bytes`
+    /// (valid UTF-8). Matches never overlap; bytes between matches are unmatched.
+    @inlinable
+    public func forEachMatch(in bytes: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
+        guard let known else {
+            icu!.forEachMatch(in: bytes, body)
+            return
+        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let s = Scanner(base, bytes.count, ScanTables.shared)
+        let n = bytes.count
+        var i = 0
+        switch known {
+        case .gpt2:
+            while i < n { let e = s.gpt2End(i); body(i, e); i = e }
+        case .cl100k:
+            while i < n { let e = s.cl100kEnd(i, maxDigits: 3, possessiveEnd: false); body(i, e); i = e }
+        case .cl100kPossessive:
+            while i < n { let e = s.cl100kEnd(i, maxDigits: 3, possessiveEnd: true); body(i, e); i = e }
+        case .qwen:
+            while i < n { let e = s.cl100kEnd(i, maxDigits: 1, possessiveEnd: false); body(i, e); i = e }
+        case .o200k:
+            while i < n { let e = s.o200kEnd(i); body(i, e); i = e }
+        case .whitespace:
+            while i < n {
+                let (st, e) = s.wordNext(i, oniguruma: true)
+                if st < 0 { break }
+                body(st, e); i = e
+            }
+        }
+    }
+
+    /// All matches as byte ranges.
+    public func matches(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        out.reserveCapacity(bytes.count / 4 + 1)
+        forEachMatch(in: bytes) { out.append($0..<$1) }
+        return out
+    }
+
+    /// All matches in `text`, as byte ranges into its UTF-8 form.
+    public func matches(in text: String) -> [Range<Int>] {
+        var s = text
+        return s.withUTF8 { matches(in: $0) }
+    }
+
+    /// Rewrites the Oniguruma escapes whose meaning differs in ICU.
+    public static func icuPattern(fromOniguruma pattern: String) -> String {
+        // Oniguruma's \w: outside brackets with the Latin-1 superscripts and fractions, inside without.
+        let wordCore = #"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}"#
+        let word = wordCore + #"\u00B2\u00B3\u00B9\u00BC-\u00BE"#
+        let hex = "0-9A-Fa-f"
+        var out = ""
+        var depth = 0
+        var it = pattern.unicodeScalars.makeIterator()
+        while let c = it.next() {
+            if c == "\\" {
+                guard let d = it.next() else { out.unicodeScalars.append(c); break }
+                let inClass = depth > 0
+                switch d {
+                case "w": out += inClass ? wordCore : "[\(word)]"
+                case "W": out += inClass ? "[^\(wordCore)]" : "[^\(word)]"
+                case "h": out += inClass ? hex : "[\(hex)]"
+                case "H": out += "[^\(hex)]"
+                default:
+                    out.unicodeScalars.append(c)
+                    out.unicodeScalars.append(d)
+                }
+                continue
+            }
+            if c == "[" { depth += 1 } else if c == "]" && depth > 0 { depth -= 1 }
+            out.unicodeScalars.append(c)
+        }
+        return out
+    }
+}

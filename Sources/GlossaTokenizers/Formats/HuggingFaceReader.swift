@@ -1,0 +1,410 @@
+import GlossaJSON
+import GlossaFormats
+
+/// Reads Hugging Face `tokenizer.json` into a `Tokenizer`.
+enum HuggingFaceReader {
+    static func read(bytes: [UInt8], file: String?) throws(TokenizerError) -> Tokenizer {
+        do {
+            let doc = try JSONDocument(bytes: bytes, file: file)
+            return try read(doc.root, file: file)
+        } catch let e as JSONError {
+            throw .malformed(file: nil, field: "", reason: e.description)
+        } catch let e as TokenizerError {
+            throw e.withFile(file)
+        } catch {
+            throw .malformed(file: file, field: "", reason: "\(error)")
+        }
+    }
+
+    static func read(_ root: JSONValue, file: String?) throws -> Tokenizer {
+        let normalizer = try root.optional("normalizer").map { try readNormalizer($0) }
+        let pre = try root.optional("pre_tokenizer").map { try readPreTokenizer($0) }
+        let post = try root.optional("post_processor").map { try readPostProcessor($0) }
+        let decoder = try root.optional("decoder").map { try readDecoder($0) }
+        let added = try (root.optional("added_tokens")?.requireArray() ?? []).map { v in
+            AddedToken(id: Int32(try v.require("id").requireInt()), content: try v.require("content").requireString(),
+                       singleWord: try v.optional("single_word")?.requireBool() ?? false,
+                       lstrip: try v.optional("lstrip")?.requireBool() ?? false,
+                       rstrip: try v.optional("rstrip")?.requireBool() ?? false,
+                       normalized: try v.optional("normalized")?.requireBool(),
+                       special: try v.optional("special")?.requireBool() ?? false)
+        }
+        let truncation = try root.optional("truncation").map { t in
+            TruncationConfig(maxLength: try t.require("max_length").requireInt(),
+                             strategy: try enumValue(t.optional("strategy"), TruncationStrategy.self) ?? .longestFirst,
+                             stride: try t.optional("stride")?.requireInt() ?? 0,
+                             direction: try enumValue(t.optional("direction"), Direction.self) ?? .right)
+        }
+        let padding = try root.optional("padding").map { p -> PaddingConfig in
+            var strategy = PaddingStrategy.batchLongest
+            if let s = try p.optional("strategy") {
+                if s.isString { strategy = .batchLongest }
+                else if let f = try s.optional("Fixed") { strategy = .fixed(try f.requireInt()) }
+                else { throw TokenizerError.unsupported(file: nil, component: "padding strategy", detail: s.path) }
+            }
+            return PaddingConfig(strategy: strategy, direction: try enumValue(p.optional("direction"), Direction.self) ?? .right,
+                                 padToMultipleOf: try p.optional("pad_to_multiple_of")?.requireInt(),
+                                 padId: Int32(try p.optional("pad_id")?.requireInt() ?? 0),
+                                 padTypeId: UInt32(try p.optional("pad_type_id")?.requireInt() ?? 0),
+                                 padToken: try p.optional("pad_token")?.requireString() ?? "[PAD]")
+        }
+        let byteLevel = Self.usesByteLevel(pre) || Self.usesByteLevel(normalizer)
+        let model = try readModel(try root.require("model"), byteLevel: byteLevel)
+        return try Tokenizer(model: model, normalizer: normalizer, preTokenizer: pre, postProcessor: post,
+                             decoder: decoder, addedTokens: added, truncation: truncation, padding: padding,
+                             source: .huggingFace)
+    }
+
+    static func enumValue<E: RawRepresentable>(_ v: JSONValue?, _ t: E.Type) throws -> E? where E.RawValue == String {
+        guard let v else { return nil }
+        let s = try v.requireString()
+        guard let e = E(rawValue: s) else {
+            throw TokenizerError.malformed(file: nil, field: v.path, reason: "unknown value \"\(s)\"")
+        }
+        return e
+    }
+
+    static func type(_ v: JSONValue) throws -> String { try v.require("type").requireString() }
+
+    static func unsupported(_ what: String, _ v: JSONValue, _ t: String) -> TokenizerError {
+        .unsupported(file: nil, component: "\(what) type \"\(t)\"", detail: "at \(v.path)")
+    }
+
+    static func pattern(_ v: JSONValue) throws -> Pattern {
+        if let s = try v.optional("String") { return .string(try s.requireString()) }
+        if let r = try v.optional("Regex") { return .regex(try r.requireString()) }
+        throw TokenizerError.malformed(file: nil, field: v.path, reason: "pattern must be {\"String\": ...} or {\"Regex\": ...}")
+    }
+
+    static func behavior(_ v: JSONValue?) throws -> SplitBehavior {
+        guard let v else { return .isolated }
+        let s = try v.requireString()
+        guard let b = SplitBehavior(json: s) else {
+            throw TokenizerError.malformed(file: nil, field: v.path, reason: "unknown split behavior \"\(s)\"")
+        }
+        return b
+    }
+
+    static func prependScheme(_ v: JSONValue) throws -> PrependScheme {
+        if let s = try v.optional("prepend_scheme") {
+            let str = try s.requireString()
+            guard let p = PrependScheme(rawValue: str) else {
+                throw TokenizerError.malformed(file: nil, field: s.path, reason: "unknown prepend_scheme \"\(str)\"")
+            }
+            return p
+        }
+        // Files older than prepend_scheme carry add_prefix_space.
+        return (try v.optional("add_prefix_space")?.requireBool() ?? true) ? .always : .never
+    }
+
+    static func readNormalizer(_ v: JSONValue) throws -> NormalizerConfig {
+        let t = try type(v)
+        switch t {
+        case "NFC": return .nfc
+        case "NFD": return .nfd
+        case "NFKC": return .nfkc
+        case "NFKD": return .nfkd
+        case "Lowercase": return .lowercase
+        case "Strip": return .strip(left: try v.optional("strip_left")?.requireBool() ?? true,
+                                    right: try v.optional("strip_right")?.requireBool() ?? true)
+        case "StripAccents": return .stripAccents
+        case "Replace": return .replace(pattern: try pattern(v.require("pattern")), content: try v.require("content").requireString())
+        case "Prepend": return .prepend(try v.require("prepend").requireString())
+        case "BertNormalizer":
+            let sa = try v.optional("strip_accents")
+            return .bert(cleanText: try v.optional("clean_text")?.requireBool() ?? true,
+                         handleChineseChars: try v.optional("handle_chinese_chars")?.requireBool() ?? true,
+                         stripAccents: try (sa == nil || sa!.isNull) ? nil : sa!.requireBool(),
+                         lowercase: try v.optional("lowercase")?.requireBool() ?? true)
+        case "Nmt": return .nmt
+        case "Precompiled":
+            let s = try v.optional("precompiled_charsmap")
+            let b64 = try (s == nil || s!.isNull) ? "" : s!.requireString()
+            guard let raw = Base64.decode(Array(b64.utf8)) else {
+                throw TokenizerError.malformed(file: nil, field: v.path + ".precompiled_charsmap", reason: "invalid base64")
+            }
+            return .precompiled(raw)
+        case "ByteLevel": return .byteLevel
+        case "Sequence": return .sequence(try v.require("normalizers").requireArray().map(readNormalizer))
+        default: throw unsupported("normalizer", v, t)
+        }
+    }
+
+    static func readPreTokenizer(_ v: JSONValue) throws -> PreTokenizerConfig {
+        let t = try type(v)
+        switch t {
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: try v.optional("add_prefix_space")?.requireBool() ?? true,
+                              trimOffsets: try v.optional("trim_offsets")?.requireBool() ?? true,
+                              useRegex: try v.optional("use_regex")?.requireBool() ?? true)
+        case "Split":
+            return .split(pattern: try pattern(v.require("pattern")), behavior: try behavior(v.optional("behavior")),
+                          invert: try v.optional("invert")?.requireBool() ?? false)
+        case "Whitespace": return .whitespace
+        case "WhitespaceSplit": return .whitespaceSplit
+        case "BertPreTokenizer": return .bert
+        case "Metaspace":
+            return .metaspace(replacement: try v.optional("replacement")?.requireString() ?? "\u{2581}",
+                              prependScheme: try prependScheme(v), split: try v.optional("split")?.requireBool() ?? true)
+        case "Punctuation": return .punctuation(behavior: try behavior(v.optional("behavior")))
+        case "Digits": return .digits(individualDigits: try v.optional("individual_digits")?.requireBool() ?? false)
+        case "CharDelimiterSplit": return .charDelimiterSplit(try v.require("delimiter").requireString())
+        case "Sequence": return .sequence(try v.require("pretokenizers").requireArray().map(readPreTokenizer))
+        default: throw unsupported("pre_tokenizer", v, t)
+        }
+    }
+
+    static func tokenIdPair(_ v: JSONValue) throws -> (String, Int32) {
+        let a = try v.requireArray()
+        guard a.count == 2 else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "expected [token, id]") }
+        return (try a[0].requireString(), Int32(try a[1].requireInt()))
+    }
+
+    static func template(_ v: JSONValue) throws -> [TemplatePiece] {
+        try v.requireArray().map { item in
+            if let s = try item.optional("Sequence") {
+                let id = try s.require("id").requireString()
+                guard let seq = TemplateSequence(rawValue: id) else {
+                    throw TokenizerError.malformed(file: nil, field: s.path, reason: "sequence id must be A or B")
+                }
+                return .sequence(id: seq, typeId: UInt32(try s.optional("type_id")?.requireInt() ?? 0))
+            }
+            if let s = try item.optional("SpecialToken") {
+                return .specialToken(id: try s.require("id").requireString(), typeId: UInt32(try s.optional("type_id")?.requireInt() ?? 0))
+            }
+            throw TokenizerError.malformed(file: nil, field: item.path, reason: "template item must be Sequence or SpecialToken")
+        }
+    }
+
+    static func readPostProcessor(_ v: JSONValue) throws -> PostProcessorConfig {
+        let t = try type(v)
+        switch t {
+        case "TemplateProcessing":
+            var specials: [TemplateSpecialToken] = []
+            if let st = try v.optional("special_tokens") {
+                for e in try st.requireObjectEntries() {
+                    specials.append(TemplateSpecialToken(
+                        id: try e.value.require("id").requireString(),
+                        ids: try e.value.require("ids").requireArray().map { Int32(try $0.requireInt()) },
+                        tokens: try e.value.require("tokens").requireArray().map { try $0.requireString() }))
+                }
+            }
+            return .template(single: try template(v.require("single")), pair: try template(v.require("pair")), specialTokens: specials)
+        case "BertProcessing":
+            return .bert(sep: try tokenIdPair(v.require("sep")), cls: try tokenIdPair(v.require("cls")))
+        case "RobertaProcessing":
+            return .roberta(sep: try tokenIdPair(v.require("sep")), cls: try tokenIdPair(v.require("cls")),
+                            trimOffsets: try v.optional("trim_offsets")?.requireBool() ?? true,
+                            addPrefixSpace: try v.optional("add_prefix_space")?.requireBool() ?? true)
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: try v.optional("add_prefix_space")?.requireBool() ?? true,
+                              trimOffsets: try v.optional("trim_offsets")?.requireBool() ?? true,
+                              useRegex: try v.optional("use_regex")?.requireBool() ?? true)
+        case "Sequence": return .sequence(try v.require("processors").requireArray().map(readPostProcessor))
+        default: throw unsupported("post_processor", v, t)
+        }
+    }
+
+    static func readDecoder(_ v: JSONValue) throws -> DecoderConfig {
+        let t = try type(v)
+        switch t {
+        case "ByteLevel": return .byteLevel
+        case "Metaspace":
+            return .metaspace(replacement: try v.optional("replacement")?.requireString() ?? "\u{2581}",
+                              prependScheme: try prependScheme(v), split: try v.optional("split")?.requireBool() ?? true)
+        case "WordPiece": return .wordPiece(prefix: try v.optional("prefix")?.requireString() ?? "##",
+                                            cleanup: try v.optional("cleanup")?.requireBool() ?? true)
+        case "BPEDecoder": return .bpe(suffix: try v.optional("suffix")?.requireString() ?? "</w>")
+        case "ByteFallback": return .byteFallback
+        case "Fuse": return .fuse
+        case "Strip": return .strip(content: try v.require("content").requireString(),
+                                    start: try v.optional("start")?.requireInt() ?? 0, stop: try v.optional("stop")?.requireInt() ?? 0)
+        case "Replace": return .replace(pattern: try pattern(v.require("pattern")), content: try v.require("content").requireString())
+        case "CTC": return .ctc(padToken: try v.optional("pad_token")?.requireString() ?? "<pad>",
+                               wordDelimiterToken: try v.optional("word_delimiter_token")?.requireString() ?? "|",
+                               cleanup: try v.optional("cleanup")?.requireBool() ?? true)
+        case "Sequence": return .sequence(try v.require("decoders").requireArray().map(readDecoder))
+        default: throw unsupported("decoder", v, t)
+        }
+    }
+
+    static func usesByteLevel(_ c: PreTokenizerConfig?) -> Bool {
+        switch c {
+        case .byteLevel?: return true
+        case .sequence(let l)?: return l.contains { usesByteLevel($0) }
+        default: return false
+        }
+    }
+    static func usesByteLevel(_ c: NormalizerConfig?) -> Bool {
+        switch c {
+        case .byteLevel?: return true
+        case .sequence(let l)?: return l.contains { usesByteLevel($0) }
+        default: return false
+        }
+    }
+
+    /// Reads `{token: id}` into a dense by-id table.
+    static func readVocab(_ v: JSONValue) throws -> (tokens: [[UInt8]], holes: Set<Int>) {
+        var pairs: [([UInt8], Int)] = []
+        pairs.reserveCapacity(v.count)
+        var maxId = -1
+        var failure: Error?
+        _ = try v.forEachEntry { key, value in
+            guard let id = value.int, id >= 0 else {
+                failure = TokenizerError.malformed(file: nil, field: value.path, reason: "vocabulary id must be a non-negative integer")
+                return
+            }
+            pairs.append((Array(key), id))
+            if id > maxId { maxId = id }
+        }
+        if let failure { throw failure }
+        guard v.isObject else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "vocab must be an object") }
+        var tokens = [[UInt8]](repeating: [], count: maxId + 1)
+        var filled = [Bool](repeating: false, count: maxId + 1)
+        for (k, id) in pairs {
+            if filled[id] {
+                throw TokenizerError.malformed(file: nil, field: v.path, reason: "id \(id) is assigned to two tokens")
+            }
+            tokens[id] = k; filled[id] = true
+        }
+        var holes = Set<Int>()
+        for i in 0..<filled.count where !filled[i] { holes.insert(i) }
+        return (tokens, holes)
+    }
+
+    static func readModel(_ v: JSONValue, byteLevel: Bool) throws -> TokenModel {
+        let t = try v.optional("type")?.requireString() ?? (try v.optional("merges") != nil ? "BPE" : "")
+        switch t {
+        case "BPE":
+            if let d = try v.optional("dropout"), !d.isNull, (d.double ?? 0) != 0 {
+                throw TokenizerError.unsupported(file: nil, component: "BPE dropout", detail: "dropout \(d.double ?? 0) (training-time regularization) is not implemented")
+            }
+            let (tokens, holes) = try readVocab(try v.require("vocab"))
+            let vocab = Vocabulary(tokens: tokens, holes: holes)
+            let options = BPEModel.Options(
+                unkToken: try nullableString(v.optional("unk_token")),
+                continuingSubwordPrefix: try nullableString(v.optional("continuing_subword_prefix")),
+                endOfWordSuffix: try nullableString(v.optional("end_of_word_suffix")),
+                fuseUnk: try v.optional("fuse_unk")?.requireBool() ?? false,
+                byteFallback: try v.optional("byte_fallback")?.requireBool() ?? false,
+                ignoreMerges: try v.optional("ignore_merges")?.requireBool() ?? false)
+            let prefixLen = options.continuingSubwordPrefix?.utf8.count ?? 0
+            var merges: [(Int32, Int32, Int32)] = []
+            let mv = try v.require("merges")
+            merges.reserveCapacity(mv.count)
+            var failure: Error?
+            var key = [UInt8]()
+            _ = try mv.forEachElement { m in
+                if failure != nil { return }
+                var a: [UInt8], b: [UInt8]
+                if m.isString {
+                    let s = m.stringBytes!
+                    guard let sp = s.firstIndex(of: 0x20), s.lastIndex(of: 0x20) == sp else {
+                        failure = TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\"")
+                        return
+                    }
+                    a = Array(s[..<sp]); b = Array(s[(sp + 1)...])
+                } else if m.isArray, m.count == 2, let x = m[0]?.stringBytes, let y = m[1]?.stringBytes {
+                    a = x; b = y
+                } else {
+                    failure = TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\" or [left, right]")
+                    return
+                }
+                guard let ia = vocab.id(of: a), let ib = vocab.id(of: b) else {
+                    failure = TokenizerError.malformed(file: nil, field: m.path,
+                        reason: "merge token \"\(String(decoding: vocab.id(of: a) == nil ? a : b, as: UTF8.self))\" is not in the vocabulary")
+                    return
+                }
+                key.removeAll(keepingCapacity: true)
+                key.append(contentsOf: a)
+                key.append(contentsOf: b.count >= prefixLen ? b[prefixLen...] : b[...])
+                guard let im = vocab.id(of: key) else {
+                    failure = TokenizerError.malformed(file: nil, field: m.path,
+                        reason: "merged token \"\(String(decoding: key, as: UTF8.self))\" is not in the vocabulary")
+                    return
+                }
+                merges.append((ia, ib, im))
+            }
+            if let failure { throw failure }
+            let keys: [[UInt8]?] = byteLevel
+                ? tokens.enumerated().map { holes.contains($0.offset) ? nil : GlossaFormats.ByteLevelAlphabet.gpt2.decodeToken($0.element) }
+                : tokens.enumerated().map { holes.contains($0.offset) ? nil : $0.element }
+            return .bpe(try BPEModel(vocabulary: vocab, modelKeys: keys, byteLevel: byteLevel, merges: merges,
+                                     duplicateMergesKeepLast: true, options: options))
+        case "WordPiece":
+            let (tokens, holes) = try readVocab(try v.require("vocab"))
+            return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(tokens: tokens, holes: holes),
+                                                 unkToken: try v.optional("unk_token")?.requireString() ?? "[UNK]",
+                                                 continuingSubwordPrefix: try v.optional("continuing_subword_prefix")?.requireString() ?? "##",
+                                                 maxInputCharsPerWord: try v.optional("max_input_chars_per_word")?.requireInt() ?? 100))
+        default:
+            throw TokenizerError.unsupported(file: nil, component: "model type \"\(t)\"",
+                                             detail: "Glossa reads BPE and WordPiece models (at \(v.path))")
+        }
+    }
+
+    static func nullableString(_ v: JSONValue?) throws -> String? {
+        guard let v, !v.isNull else { return nil }
+        return try v.requireString()
+    }
+}
+
+extension GlossaFormats.ByteLevelAlphabet {
+    /// Raw bytes of a byte-level token spelled in UTF-8, or nil if a character is outside the alphabet.
+    func decodeToken(_ token: [UInt8]) -> [UInt8]? {
+        token.withUnsafeBufferPointer { decode(utf8: $0) }
+    }
+}
+
+extension TokenizerError {
+    func withFile(_ file: String?) -> TokenizerError {
+        switch self {
+        case let .malformed(nil, field, reason): return .malformed(file: file, field: field, reason: reason)
+        case let .unsupported(nil, c, d): return .unsupported(file: file, component: c, detail: d)
+        default: return self
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648) decoding with padding.
+enum Base64 {
+    static func decode(_ s: [UInt8]) -> [UInt8]? {
+        var out = [UInt8]()
+        out.reserveCapacity(s.count * 3 / 4)
+        var acc: UInt32 = 0, bits = 0
+        for c in s {
+            let v: UInt32
+            switch c {
+            case 65...90: v = UInt32(c - 65)
+            case 97...122: v = UInt32(c - 71)
+            case 48...57: v = UInt32(c + 4)
+            case 43: v = 62
+            case 47: v = 63
+            case 61: continue
+            default: return nil
+            }
+            acc = acc << 6 | v; bits += 6
+            if bits >= 8 { bits -= 8; out.append(UInt8((acc >> UInt32(bits)) & 0xFF)) }
+        }
+        return out
+    }
+    static func encode(_ b: [UInt8]) -> String {
+        let t = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out = [UInt8]()
+        var i = 0
+        while i + 2 < b.count {
+            let n = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], t[Int(n >> 6 & 63)], t[Int(n & 63)]]
+            i += 3
+        }
+        let rest = b.count - i
+        if rest == 1 {
+            let n = UInt32(b[i]) << 16
+            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], 61, 61]
+        } else if rest == 2 {
+            let n = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
+            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], t[Int(n >> 6 & 63)], 61]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

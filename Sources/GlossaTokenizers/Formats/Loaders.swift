@@ -1,0 +1,224 @@
+import GlossaJSON
+import GlossaFormats
+import GlossaPatterns
+
+/// A tiktoken encoding: its pre-tokenization pattern and special tokens.
+public struct TiktokenEncoding: Sendable, Equatable {
+    public var name: String
+    public var pattern: String
+    /// (token, id); ids may be filled from a `tokenizer_config.json` next to the rank file.
+    public var specialTokens: [(String, Int32)]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.name == b.name && a.pattern == b.pattern && a.specialTokens.elementsEqual(b.specialTokens, by: { $0 == $1 })
+    }
+
+    public static let knownNames = ["gpt2", "r50k_base", "p50k_base", "cl100k_base", "o200k_base", "llama3", "qwen"]
+
+    /// The encodings tiktoken (and Qwen's tokenization_qwen.py) define. `llama3` takes its 256 special
+    /// tokens from `tokenizer_config.json` when one is given.
+    public static func named(_ name: String, rankCount: Int, config: JSONValue? = nil) -> TiktokenEncoding? {
+        switch name {
+        case "gpt2", "r50k_base":
+            return .init(name: name, pattern: KnownPattern.gpt2.regex, specialTokens: [("<|endoftext|>", 50256)])
+        case "p50k_base":
+            return .init(name: name, pattern: KnownPattern.gpt2.regex, specialTokens: [("<|endoftext|>", 50256)])
+        case "cl100k_base":
+            return .init(name: name, pattern: KnownPattern.cl100k.regex, specialTokens: [
+                ("<|endoftext|>", 100257), ("<|fim_prefix|>", 100258), ("<|fim_middle|>", 100259),
+                ("<|fim_suffix|>", 100260), ("<|endofprompt|>", 100276)])
+        case "o200k_base":
+            return .init(name: name, pattern: KnownPattern.o200k.regex,
+                         specialTokens: [("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)])
+        case "qwen":
+            var specials: [(String, Int32)] = [("<|endoftext|>", 151643), ("<|im_start|>", 151644), ("<|im_end|>", 151645)]
+            for i in 0..<205 { specials.append(("<|extra_\(i)|>", Int32(151646 + i))) }
+            return .init(name: name, pattern: KnownPattern.qwen.regex, specialTokens: specials)
+        case "llama3":
+            var specials: [(String, Int32)] = []
+            if let dec = config?["added_tokens_decoder"], let entries = dec.objectEntries {
+                for e in entries {
+                    if let id = Int32(e.key), let c = e.value["content"]?.string { specials.append((c, id)) }
+                }
+                specials.sort { $0.1 < $1.1 }
+            } else {
+                let base = Int32(rankCount)
+                let named = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
+                             "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>", "<|step_id|>",
+                             "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"]
+                for (i, n) in named.enumerated() { specials.append((n, base + Int32(i))) }
+                for i in named.count..<256 { specials.append(("<|reserved_special_token_\(i - named.count + 2)|>", base + Int32(i))) }
+            }
+            return .init(name: name, pattern: KnownPattern.cl100k.regex, specialTokens: specials)
+        default: return nil
+        }
+    }
+}
+
+extension Tokenizer {
+    /// Loads any supported tokenizer file or directory: HF `tokenizer.json`, a tiktoken rank file,
+    /// GPT-2 `encoder.json` + `vocab.bpe`, or a SentencePiece BPE `.model`.
+    /// - Parameter encoding: for rank files, the tiktoken encoding (pattern + specials); inferred from the
+    ///   file name when nil.
+    public static func load(path: String, encoding: String? = nil) throws(TokenizerError) -> Tokenizer {
+        var p = path
+        if FileSystem.isDirectory(p) {
+            if let f = ["tokenizer.json", "encoder.json", "tokenizer.model"].first(where: { FileSystem.exists(p + "/" + $0) }) {
+                p = p + "/" + f
+            } else if let f = FileSystem.list(p).first(where: { $0.hasSuffix(".tiktoken") }) {
+                p = p + "/" + f
+            } else {
+                throw .io(path: path, reason: "directory holds no tokenizer.json, encoder.json, tokenizer.model or .tiktoken file")
+            }
+        }
+        let bytes: [UInt8]
+        do { bytes = try BinaryFile.read(p) } catch { throw .io(path: p, reason: error.description) }
+        let name = FileSystem.baseName(p)
+        if name == "encoder.json" {
+            return try fromGPT2(encoderJSON: p, vocabBPE: FileSystem.dirName(p) + "/vocab.bpe")
+        }
+        if name.hasSuffix(".json") || bytes.first == UInt8(ascii: "{") {
+            return try HuggingFaceReader.read(bytes: bytes, file: p)
+        }
+        if bytes.first == 0x0A {   // protobuf field 1 (pieces), length-delimited: a SentencePiece ModelProto
+            return try fromSentencePiece(bytes: bytes, file: p)
+        }
+        return try fromTiktoken(bytes: bytes, file: p, encoding: encoding)
+    }
+
+    /// Infers the tiktoken encoding from a rank file's name (and a sibling tokenizer_config.json).
+    static func inferEncoding(_ file: String) -> String? {
+        let name = FileSystem.baseName(file).lowercased()
+        for known in ["cl100k_base", "o200k_base", "r50k_base", "p50k_base"] where name.contains(known) { return known }
+        if name.contains("qwen") { return "qwen" }
+        if name.contains("gpt2") { return "gpt2" }
+        let cfg = FileSystem.dirName(file) + "/tokenizer_config.json"
+        if FileSystem.exists(cfg), let b = try? BinaryFile.read(cfg),
+           String(decoding: b, as: UTF8.self).contains("<|begin_of_text|>") { return "llama3" }
+        return nil
+    }
+
+    public static func fromTiktoken(bytes: [UInt8], file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
+        let ranks: TiktokenFile
+        do { ranks = try TiktokenFile(bytes: bytes, file: file) } catch {
+            throw .malformed(file: nil, field: "", reason: error.description)
+        }
+        guard let encName = encoding ?? inferEncoding(file) else {
+            throw .invalidArgument("\(file): cannot tell which tiktoken encoding this rank file uses; pass --encoding (one of \(TiktokenEncoding.knownNames.joined(separator: ", ")))")
+        }
+        var config: JSONValue?
+        let cfgPath = FileSystem.dirName(file) + "/tokenizer_config.json"
+        if encName == "llama3", FileSystem.exists(cfgPath) { config = try? JSONDocument(contentsOfFile: cfgPath).root }
+        guard let enc = TiktokenEncoding.named(encName, rankCount: ranks.count, config: config) else {
+            throw .invalidArgument("unknown tiktoken encoding \"\(encName)\" (known: \(TiktokenEncoding.knownNames.joined(separator: ", ")))")
+        }
+        return try fromRanks((0..<ranks.count).map { ranks.token(rank: $0) }, encoding: enc, source: .tiktoken(encoding: encName))
+    }
+
+    /// A byte-level tokenizer with tiktoken semantics from tokens in rank order.
+    public static func fromRanks(_ tokens: [[UInt8]], encoding: TiktokenEncoding, source: TokenizerSource) throws(TokenizerError) -> Tokenizer {
+        let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
+        let spelled = tokens.map { alphabet.encodeUTF8($0) }
+        let vocab = Vocabulary(tokens: spelled)
+        let (merges, ranks) = allPairMerges(keys: tokens.map { Optional($0) }, rank: { Int32($0) })
+        let model = try BPEModel(vocabulary: vocab, modelKeys: tokens, byteLevel: true, merges: merges, ranks: ranks,
+                                 writtenMerges: [], options: .init(ignoreMerges: true))
+        let added = encoding.specialTokens.map { AddedToken(id: $0.1, content: $0.0, normalized: false, special: true) }
+        return try Tokenizer(model: .bpe(model), preTokenizer: .sequence([
+                .split(pattern: .regex(encoding.pattern), behavior: .isolated, invert: false),
+                .byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: false)]),
+            decoder: .byteLevel, addedTokens: added, source: source, pattern: encoding.pattern)
+    }
+
+    public static func fromGPT2(encoderJSON: String, vocabBPE: String) throws(TokenizerError) -> Tokenizer {
+        let files: GPT2Files
+        do { files = try GPT2Files(encoderJSONPath: encoderJSON, vocabBPEPath: vocabBPE) } catch {
+            throw .malformed(file: nil, field: "", reason: error.description)
+        }
+        let r = files.ranks
+        let specials = files.specialTokens.map { ($0.token, Int32($0.id)) }
+        let enc = TiktokenEncoding(name: "gpt2", pattern: KnownPattern.gpt2.regex, specialTokens: specials)
+        return try fromRanks((0..<r.count).map { r.token(rank: $0) }, encoding: enc, source: .gpt2Files)
+    }
+
+    /// Every split of a token into two tokens is a merge ranked by the token's own rank.
+    /// Merging "the adjacent pair whose concatenation ranks lowest" (tiktoken, SentencePiece) is then
+    /// exactly pair-table BPE.
+    static func allPairMerges(keys: [[UInt8]?], rank: (Int) -> Int32) -> ([(Int32, Int32, Int32)], [Int32]) {
+        var table = ByteTable()
+        for (i, k) in keys.enumerated() { if let k, table.find(k) == nil { table.insert(k, Int32(i)) } }
+        var merges: [(Int32, Int32, Int32)] = []
+        var ranks: [Int32] = []
+        merges.reserveCapacity(keys.count * 4)
+        for (id, k) in keys.enumerated() {
+            guard let k, k.count >= 2 else { continue }
+            let r = rank(id)
+            k.withUnsafeBufferPointer { b in
+                let p = b.baseAddress!
+                for cut in 1..<b.count {
+                    let a = table.find(p, cut)
+                    if a < 0 { continue }
+                    let c = table.find(p + cut, b.count - cut)
+                    if c < 0 { continue }
+                    merges.append((a, c, Int32(id))); ranks.append(r)
+                }
+            }
+        }
+        return (merges, ranks)
+    }
+
+    public static func fromSentencePiece(bytes: [UInt8], file: String) throws(TokenizerError) -> Tokenizer {
+        let m: SentencePieceModelFile
+        do { m = try SentencePieceModelFile(bytes: bytes, file: file) } catch {
+            throw .malformed(file: nil, field: "", reason: error.description)
+        }
+        let spec = m.trainerSpec ?? .init()
+        guard spec.modelType == .bpe else {
+            throw .unsupported(file: file, component: "SentencePiece model_type \(spec.modelType)",
+                               detail: "only BPE models are read (Unigram is not implemented)")
+        }
+        let norm = m.normalizerSpec ?? .init()
+        if !norm.precompiledCharsmap.isEmpty {
+            throw .unsupported(file: file, component: "SentencePiece normalizer \"\(norm.name)\"",
+                               detail: "a precompiled character map (\(norm.precompiledCharsmap.count) bytes) is not implemented; only identity normalization is")
+        }
+        if spec.treatWhitespaceAsSuffix {
+            throw .unsupported(file: file, component: "SentencePiece treat_whitespace_as_suffix", detail: "not implemented")
+        }
+        let tokens = m.pieces.map { Array($0.piece.utf8) }
+        let vocab = Vocabulary(tokens: tokens)
+        var keys = [[UInt8]?](repeating: nil, count: tokens.count)
+        var added: [AddedToken] = []
+        // Merge priority: higher score first; equal scores share a rank (SentencePiece then takes the leftmost pair).
+        let distinct = Array(Set(m.pieces.map { $0.score })).sorted(by: >)
+        var scoreRank: [Float: Int32] = [:]
+        for (i, s) in distinct.enumerated() { scoreRank[s] = Int32(i) }
+        for (i, p) in m.pieces.enumerated() {
+            switch p.type {
+            case .normal: keys[i] = tokens[i]
+            case .userDefined:
+                keys[i] = tokens[i]
+                added.append(AddedToken(id: Int32(i), content: p.piece, normalized: true, special: false))
+            case .control, .unknown:
+                added.append(AddedToken(id: Int32(i), content: p.piece, normalized: false, special: true))
+            case .byte, .unused: break
+            }
+        }
+        let (merges, ranks) = allPairMerges(keys: keys, rank: { scoreRank[m.pieces[$0].score]! })
+        let unk = m.pieces.indices.contains(Int(spec.unkID)) ? m.pieces[Int(spec.unkID)].piece : nil
+        let model = try BPEModel(vocabulary: vocab, modelKeys: keys, byteLevel: false, merges: merges, ranks: ranks,
+                                 writtenMerges: [],
+                                 options: .init(unkToken: unk, fuseUnk: true, byteFallback: spec.byteFallback))
+        var normalizers: [NormalizerConfig] = []
+        if norm.removeExtraWhitespaces {
+            normalizers += [.strip(left: true, right: true), .replace(pattern: .regex(" {2,}"), content: " ")]
+        }
+        if norm.addDummyPrefix { normalizers.append(.prepend("\u{2581}")) }
+        if norm.escapeWhitespaces { normalizers.append(.replace(pattern: .string(" "), content: "\u{2581}")) }
+        var decoders: [DecoderConfig] = [.replace(pattern: .string("\u{2581}"), content: " "), .byteFallback, .fuse]
+        if norm.addDummyPrefix { decoders.append(.strip(content: " ", start: 1, stop: 0)) }
+        return try Tokenizer(model: .bpe(model), normalizer: normalizers.isEmpty ? nil : .sequence(normalizers),
+                             decoder: .sequence(decoders), addedTokens: added, source: .sentencePiece,
+                             unmatchedAddedIds: Set(added.filter { $0.special }.map { $0.id }))
+    }
+}

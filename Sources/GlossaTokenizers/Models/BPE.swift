@@ -1,0 +1,331 @@
+import GlossaFormats
+/// Byte-pair encoding over integer ids.
+///
+/// Symbols are token ids; merges live in a `PairTable` keyed by the packed (left, right) pair.
+/// One algorithm serves all three peers, which agree once stated this way:
+/// repeatedly merge the adjacent pair with the lowest rank, leftmost first.
+/// - HF `tokenizer.json`: ranks are the merge list order.
+/// - tiktoken: every split of a token into two tokens is a merge ranked by the token's rank,
+///   and a piece that is itself a token maps to that token (`ignoreMerges`).
+/// - SentencePiece BPE: as tiktoken, ranked by descending piece score (equal scores share a rank,
+///   so the leftmost pair wins as in SentencePiece's agenda).
+public final class BPEModel: Sendable {
+    public struct Options: Sendable, Equatable {
+        public var unkToken: String?
+        public var continuingSubwordPrefix: String?
+        public var endOfWordSuffix: String?
+        public var fuseUnk: Bool
+        public var byteFallback: Bool
+        public var ignoreMerges: Bool
+        public init(unkToken: String? = nil, continuingSubwordPrefix: String? = nil, endOfWordSuffix: String? = nil,
+                    fuseUnk: Bool = false, byteFallback: Bool = false, ignoreMerges: Bool = false) {
+            self.unkToken = unkToken; self.continuingSubwordPrefix = continuingSubwordPrefix
+            self.endOfWordSuffix = endOfWordSuffix; self.fuseUnk = fuseUnk; self.byteFallback = byteFallback
+            self.ignoreMerges = ignoreMerges
+        }
+    }
+
+    public let options: Options
+    /// The vocabulary as the file spells it (byte-level tokens in the GPT-2 alphabet).
+    public let vocabulary: Vocabulary
+    /// Whether symbols are raw bytes (byte-level BPE) rather than UTF-8 characters.
+    public let byteLevel: Bool
+    /// Model-domain key → id: raw bytes for byte-level models, UTF-8 otherwise.
+    let lookup: ByteTable
+    let pairs: PairTable
+    /// The merges in rank order, as (left id, right id), for writing files back.
+    public let merges: [(Int32, Int32)]
+    /// Id of each single byte as an initial symbol (byte-level), or -1.
+    let byteIds: [Int32]
+    /// Ids of `<0x00>`…`<0xFF>` for byte fallback (all present) or empty.
+    let fallbackIds: [Int32]
+    let unkId: Int32
+    let prefixBytes: [UInt8]
+    let suffixBytes: [UInt8]
+    let plainSymbols: Bool
+
+    /// - Parameters:
+    ///   - vocabulary: ids and spellings.
+    ///   - modelKeys: for each id, the bytes the model matches (raw bytes for byte-level), or nil for none.
+    ///   - merges: (left, right, merged) ids in rank order; for rank-based sources pass the explicit `ranks`.
+    public init(vocabulary: Vocabulary, modelKeys: [[UInt8]?], byteLevel: Bool,
+                merges: [(Int32, Int32, Int32)], ranks: [Int32]? = nil, duplicateMergesKeepLast: Bool = false,
+                writtenMerges: [(Int32, Int32)]? = nil, options: Options) throws(TokenizerError) {
+        self.vocabulary = vocabulary
+        self.byteLevel = byteLevel
+        self.options = options
+        var table = ByteTable()
+        for (id, key) in modelKeys.enumerated() {
+            if let key { if table.find(key) == nil { table.insert(key, Int32(id)) } }
+        }
+        lookup = table
+        var pt = PairTable(capacity: merges.count)
+        var list: [(Int32, Int32)] = []
+        list.reserveCapacity(merges.count)
+        // HF collects merges into a map, so a repeated pair keeps its last rank.
+        let order = duplicateMergesKeepLast ? Array(merges.indices.reversed()) : Array(merges.indices)
+        for i in order {
+            let m = merges[i]
+            pt.insertIfAbsent(left: m.0, right: m.1, rank: ranks?[i] ?? Int32(i), merged: m.2)
+        }
+        for m in merges { list.append((m.0, m.1)) }
+        pairs = pt
+        self.merges = writtenMerges ?? list
+        var bi = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
+        byteIds = bi
+        var fb = [Int32]()
+        if options.byteFallback {
+            for b in 0..<256 {
+                let name = "<0x" + String(b, radix: 16, uppercase: true).leftPadded(2) + ">"
+                guard let id = vocabulary.id(of: name) else { fb = []; break }
+                fb.append(id)
+            }
+        }
+        fallbackIds = fb
+        if let unk = options.unkToken {
+            guard let id = vocabulary.id(of: unk) else {
+                throw .malformed(file: nil, field: "model.unk_token", reason: "unk token \(unk) is not in the vocabulary")
+            }
+            unkId = id
+        } else { unkId = -1 }
+        prefixBytes = Array((options.continuingSubwordPrefix ?? "").utf8)
+        suffixBytes = Array((options.endOfWordSuffix ?? "").utf8)
+        plainSymbols = prefixBytes.isEmpty && suffixBytes.isEmpty
+    }
+
+    public var vocabularySize: Int { vocabulary.count }
+
+    /// The id of a piece when the whole piece is a token (model domain), or -1.
+    func wholeTokenId(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 { lookup.find(p, n) }
+
+    /// Tokenizes one pre-token `p[0..<n]` (model-domain bytes), appending ids and byte spans
+    /// relative to `base`.
+    public func tokenize(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32,
+                         ids: inout [Int32], offsets: inout [ByteSpan], scratch: inout BPEScratch) {
+        if n == 0 { return }
+        if options.ignoreMerges {
+            let id = lookup.find(p, n)
+            if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
+        }
+        scratch.reset()
+        if byteLevel && plainSymbols {
+            var i = 0
+            while i < n {
+                let id = byteIds[Int(p[i])]
+                if id >= 0 { scratch.push(id, Int32(i), Int32(i &+ 1)) } else { pushUnknown(p, i, i &+ 1, n, &scratch) }
+                i &+= 1
+            }
+        } else {
+            initialCharacterSymbols(p, n, &scratch)
+        }
+        scratch.flushUnk()
+        if scratch.count > 1 {
+            if scratch.count <= 48 { mergeShort(&scratch) } else { mergeLong(&scratch) }
+        }
+        for k in 0..<scratch.count where scratch.alive(k) {
+            ids.append(scratch.ids[k])
+            offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
+        }
+    }
+
+    private func initialCharacterSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch) {
+        var i = 0
+        var key = [UInt8]()
+        while i < n {
+            let len = min(UTF8Lead.length(p[i]), n &- i)
+            let isFirst = i == 0, isLast = i &+ len == n
+            var id: Int32
+            if plainSymbols {
+                id = lookup.find(p + i, len)
+            } else {
+                key.removeAll(keepingCapacity: true)
+                if !isFirst { key.append(contentsOf: prefixBytes) }
+                key.append(contentsOf: UnsafeBufferPointer(start: p + i, count: len))
+                if isLast { key.append(contentsOf: suffixBytes) }
+                id = key.withUnsafeBufferPointer { lookup.find($0.baseAddress!, $0.count) }
+            }
+            if id >= 0 {
+                s.flushUnk()
+                s.push(id, Int32(i), Int32(i &+ len))
+            } else if !fallbackIds.isEmpty {
+                s.flushUnk()
+                if plainSymbols {
+                    for j in i..<(i &+ len) { s.push(fallbackIds[Int(p[j])], Int32(j), Int32(j &+ 1)) }
+                } else {
+                    // HF falls back on the bytes of the decorated symbol; each covers one input byte slot.
+                    for (k, b) in key.enumerated() {
+                        let st = Int32(i) &+ Int32(min(k, len - 1))
+                        s.push(fallbackIds[Int(b)], st, st &+ 1)
+                    }
+                }
+            } else {
+                pushUnknown(p, i, i &+ len, n, &s)
+            }
+            i &+= len
+        }
+    }
+
+    private func pushUnknown(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ n: Int, _ s: inout BPEScratch) {
+        guard unkId >= 0 else { return }   // HF drops unknown symbols when there is no unk token
+        if options.fuseUnk, s.pendingUnk { s.pendingUnkEnd = Int32(end); return }
+        s.flushUnk()
+        s.pendingUnk = true; s.pendingUnkId = unkId
+        s.pendingUnkStart = Int32(start); s.pendingUnkEnd = Int32(end)
+    }
+
+    /// Quadratic scan for short pieces (cache-friendly; most pre-tokens are short).
+    private func mergeShort(_ s: inout BPEScratch) {
+        var n = s.count
+        s.ids.withUnsafeMutableBufferPointer { ids in
+        s.ends.withUnsafeMutableBufferPointer { ends in
+        s.starts.withUnsafeMutableBufferPointer { starts in
+            var ranks = [UInt64](repeating: .max, count: n)
+            for i in 0..<(n &- 1) { ranks[i] = pairs.lookup(ids[i], ids[i &+ 1]) }
+            while true {
+                var best = UInt64.max, at = -1
+                var i = 0
+                while i < n &- 1 {
+                    let v = ranks[i]
+                    if v != .max {
+                        let r = v & 0xFFFF_FFFF_0000_0000
+                        if r < best { best = r; at = i }
+                    }
+                    i &+= 1
+                }
+                if at < 0 { break }
+                ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
+                ends[at] = ends[at &+ 1]
+                var j = at &+ 1
+                while j < n &- 1 {
+                    ids[j] = ids[j &+ 1]; starts[j] = starts[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
+                    j &+= 1
+                }
+                n &-= 1
+                ranks[n &- 1] = .max
+                if at < n &- 1 { ranks[at] = pairs.lookup(ids[at], ids[at &+ 1]) } else { ranks[at] = .max }
+                if at > 0 { ranks[at &- 1] = pairs.lookup(ids[at &- 1], ids[at]) }
+            }
+        }}}
+        s.count = n
+        s.compact = true
+    }
+
+    /// Heap over (rank, position) with a doubly linked symbol list: O(n log n) for long pieces.
+    private func mergeLong(_ s: inout BPEScratch) {
+        let n = s.count
+        var prev = [Int32](repeating: -1, count: n), next = [Int32](repeating: -1, count: n)
+        for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
+        var heap = MinHeap(capacity: n)
+        for i in 0..<(n &- 1) {
+            let v = pairs.lookup(s.ids[i], s.ids[i &+ 1])
+            if v != .max { heap.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
+        }
+        var dead = [Bool](repeating: false, count: n)
+        while let top = heap.pop() {
+            let pos = Int(top & 0xFFFF_FFFF)
+            if dead[pos] { continue }
+            let nx = Int(next[pos])
+            if nx < 0 { continue }
+            let v = pairs.lookup(s.ids[pos], s.ids[nx])
+            if v == .max || (v & 0xFFFF_FFFF_0000_0000) != (top & 0xFFFF_FFFF_0000_0000) { continue }
+            s.ids[pos] = Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
+            s.ends[pos] = s.ends[nx]
+            dead[nx] = true
+            let nn = next[nx]
+            next[pos] = nn
+            if nn >= 0 { prev[Int(nn)] = Int32(pos) }
+            let pv = prev[pos]
+            if pv >= 0 {
+                let w = pairs.lookup(s.ids[Int(pv)], s.ids[pos])
+                if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pv)) }
+            }
+            if nn >= 0 {
+                let w = pairs.lookup(s.ids[pos], s.ids[Int(nn)])
+                if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
+            }
+        }
+        s.dead = dead
+        s.compact = false
+    }
+}
+
+/// Reusable buffers for `BPEModel.tokenize` (one per thread).
+public struct BPEScratch: Sendable {
+    var ids: [Int32] = []
+    var starts: [Int32] = []
+    var ends: [Int32] = []
+    var dead: [Bool] = []
+    var count = 0
+    var compact = true
+    var pendingUnk = false
+    var pendingUnkId: Int32 = 0
+    var pendingUnkStart: Int32 = 0
+    var pendingUnkEnd: Int32 = 0
+
+    public init() {}
+
+    @inline(__always) mutating func reset() {
+        ids.removeAll(keepingCapacity: true); starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true); count = 0; compact = true; pendingUnk = false
+    }
+    @inline(__always) mutating func push(_ id: Int32, _ s: Int32, _ e: Int32) {
+        ids.append(id); starts.append(s); ends.append(e); count &+= 1
+    }
+    @inline(__always) mutating func flushUnk() {
+        if pendingUnk { pendingUnk = false; push(pendingUnkId, pendingUnkStart, pendingUnkEnd) }
+    }
+    @inline(__always) func alive(_ k: Int) -> Bool { compact || !dead[k] }
+}
+
+/// Binary min-heap of packed UInt64 keys.
+struct MinHeap {
+    var a: [UInt64]
+    init(capacity: Int) { a = []; a.reserveCapacity(capacity) }
+    mutating func push(_ x: UInt64) {
+        a.append(x)
+        var i = a.count - 1
+        while i > 0 {
+            let p = (i - 1) >> 1
+            if a[p] <= x { break }
+            a[i] = a[p]; i = p
+        }
+        a[i] = x
+    }
+    mutating func pop() -> UInt64? {
+        guard let last = a.popLast() else { return nil }
+        if a.isEmpty { return last }
+        let top = a[0]
+        var i = 0
+        let n = a.count
+        while true {
+            let l = 2 * i + 1
+            if l >= n { break }
+            var c = l
+            if l + 1 < n && a[l + 1] < a[l] { c = l + 1 }
+            if a[c] >= last { break }
+            a[i] = a[c]; i = c
+        }
+        a[i] = last
+        return top
+    }
+}
+
+enum UTF8Lead {
+    @inline(__always) static func length(_ b: UInt8) -> Int {
+        b < 0xC0 ? 1 : (b < 0xE0 ? 2 : (b < 0xF0 ? 3 : 4))
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+extension BPEModel {
+    /// The bytes the model matches for `id` (raw bytes for byte-level models).
+    public func modelKey(_ id: Int32) -> [UInt8]? {
+        guard let spelled = vocabulary.token(id) else { return nil }
+        if !byteLevel { return spelled }
+        return spelled.withUnsafeBufferPointer { GlossaFormats.ByteLevelAlphabet.gpt2.decode(utf8: $0) }
+    }
+}

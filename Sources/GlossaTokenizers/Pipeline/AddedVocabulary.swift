@@ -1,0 +1,161 @@
+import GlossaUnicode
+
+/// Added tokens are matched as whole strings before the model runs (HF `AddedVocabulary`):
+/// one leftmost-longest matcher for tokens with `normalized: false` (run on the raw input) and one
+/// for `normalized: true` tokens (run on each normalized piece).
+public struct AddedVocabulary: Sendable {
+    public let tokens: [AddedToken]
+    let byId: [Int32: Int]
+    let byContent: [[UInt8]: Int]
+    let raw: LiteralMatcher
+    let normalized: LiteralMatcher
+    /// Ids of tokens flagged `special` (skipped by `decode(skipSpecialTokens:)`).
+    public let specialIds: Set<Int32>
+
+    /// - Parameter normalize: maps a `normalized: true` token's content through the tokenizer's normalizer.
+    /// - Parameter unmatched: ids never matched in text (SentencePiece control pieces).
+    public init(_ tokens: [AddedToken], unmatched: Set<Int32> = [], normalize: ([UInt8]) -> [UInt8] = { $0 }) {
+        self.tokens = tokens
+        var byId: [Int32: Int] = [:], byContent: [[UInt8]: Int] = [:]
+        var rawPatterns: [([UInt8], Int)] = [], normPatterns: [([UInt8], Int)] = []
+        var specials = Set<Int32>()
+        // HF matches special tokens first in its pattern list, then the others; leftmost-longest
+        // makes order irrelevant except for identical contents, where the first wins.
+        let order = tokens.indices.filter { tokens[$0].special } + tokens.indices.filter { !tokens[$0].special }
+        for i in order {
+            let t = tokens[i]
+            byId[t.id] = i
+            let bytes = Array(t.content.utf8)
+            if byContent[bytes] == nil { byContent[bytes] = i }
+            if t.special { specials.insert(t.id) }
+            if bytes.isEmpty || unmatched.contains(t.id) { continue }
+            if t.normalized { normPatterns.append((normalize(bytes), i)) } else { rawPatterns.append((bytes, i)) }
+        }
+        self.byId = byId; self.byContent = byContent; specialIds = specials
+        raw = LiteralMatcher(rawPatterns); normalized = LiteralMatcher(normPatterns)
+    }
+
+    public var isEmpty: Bool { tokens.isEmpty }
+    public var hasNormalizedTokens: Bool { !normalized.isEmpty }
+    public func token(id: Int32) -> AddedToken? { byId[id].map { tokens[$0] } }
+    public func id(of content: [UInt8]) -> Int32? { byContent[content].map { tokens[$0].id } }
+
+    /// A piece of input: either plain text to tokenize, or an added token's id.
+    public struct Split: Sendable, Equatable {
+        public var start: Int
+        public var end: Int
+        /// The added token's id, or nil for text.
+        public var id: Int32?
+    }
+
+    /// HF `find_matches`: splits `text` into text and added-token pieces covering all of it.
+    func findMatches(_ text: UnsafeBufferPointer<UInt8>, normalizedSet: Bool, into out: inout [Split]) {
+        let m = normalizedSet ? normalized : raw
+        let n = text.count
+        if m.isEmpty || n == 0 { out.append(Split(start: 0, end: n, id: nil)); return }
+        let classes = CharacterClasses.shared
+        var startOffset = 0
+        var pos = 0
+        while let (ms, me, which) = m.nextMatch(text, from: pos) {
+            pos = me
+            let t = tokens[which]
+            var start = ms, stop = me
+            if t.singleWord {
+                let startSpace = start == 0 || !Self.endsWithWord(text, start, classes)
+                let stopSpace = stop == n || !Self.startsWithWord(text, stop, classes)
+                if !startSpace || !stopSpace { continue }
+            }
+            if t.lstrip {
+                var s = start
+                while s > 0 {
+                    let b = Self.scalarBefore(text, s)
+                    if !classes.isWhiteSpace(b.0) { break }
+                    s = b.1
+                }
+                start = max(s, startOffset)
+            }
+            if t.rstrip {
+                var e = stop
+                while e < n {
+                    let (cp, len) = UTF8Scan.decode(text.baseAddress!, e)
+                    if !classes.isWhiteSpace(cp) { break }
+                    e &+= len
+                }
+                stop = e
+            }
+            if startOffset < start { out.append(Split(start: startOffset, end: start, id: nil)) }
+            out.append(Split(start: start, end: stop, id: t.id))
+            startOffset = stop
+            pos = max(pos, stop)
+        }
+        if startOffset != n { out.append(Split(start: startOffset, end: n, id: nil)) }
+    }
+
+    static func scalarBefore(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+        var s = i - 1
+        while s > 0 && t[s] & 0xC0 == 0x80 { s -= 1 }
+        return (UTF8Scan.decode(t.baseAddress!, s).0, s)
+    }
+
+    /// Rust regex `\w`: Alphabetic, marks, decimal digits, connector punctuation, Join_Control.
+    static func isWordChar(_ cp: UInt32, _ c: CharacterClasses) -> Bool {
+        if cp == 0x200C || cp == 0x200D { return true }
+        if c.isAlphabetic(cp) || c.isMark(cp) { return true }
+        let cat = c.category(cp)
+        return cat == .decimalDigitNumber || cat == .connectorPunctuation
+    }
+    static func endsWithWord(_ t: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: CharacterClasses) -> Bool {
+        isWordChar(scalarBefore(t, i).0, c)
+    }
+    static func startsWithWord(_ t: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: CharacterClasses) -> Bool {
+        isWordChar(UTF8Scan.decode(t.baseAddress!, i).0, c)
+    }
+}
+
+/// Leftmost-longest literal matching over bytes (a byte trie with a first-byte filter).
+struct LiteralMatcher: Sendable {
+    // Trie: children keyed by (node << 8 | byte).
+    private var children: [Int32: Int32] = [:]
+    private var terminal: [Int32] = [-1]     // node → pattern payload
+    private var first = [Bool](repeating: false, count: 256)
+    private(set) var isEmpty = true
+
+    init(_ patterns: [([UInt8], Int)]) {
+        for (bytes, payload) in patterns where !bytes.isEmpty {
+            isEmpty = false
+            first[Int(bytes[0])] = true
+            var node: Int32 = 0
+            for b in bytes {
+                let key = node << 8 | Int32(b)
+                if let c = children[key] { node = c } else {
+                    let c = Int32(terminal.count)
+                    terminal.append(-1)
+                    children[key] = c
+                    node = c
+                }
+            }
+            if terminal[Int(node)] < 0 { terminal[Int(node)] = Int32(payload) }
+        }
+    }
+
+    /// The leftmost match at or after `from`, longest among those starting there.
+    func nextMatch(_ t: UnsafeBufferPointer<UInt8>, from: Int) -> (Int, Int, Int)? {
+        var i = from
+        let n = t.count
+        while i < n {
+            if first[Int(t[i])] {
+                var node: Int32 = 0
+                var best = -1, bestPayload = -1
+                var j = i
+                while j < n, let c = children[node << 8 | Int32(t[j])] {
+                    node = c
+                    j &+= 1
+                    if terminal[Int(node)] >= 0 { best = j; bestPayload = Int(terminal[Int(node)]) }
+                }
+                if best >= 0 { return (i, best, bestPayload) }
+            }
+            i &+= 1
+        }
+        return nil
+    }
+}

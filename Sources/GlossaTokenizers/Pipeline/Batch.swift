@@ -1,0 +1,87 @@
+import Foundation
+
+extension Tokenizer {
+    /// Encodes many texts across `threads` cores (default: all), one `EncoderState` per worker.
+    /// Results are in input order and identical to encoding each text alone.
+    public func encodeBatch(_ texts: [[UInt8]], options: EncodeOptions = EncodeOptions(),
+                            threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
+        let n = texts.count
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, n))
+        if workers == 1 {
+            var state = EncoderState()
+            var out = [Encoding]()
+            out.reserveCapacity(n)
+            for t in texts { out.append(try encode(bytes: t, options: options, state: &state)) }
+            return try padIfNeeded(out)
+        }
+        let results = ResultSlots<Encoding>(count: n)
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var state = EncoderState()
+            while true {
+                let i = next.fetchAdd()
+                if i >= n || results.failed { break }
+                do { results.set(i, .success(try encode(bytes: texts[i], options: options, state: &state))) }
+                catch let e as TokenizerError { results.set(i, .failure(e)) }
+                catch { results.set(i, .failure(.invalidArgument("\(error)"))) }
+            }
+        }
+        return try padIfNeeded(try results.collect())
+    }
+
+    /// Ids only, in parallel (no offsets, no post-processing): the bulk path for datasets.
+    public func encodeIdsBatch(_ texts: [[UInt8]], specialTokens: SpecialTokenPolicy = .allowed,
+                               threads: Int? = nil) throws(TokenizerError) -> [[Int32]] {
+        let n = texts.count
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, n))
+        let results = ResultSlots<[Int32]>(count: n)
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            var state = EncoderState()
+            while true {
+                let i = next.fetchAdd()
+                if i >= n || results.failed { break }
+                do { results.set(i, .success(try encodeIds(bytes: texts[i], specialTokens: specialTokens, state: &state))) }
+                catch let e as TokenizerError { results.set(i, .failure(e)) }
+                catch { results.set(i, .failure(.invalidArgument("\(error)"))) }
+            }
+        }
+        return try results.collect()
+    }
+
+    func padIfNeeded(_ encodings: [Encoding]) throws(TokenizerError) -> [Encoding] {
+        guard let padding, case .batchLongest = padding.strategy else { return encodings }
+        var e = encodings
+        padBatch(&e, padding: padding)
+        return e
+    }
+}
+
+/// Result slots written by workers (each index exactly once).
+final class ResultSlots<T>: @unchecked Sendable {
+    private var slots: [Result<T, TokenizerError>?]
+    private let lock = NSLock()
+    private(set) var failed = false
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<T, TokenizerError>) {
+        lock.lock(); slots[i] = r; if case .failure = r { failed = true }; lock.unlock()
+    }
+    func collect() throws(TokenizerError) -> [T] {
+        var out = [T]()
+        out.reserveCapacity(slots.count)
+        for s in slots {
+            switch s {
+            case .success(let v)?: out.append(v)
+            case .failure(let e)?: throw e
+            case nil: continue
+            }
+        }
+        return out
+    }
+}
+
+final class AtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func fetchAdd() -> Int { lock.lock(); defer { lock.unlock() }; let v = value; value += 1; return v }
+}
