@@ -314,7 +314,8 @@ public struct PostProcessor: Sendable {
                     var n = RangedEncoding()
                     let head = i == 0 ? cls : sep
                     n.ids = [head.1] + e.ids + [sep.1]
-                    n.typeIds = [0] + e.typeIds + [0]
+                    // All zeros, overflowing pieces included (unlike the add_special_tokens=false path).
+                    n.typeIds = Array(repeating: 0, count: e.count + 2)
                     n.tokens = [head.0] + e.tokens + [sep.0]
                     n.offsets = [.zero] + e.offsets + [.zero]
                     n.specialTokensMask = [1] + Array(repeating: 0, count: e.count) + [1]

@@ -24,7 +24,8 @@ public struct TiktokenEncoding: Sendable, Equatable {
         case "p50k_base":
             return .init(name: name, pattern: KnownPattern.gpt2.regex, specialTokens: [("<|endoftext|>", 50256)])
         case "cl100k_base":
-            return .init(name: name, pattern: KnownPattern.cl100k.regex, specialTokens: [
+            // tiktoken's own (possessive) form: it differs from the classic one at the end of the input.
+            return .init(name: name, pattern: KnownPattern.cl100kPossessive.regex, specialTokens: [
                 ("<|endoftext|>", 100257), ("<|fim_prefix|>", 100258), ("<|fim_middle|>", 100259),
                 ("<|fim_suffix|>", 100260), ("<|endofprompt|>", 100276)])
         case "o200k_base":
@@ -219,6 +220,7 @@ extension Tokenizer {
         if norm.addDummyPrefix { decoders.append(.strip(content: " ", start: 1, stop: 0)) }
         return try Tokenizer(model: .bpe(model), normalizer: normalizers.isEmpty ? nil : .sequence(normalizers),
                              decoder: .sequence(decoders), addedTokens: added, source: .sentencePiece,
-                             unmatchedAddedIds: Set(added.filter { $0.special }.map { $0.id }))
+                             unmatchedAddedIds: Set(added.filter { $0.special }.map { $0.id }),
+                             pieceScores: m.pieces.map { $0.score })
     }
 }

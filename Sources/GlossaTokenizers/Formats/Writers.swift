@@ -92,12 +92,12 @@ extension Tokenizer {
             let tokens = (0..<m.vocabulary.count).map { m.modelKey(Int32($0)) ?? [] }
             let file: TiktokenFile
             do { file = try TiktokenFile(tokens: tokens) } catch { throw .malformed(file: nil, field: "ranks", reason: error.description) }
-            do { return try MergeRecovery.mergesFromRanks(file).map { ($0.left, $0.right) } } catch {
-                throw .malformed(file: nil, field: "ranks", reason: error.description)
-            }
+            // Every two-way split, in rank order: with ignore_merges this reproduces tiktoken exactly
+            // (Llama-3's ranks do not all split into exactly two lower-ranked parts).
+            return MergeRecovery.allSplitMerges(file).map { ($0.left, $0.right) }
         case .sentencePiece:
             let pieces = m.vocabulary.tokens.map { String(decoding: $0, as: UTF8.self) }
-            return MergeRecovery.sentencePieceMerges(pieces: pieces, order: .byID).compactMap { pair in
+            return MergeRecovery.sentencePieceMerges(pieces: pieces, scores: pieceScores, order: .byScore).compactMap { pair in
                 guard let l = m.vocabulary.id(of: pair.left), let r = m.vocabulary.id(of: pair.right) else { return nil }
                 return (l, r)
             }

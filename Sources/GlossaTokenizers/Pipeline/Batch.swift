@@ -52,7 +52,7 @@ extension Tokenizer {
     func padIfNeeded(_ encodings: [Encoding]) throws(TokenizerError) -> [Encoding] {
         guard let padding, case .batchLongest = padding.strategy else { return encodings }
         var e = encodings
-        padBatch(&e, padding: padding)
+        padBatch(&e, padding: padding, hasPostProcessor: postProcessor != nil)
         return e
     }
 }

@@ -57,6 +57,8 @@ public final class Tokenizer: Sendable {
     public let addedVocabulary: AddedVocabulary
     /// The tiktoken pattern string, when this tokenizer came from (or can be written as) a rank file.
     public let pattern: String?
+    /// SentencePiece piece scores (for deriving a merge list when writing tokenizer.json).
+    public let pieceScores: [Float]?
 
     let normalizer: TextNormalizer?
     let preTokenizer: PreTokenizerPipeline
@@ -70,7 +72,8 @@ public final class Tokenizer: Sendable {
                 postProcessor: PostProcessorConfig? = nil, decoder: DecoderConfig? = nil,
                 addedTokens: [AddedToken] = [], truncation: TruncationConfig? = nil, padding: PaddingConfig? = nil,
                 source: TokenizerSource = .huggingFace, pattern: String? = nil,
-                unmatchedAddedIds: Set<Int32> = []) throws(TokenizerError) {
+                unmatchedAddedIds: Set<Int32> = [], pieceScores: [Float]? = nil) throws(TokenizerError) {
+        self.pieceScores = pieceScores
         self.model = model
         self.source = source
         self.normalizerConfig = normalizer

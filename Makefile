@@ -1,0 +1,103 @@
+# Glossa: build, test, parity and demo.
+#
+#   make demo    install what is needed, build in release, run the tokenizer runtime on Fixtures/
+#   make test    install what is needed, build, run the Swift tests and the parity suite (Tests/parity)
+#
+# Works on a fresh Debian 12 with the Swift toolchain in /opt/swift (or swift on PATH); installs apt packages
+# (as root, or with sudo) only when missing, and the reference tokenizers into .venv from PyPI.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ifneq ($(wildcard /opt/swift/usr/bin/swift),)
+export PATH := /opt/swift/usr/bin:$(PATH)
+endif
+
+SWIFT       ?= swift
+SCRATCH     ?= .build
+SWIFT_FLAGS ?=
+SWIFTC       = $(SWIFT) build --scratch-path $(SCRATCH) $(SWIFT_FLAGS)
+GLOSSA       = $(SCRATCH)/release/glossa
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+REQS        := Tests/parity/requirements.txt
+VENV_STAMP  := $(VENV)/.glossa-deps
+APT_PKGS    := libicu-dev libopenblas-dev pkg-config
+PARITY_ARGS ?=
+
+.PHONY: help deps apt-deps venv models build release test swift-test parity parity-selftest demo clean
+
+help:
+	@echo "make demo            build in release and run the tokenizer runtime on Fixtures/"
+	@echo "make test            Swift tests + parity suite against HF tokenizers / tiktoken / sentencepiece"
+	@echo "make deps            apt packages (if missing) and the Python venv with the reference libraries"
+	@echo "make build|release   debug build | release build of the glossa CLI ($(GLOSSA))"
+	@echo "make parity          parity suite only (PARITY_ARGS='--only cl100k_base --quick' etc.)"
+	@echo "make parity-selftest prove the parity comparator catches injected differences"
+	@echo "make models          fetch the two real models into .cache/models (sha256-checked)"
+
+# ---------------------------------------------------------------------------------------------------- deps
+
+deps: apt-deps venv
+
+# apt-get only when something is missing (dpkg -s); python3-venv only when the interpreter cannot make a venv.
+apt-deps:
+	@missing=""; \
+	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! command -v $(PYTHON) >/dev/null 2>&1; then missing="$$missing python3 python3-venv"; \
+	elif [ ! -x $(PY) ] && ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV_STAMP)
+
+# Re-run only when the requirements change or the venv is missing/broken (stamp file).
+$(VENV_STAMP): $(REQS) | apt-deps
+	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install --disable-pip-version-check -q -r $(REQS)
+	@$(PY) -c 'import tokenizers, tiktoken, sentencepiece, regex, numpy; print("deps: tokenizers", tokenizers.__version__, "tiktoken", tiktoken.__version__, "sentencepiece", sentencepiece.__version__)'
+	@touch $@
+
+models: venv
+	$(PY) Tests/parity/fetch_models.py
+
+# --------------------------------------------------------------------------------------------------- build
+
+build: apt-deps
+	$(SWIFTC)
+
+release: apt-deps
+	$(SWIFTC) -c release --product glossa
+
+# ---------------------------------------------------------------------------------------------------- test
+
+test: deps
+	$(SWIFTC) --build-tests
+	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS) --skip-build
+	$(MAKE) --no-print-directory parity
+
+swift-test: deps
+	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS)
+
+# The last line printed is "N passed, N failed"; exits non-zero on any difference.
+parity: deps release
+	$(PY) Tests/parity/parity.py --glossa $(GLOSSA) $(PARITY_ARGS)
+
+parity-selftest: deps
+	$(PY) Tests/parity/parity.py --self-test
+
+# ---------------------------------------------------------------------------------------------------- demo
+
+demo: deps release
+	@GLOSSA=$(GLOSSA) bash Fixtures/demo.sh
+
+clean:
+	rm -rf $(SCRATCH) .cache/parity

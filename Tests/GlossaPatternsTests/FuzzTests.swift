@@ -1,0 +1,174 @@
+import Testing
+import GlossaPatterns
+import GlossaUnicode
+
+/// Deterministic PRNG (SplitMix64) so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random strings for differential testing: a weighted mix of ASCII words, digits, punctuation,
+/// whitespace runs (incl. `\r\n`), contractions in both cases (and with U+017F), Latin-1,
+/// combining marks, CJK, emoji with ZWJ/VS16, Unicode whitespace, other numbers, titlecase and
+/// modifier letters, and random code points from all planes. Random code points are limited to
+/// those assigned in Unicode 15.0 (ICU 72): the scanners and ICU share these tables, but the
+/// reference engines (Oniguruma: Unicode 16; Rust regex: its own version) disagree on newer ones.
+enum FuzzText {
+    static let pieces: [String] = [
+        "'s", "'S", "'t", "'T", "'re", "'RE", "'rE", "'ve", "'VE", "'m", "'M", "'ll", "'LL", "'Ll",
+        "'d", "'D", "'ſ", "'", "''", "'x", "'K", "\u{2019}s", "/", "//", "\r\n", "\n\n", " \n ",
+    ]
+    static let special: [UInt32] = [
+        0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2007, 0x200A,
+        0x200B, 0x200C, 0x200D, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF, 0x180E,
+        0xB2, 0xB3, 0xB9, 0xBC, 0xBD, 0xBE, 0x2160, 0x660, 0x669, 0x1C5, 0x1C8, 0x2B0, 0x2B0, 0x17F,
+        0x212A, 0x130, 0x131, 0xDF, 0x5F, 0x203F, 0x2E, 0x2D, 0x2C, 0x3002, 0xFF01, 0x1F3FB,
+    ]
+
+    static func scalar(_ rng: inout SplitMix) -> UInt32 {
+        let r = Int(rng.next() % 100)
+        switch r {
+        case 0..<22: // ASCII letters
+            let v = UInt32(rng.next() % 52)
+            return v < 26 ? 0x41 + v : 0x61 + v - 26
+        case 22..<28: return 0x30 + UInt32(rng.next() % 10)
+        case 28..<36: // ASCII punctuation and symbols
+            let punct = Array("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".unicodeScalars)
+            return punct[Int(rng.next() % UInt64(punct.count))].value
+        case 36..<48: return [0x20, 0x20, 0x20, 0x09, 0x0A, 0x0D][Int(rng.next() % 6)]
+        case 48..<54: return 0xA0 + UInt32(rng.next() % 0x60)          // Latin-1
+        case 54..<60: return 0x300 + UInt32(rng.next() % 0x70)         // combining marks
+        case 60..<62: return [0x1AB0, 0x20D0, 0x20DD, 0x0903, 0x093E, 0x0BCD][Int(rng.next() % 6)]
+        case 62..<67: return 0x4E00 + UInt32(rng.next() % 0x5200)      // CJK
+        case 67..<71: return 0x1F600 + UInt32(rng.next() % 0x50)       // emoji
+        case 71..<73: return [0x200D, 0xFE0F, 0x1F468, 0x1F469, 0x2764][Int(rng.next() % 5)]
+        case 73..<80: return special[Int(rng.next() % UInt64(special.count))]
+        case 80..<84: return 0x370 + UInt32(rng.next() % 0x230)        // Greek, Cyrillic, ...
+        case 84..<87: return 0x600 + UInt32(rng.next() % 0x100)        // Arabic
+        case 87..<89: return 0x900 + UInt32(rng.next() % 0x80)         // Devanagari
+        default: // any plane
+            while true {
+                var cp: UInt32
+                switch rng.next() % 4 {
+                case 0: cp = UInt32(rng.next() % 0x10000)
+                case 1: cp = 0x10000 + UInt32(rng.next() % 0x20000)
+                default: cp = UInt32(rng.next() % 0x110000)
+                }
+                if cp >= 0xD800 && cp < 0xE000 { continue }
+                if CharacterClasses.shared.category(cp) == .unassigned { continue }
+                return cp
+            }
+        }
+    }
+
+    static func make(_ rng: inout SplitMix, maxLen: Int = 24) -> String {
+        var s = String.UnicodeScalarView()
+        let len = Int(rng.next() % UInt64(maxLen + 1))
+        for _ in 0..<len {
+            if rng.next() % 10 == 0 {
+                s.append(contentsOf: pieces[Int(rng.next() % UInt64(pieces.count))].unicodeScalars)
+            } else if rng.next() % 6 == 0 {
+                // runs of the same class stress the greedy/backtracking parts
+                let c = scalar(&rng)
+                let k = 1 + Int(rng.next() % 5)
+                for _ in 0..<k { s.append(Unicode.Scalar(c)!) }
+            } else {
+                s.append(Unicode.Scalar(scalar(&rng))!)
+            }
+        }
+        return String(s)
+    }
+}
+
+func escaped(_ s: String) -> String {
+    s.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
+}
+
+func fuzzCount() -> Int {
+    if let v = getenvInt("GLOSSA_FUZZ_N") { return v }
+    return 20_000
+}
+
+func getenvInt(_ name: String) -> Int? {
+    guard let p = getenv(name) else { return nil }
+    return Int(String(cString: p))
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Test(arguments: KnownPattern.allCases)
+func scannerMatchesICU(_ known: KnownPattern) throws {
+    let scanner = PatternSplitter(known)
+    let icu = try ICURegex(known.icuEquivalent)
+    let matcher = icu.makeMatcher()
+    var rng = SplitMix(seed: 0x5EED_0000 &+ UInt64(known.regex.utf8.count))
+    var failures = 0
+    var totalMatches = 0
+    let n = fuzzCount()
+    for k in 0..<n {
+        let text = FuzzText.make(&rng, maxLen: k % 10 == 0 ? 80 : 24)
+        var s = text
+        s.withUTF8 { buf in
+            var a: [Range<Int>] = []
+            scanner.forEachMatch(in: buf) { a.append($0..<$1) }
+            var b: [Range<Int>] = []
+            matcher.forEachMatch(in: buf) { b.append($0..<$1) }
+            totalMatches += b.count
+            if a != b {
+                failures += 1
+                if failures <= 5 {
+                    Issue.record("\(known) mismatch on \"\(escaped(text))\"\n scanner \(a)\n icu     \(b)")
+                }
+            }
+        }
+    }
+    #expect(failures == 0, "\(failures) of \(n) strings differ")
+    #expect(totalMatches > n * 3, "the generator should produce non-trivial inputs")
+}
+
+@Test func recognizesKnownPatterns() throws {
+    for k in KnownPattern.allCases {
+        #expect(try PatternSplitter(regex: k.regex).known == k)
+        #expect(KnownPattern(regex: k.regex) == k)
+    }
+    let gpt2Possessive = #"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"#
+    #expect(try PatternSplitter(regex: gpt2Possessive).known == .gpt2)
+    #expect(try PatternSplitter(regex: #"\d+"#).known == nil)
+}
+
+@Test func compileErrorNamesThePattern() {
+    do {
+        _ = try PatternSplitter(regex: "(a|b")
+        Issue.record("expected a compile error")
+    } catch {
+        #expect(error.pattern == "(a|b")
+        #expect(error.description.contains("(a|b"))
+    }
+}
+
+@Test func icuFallbackByteOffsets() throws {
+    let sp = try PatternSplitter(regex: #"\p{L}+"#)
+    #expect(sp.known == nil)
+    // é is 2 bytes, 😀 is 4 bytes (a surrogate pair in UTF-16), 中 3 bytes.
+    #expect(sp.matches(in: "é😀ab 中x") == [0..<2, 6..<8, 9..<13])
+    // Oniguruma-only escapes are translated: \h is a hex digit, \w has no ZWJ.
+    #expect(try PatternSplitter(regex: #"\h+"#).matches(in: "xDEADbeefz") == [1..<9])
+    #expect(try PatternSplitter(regex: #"\w+"#).matches(in: "a\u{200D}b²") == [0..<1, 4..<7])
+    // Empty matches right after a match are skipped (onig/regex crate iteration).
+    #expect(try PatternSplitter(regex: "a*").matches(in: "ab") == [0..<1, 2..<2])
+    #expect(try PatternSplitter(regex: "a*").matches(in: "") == [0..<0])
+    // `$` is end of line, only `\n` ends a line (Oniguruma Ruby syntax).
+    #expect(try PatternSplitter(regex: "a$").matches(in: "a\na\ra\r\na\u{2028}a") == [0..<1, 11..<12])
+}
