@@ -1,3 +1,4 @@
+import GlossaFormats
 // Decoders: token strings -> text, mirroring Hugging Face `tokenizers` 0.23
 // (`decoders/*.rs`, the ByteLevel/Metaspace decoders in `pre_tokenizers/` and the Replace
 // decoder in `normalizers/replace.rs`). Each step maps a list of token strings to a new
@@ -162,27 +163,17 @@ public struct TokenDecoder: Sendable {
     // MARK: ByteLevel
 
     static func byteLevelDecode(_ tokens: [String]) -> String {
-        let table = GPT2ByteTable.charToByte
         var bytes = [UInt8]()
-        for token in tokens {
-            let start = bytes.count
-            var ok = true
-            for c in token.unicodeScalars {
-                let v = Int(c.value)
-                if v < table.count, table[v] >= 0 {
-                    bytes.append(UInt8(table[v]))
-                } else {
-                    ok = false
-                    break
-                }
-            }
-            if !ok {
-                // HF keeps a token with a character outside the alphabet as its own UTF-8.
-                bytes.removeSubrange(start...)
-                bytes.append(contentsOf: token.utf8)
-            }
-        }
+        for token in tokens { appendByteLevel(token, to: &bytes) }
         return RustUTF8.decode(bytes)
+    }
+
+    /// A byte-level token's raw bytes; HF keeps a token with a character outside the alphabet
+    /// as its own UTF-8.
+    static func appendByteLevel(_ token: String, to bytes: inout [UInt8]) {
+        var t = token
+        let raw = t.withUTF8 { ByteLevelAlphabet.gpt2.decode(utf8: $0) }
+        if let raw { bytes.append(contentsOf: raw) } else { bytes.append(contentsOf: token.utf8) }
     }
 
     // MARK: ByteFallback
@@ -303,34 +294,6 @@ public struct TokenDecoder: Sendable {
         let needle = Array(pattern.utf8)
         return { text in literalMatches(Array(text.utf8), needle) }
     }
-}
-
-/// GPT-2's `bytes_to_unicode()` table: bytes 0x21–0x7E, 0xA1–0xAC and 0xAE–0xFF map to the code
-/// point of the same value; the other 68 bytes map to U+0100, U+0101, … in increasing byte order.
-enum GPT2ByteTable {
-    static let byteToChar: [Unicode.Scalar] = {
-        var table = [Unicode.Scalar](repeating: " ", count: 256)
-        var n: UInt32 = 0
-        for b in 0..<256 {
-            if (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b) {
-                table[b] = Unicode.Scalar(UInt32(b))!
-            } else {
-                table[b] = Unicode.Scalar(0x100 + n)!
-                n += 1
-            }
-        }
-        return table
-    }()
-
-    /// Indexed by code point (< 0x144); -1 where the code point is not in the alphabet.
-    static let charToByte: [Int16] = {
-        var table = [Int16](repeating: -1, count: 0x144)
-        for (b, c) in byteToChar.enumerated() { table[Int(c.value)] = Int16(b) }
-        return table
-    }()
-
-    /// The alphabet character of a space byte (`Ġ`).
-    static let space: Unicode.Scalar = "\u{120}"
 }
 
 /// UTF-8 decoding with Rust's semantics.

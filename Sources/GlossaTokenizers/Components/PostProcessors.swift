@@ -337,8 +337,8 @@ public struct PostProcessor: Sendable {
     static func trimByteLevelOffsets(_ e: inout RangedEncoding, addPrefixSpace: Bool) {
         for i in e.tokens.indices where i < e.offsets.count {
             let scalars = Array(e.tokens[i].unicodeScalars)
-            func isSpace(_ c: Unicode.Scalar) -> Bool { c == GPT2ByteTable.space || c.properties.isWhitespace }
-            func width(_ c: Unicode.Scalar) -> Int32 { c == GPT2ByteTable.space ? 1 : Int32(UTF8.width(c)) }
+            func isSpace(_ c: Unicode.Scalar) -> Bool { c == Unicode.Scalar(0x120)! || c.properties.isWhitespace }
+            func width(_ c: Unicode.Scalar) -> Int32 { c == Unicode.Scalar(0x120)! ? 1 : Int32(UTF8.width(c)) }
             var leadCount = 0, leadBytes: Int32 = 0
             for c in scalars { if isSpace(c) { leadCount += 1; leadBytes += width(c) } else { break } }
             var trailCount = 0, trailBytes: Int32 = 0

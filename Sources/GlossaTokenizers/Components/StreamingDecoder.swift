@@ -96,13 +96,8 @@ public struct ByteStreamDecoder: Sendable {
     /// Adds a byte-level token spelled in the GPT-2 alphabet (`Ġ` for a space...). A token with a
     /// character outside the alphabet stands for its own UTF-8 bytes, as in the ByteLevel decoder.
     public mutating func step(byteLevelToken token: String) -> String? {
-        let table = GPT2ByteTable.charToByte
         var bytes = [UInt8]()
-        for c in token.unicodeScalars {
-            let v = Int(c.value)
-            guard v < table.count, table[v] >= 0 else { return step(Array(token.utf8)) }
-            bytes.append(UInt8(table[v]))
-        }
+        TokenDecoder.appendByteLevel(token, to: &bytes)
         return step(bytes)
     }
 

@@ -108,6 +108,11 @@ public final class BPEModel: Sendable {
             let id = lookup.find(p, n)
             if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
         }
+        let cacheable = n <= WordCache.maxKey
+        if cacheable {
+            scratch.cache.bind(to: self)
+            if scratch.cache.lookup(p, n, base: base, ids: &ids, offsets: &offsets) { return }
+        }
         scratch.reset()
         if byteLevel && plainSymbols {
             var i = 0
@@ -123,10 +128,12 @@ public final class BPEModel: Sendable {
         if scratch.count > 1 {
             if scratch.count <= 48 { mergeShort(&scratch) } else { mergeLong(&scratch) }
         }
+        let mark = ids.count
         for k in 0..<scratch.count where scratch.alive(k) {
             ids.append(scratch.ids[k])
             offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
         }
+        if cacheable { scratch.cache.store(p, n, base: base, ids: ids, offsets: offsets, from: mark) }
     }
 
     private func initialCharacterSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch) {
@@ -177,10 +184,10 @@ public final class BPEModel: Sendable {
     /// Quadratic scan for short pieces (cache-friendly; most pre-tokens are short).
     private func mergeShort(_ s: inout BPEScratch) {
         var n = s.count
+        let ranks = s.ranks
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            var ranks = [UInt64](repeating: .max, count: n)
             for i in 0..<(n &- 1) { ranks[i] = pairs.lookup(ids[i], ids[i &+ 1]) }
             while true {
                 var best = UInt64.max, at = -1
@@ -251,7 +258,8 @@ public final class BPEModel: Sendable {
 }
 
 /// Reusable buffers for `BPEModel.tokenize` (one per thread).
-public struct BPEScratch: Sendable {
+/// Not Sendable: each thread owns its own (its buffers are reused in place).
+public struct BPEScratch {
     var ids: [Int32] = []
     var starts: [Int32] = []
     var ends: [Int32] = []
@@ -262,6 +270,9 @@ public struct BPEScratch: Sendable {
     var pendingUnkId: Int32 = 0
     var pendingUnkStart: Int32 = 0
     var pendingUnkEnd: Int32 = 0
+    var cache = WordCache()
+    /// Pair ranks for the short-piece merge loop (48 entries, reused).
+    var ranks: UnsafeMutablePointer<UInt64> { cache.storage.ranks }
 
     public init() {}
 
@@ -327,5 +338,69 @@ extension BPEModel {
         guard let spelled = vocabulary.token(id) else { return nil }
         if !byteLevel { return spelled }
         return spelled.withUnsafeBufferPointer { GlossaFormats.ByteLevelAlphabet.gpt2.decode(utf8: $0) }
+    }
+}
+
+/// A direct-mapped cache of short pre-tokens → (ids, spans), per thread. Text repeats words
+/// constantly, so most pre-tokens skip BPE entirely.
+struct WordCache {
+    static let slots = 1 << 14
+    static let maxKey = 32
+    static let maxOut = 16
+    final class Storage {
+        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
+        let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
+        let outCount = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
+        let outIds = UnsafeMutablePointer<Int32>.allocate(capacity: WordCache.slots * WordCache.maxOut)
+        /// (start, end) pairs relative to the word.
+        let outSpans = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxOut * 2)
+        let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
+        init() { keyLen.initialize(repeating: 0, count: WordCache.slots) }
+        deinit { keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate(); ranks.deallocate() }
+    }
+    let storage = Storage()
+    private var owner: ObjectIdentifier?
+    private var keys: UnsafeMutablePointer<UInt8> { storage.keys }
+    private var keyLen: UnsafeMutablePointer<UInt8> { storage.keyLen }
+    private var outCount: UnsafeMutablePointer<UInt8> { storage.outCount }
+    private var outIds: UnsafeMutablePointer<Int32> { storage.outIds }
+    private var outSpans: UnsafeMutablePointer<UInt8> { storage.outSpans }
+
+    mutating func bind(to model: BPEModel) {
+        let id = ObjectIdentifier(model)
+        if owner != id { owner = id; keyLen.update(repeating: 0, count: Self.slots) }
+    }
+
+    @inline(__always) static func slot(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        Int(truncatingIfNeeded: hashBytes(p, n)) & (slots &- 1)
+    }
+
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan]) -> Bool {
+        let s = Self.slot(p, n)
+        if Int(keyLen[s]) != n || memcmp(keys + s &* Self.maxKey, p, n) != 0 { return false }
+        let c = Int(outCount[s])
+        let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
+        for k in 0..<c {
+            ids.append(idp[k])
+            offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])))
+        }
+        return true
+    }
+
+    @inline(__always)
+    func store(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32, ids: [Int32], offsets: [ByteSpan], from mark: Int) {
+        let c = ids.count &- mark
+        if c > Self.maxOut || n == 0 { return }
+        let s = Self.slot(p, n)
+        (keys + s &* Self.maxKey).update(from: p, count: n)
+        keyLen[s] = UInt8(n)
+        outCount[s] = UInt8(c)
+        let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
+        for k in 0..<c {
+            idp[k] = ids[mark &+ k]
+            sp[2 &* k] = UInt8(truncatingIfNeeded: offsets[mark &+ k].start &- base)
+            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: offsets[mark &+ k].end &- base)
+        }
     }
 }

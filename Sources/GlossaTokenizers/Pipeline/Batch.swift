@@ -14,19 +14,10 @@ extension Tokenizer {
             for t in texts { out.append(try encode(bytes: t, options: options, state: &state)) }
             return try padIfNeeded(out)
         }
-        let results = ResultSlots<Encoding>(count: n)
-        let next = AtomicCounter()
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            var state = EncoderState()
-            while true {
-                let i = next.fetchAdd()
-                if i >= n || results.failed { break }
-                do { results.set(i, .success(try encode(bytes: texts[i], options: options, state: &state))) }
-                catch let e as TokenizerError { results.set(i, .failure(e)) }
-                catch { results.set(i, .failure(.invalidArgument("\(error)"))) }
-            }
+        let out = try parallelMap(n, workers: workers) { (i: Int, state: inout EncoderState) throws(TokenizerError) in
+            try self.encode(bytes: texts[i], options: options, state: &state)
         }
-        return try padIfNeeded(try results.collect())
+        return try padIfNeeded(out)
     }
 
     /// Ids only, in parallel (no offsets, no post-processing): the bulk path for datasets.
@@ -34,20 +25,30 @@ extension Tokenizer {
                                threads: Int? = nil) throws(TokenizerError) -> [[Int32]] {
         let n = texts.count
         let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, n))
-        let results = ResultSlots<[Int32]>(count: n)
+        return try parallelMap(n, workers: workers) { (i: Int, state: inout EncoderState) throws(TokenizerError) in
+            try self.encodeIds(bytes: texts[i], specialTokens: specialTokens, state: &state)
+        }
+    }
+
+    /// Runs `body` for indices 0..<n on `workers` threads, each with its own `EncoderState`; results in order.
+    func parallelMap<T>(_ n: Int, workers: Int,
+                        _ body: @escaping (Int, inout EncoderState) throws(TokenizerError) -> T) throws(TokenizerError) -> [T] {
+        let results = ResultSlots<T>(count: n)
         let next = AtomicCounter()
+        let work = UncheckedBox(body)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             var state = EncoderState()
             while true {
                 let i = next.fetchAdd()
                 if i >= n || results.failed { break }
-                do { results.set(i, .success(try encodeIds(bytes: texts[i], specialTokens: specialTokens, state: &state))) }
+                do { results.set(i, .success(try work.value(i, &state))) }
                 catch let e as TokenizerError { results.set(i, .failure(e)) }
                 catch { results.set(i, .failure(.invalidArgument("\(error)"))) }
             }
         }
         return try results.collect()
     }
+
 
     func padIfNeeded(_ encodings: [Encoding]) throws(TokenizerError) -> [Encoding] {
         guard let padding, case .batchLongest = padding.strategy else { return encodings }
@@ -79,6 +80,9 @@ final class ResultSlots<T>: @unchecked Sendable {
         return out
     }
 }
+
+/// Carries a closure that only reads shared immutable state into concurrentPerform.
+struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0

@@ -327,8 +327,8 @@ public final class Tokenizer: Sendable {
     }
 }
 
-/// Per-thread reusable buffers for encoding.
-public struct EncoderState: Sendable {
+/// Per-thread reusable buffers for encoding (not Sendable: one per thread).
+public struct EncoderState {
     var ids: [Int32] = []
     var offsets: [ByteSpan] = []
     var bpe = BPEScratch()
