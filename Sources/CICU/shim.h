@@ -72,3 +72,24 @@ static inline int32_t cicu_fullCaseMap(UChar32 c, int upper, UChar32 *out, int32
 // Unicode version in which c was assigned, as major * 256 + minor (0 when unassigned).
 static inline int32_t cicu_charAge(UChar32 c) {
   UVersionInfo v; u_charAge(c, v); return (int32_t)v[0] * 256 + (int32_t)v[1]; }
+
+// Fast property tables: fill a 0x110000-entry byte table from ICU's range enumerations
+// instead of querying every code point.
+#include <unicode/uset.h>
+static inline UBool cicu_typeRange(const void *context, UChar32 start, UChar32 limit, UCharCategory type) {
+  uint8_t *t = (uint8_t *)context;
+  for (UChar32 c = start; c < limit; c++) t[c] = (uint8_t)type;
+  return 1;
+}
+static inline void cicu_fillCategories(uint8_t *table) { u_enumCharTypes(cicu_typeRange, table); }
+/// ORs `bit` into table[c] for every code point with the binary property `which`.
+static inline void cicu_markProperty(uint8_t *table, int which, uint8_t bit, UErrorCode *e) {
+  const USet *s = u_getBinaryPropertySet((UProperty)which, e);
+  if (U_FAILURE(*e)) return;
+  int32_t n = uset_getItemCount(s);
+  for (int32_t i = 0; i < n; i++) {
+    UChar32 a, b;
+    UErrorCode e2 = U_ZERO_ERROR;
+    if (uset_getItem(s, i, &a, &b, 0, 0, &e2) == 0) for (UChar32 c = a; c <= b; c++) table[c] |= bit;
+  }
+}

@@ -26,29 +26,53 @@ public struct CharacterClasses: @unchecked Sendable {
     @usableFromInline let blocks: UnsafeMutablePointer<UInt8>
 
     private init() {
-        let planeBlocks = 0x110000 >> 8
-        var unique: [[UInt8]: UInt16] = [:]
-        var blockList: [[UInt8]] = []
-        var idx = [UInt16](repeating: 0, count: planeBlocks)
-        var block = [UInt8](repeating: 0, count: 256)
-        let ws = cicu_propWhiteSpace(), alpha = cicu_propAlphabetic()
+        // One flat table from ICU's range enumerations (a few milliseconds), then shared 256-entry blocks.
+        let count = 0x110000
+        let flat = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+        defer { flat.deallocate() }
+        flat.initialize(repeating: 0, count: count)
+        cicu_fillCategories(flat)
+        var err = U_ZERO_ERROR
+        cicu_markProperty(flat, cicu_propWhiteSpace(), Self.whiteSpaceBit, &err)
+        cicu_markProperty(flat, cicu_propAlphabetic(), Self.alphabeticBit, &err)
+        precondition(cicu_failure(err) == 0, "ICU property sets unavailable")
+        let planeBlocks = count >> 8
+        var firstWithHash: [UInt64: [UInt16]] = [:]
+        var blockStarts: [Int] = []      // flat offset of each unique block
+        index = .allocate(capacity: planeBlocks)
         for b in 0..<planeBlocks {
-            for i in 0..<256 {
-                let cp = Int32(b << 8 | i)
-                var v = UInt8(truncatingIfNeeded: cicu_charType(cp)) & 0x1F
-                if cicu_hasBinaryProperty(cp, ws) != 0 { v |= Self.whiteSpaceBit }
-                if cicu_hasBinaryProperty(cp, alpha) != 0 { v |= Self.alphabeticBit }
-                block[i] = v
-            }
-            if let k = unique[block] { idx[b] = k } else {
-                let k = UInt16(blockList.count)
-                unique[block] = k; blockList.append(block); idx[b] = k
+            let p = flat + (b << 8)
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for i in 0..<256 { h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3 }
+            var found: UInt16?
+            for k in firstWithHash[h] ?? [] where Self.equalBlocks(flat + blockStarts[Int(k)], p) { found = k; break }
+            if let found { index[b] = found } else {
+                let k = UInt16(blockStarts.count)
+                blockStarts.append(b << 8)
+                firstWithHash[h, default: []].append(k)
+                index[b] = k
             }
         }
-        index = .allocate(capacity: planeBlocks)
-        index.initialize(from: idx, count: planeBlocks)
-        blocks = .allocate(capacity: blockList.count * 256)
-        for (k, bl) in blockList.enumerated() { (blocks + k * 256).initialize(from: bl, count: 256) }
+        blocks = .allocate(capacity: blockStarts.count * 256)
+        for (k, start) in blockStarts.enumerated() { (blocks + k * 256).initialize(from: flat + start, count: 256) }
+    }
+
+    /// Code points whose table entry differs from ICU's per-code-point answers (0 when the table is right).
+    public func mismatchesAgainstICU() -> Int {
+        var bad = 0
+        let ws = cicu_propWhiteSpace(), alpha = cicu_propAlphabetic()
+        for cp in 0..<Int32(0x110000) {
+            var v = UInt8(truncatingIfNeeded: cicu_charType(cp)) & 0x1F
+            if cicu_hasBinaryProperty(cp, ws) != 0 { v |= Self.whiteSpaceBit }
+            if cicu_hasBinaryProperty(cp, alpha) != 0 { v |= Self.alphabeticBit }
+            if raw(UInt32(cp)) != v { bad += 1 }
+        }
+        return bad
+    }
+
+    private static func equalBlocks(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>) -> Bool {
+        for i in 0..<256 where a[i] != b[i] { return false }
+        return true
     }
 
     /// The packed class byte of a scalar value (0 for values outside Unicode).

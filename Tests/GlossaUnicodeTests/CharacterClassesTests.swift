@@ -10,3 +10,7 @@ import GlossaUnicode
     #expect(t.category(0x10FFFF) == .unassigned)
     #expect(t.category(0x1F600) == .otherSymbol)
 }
+
+@Test func characterTableEqualsICUForEveryCodePoint() {
+    #expect(CharacterClasses.shared.mismatchesAgainstICU() == 0)
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import GlossaTokenizers
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure encoding speed on a text file (the Glossa side of `make bench`).",
+        discussion: """
+        The file is split into lines (keeping line ends) and grouped into documents of --lines lines,
+        exactly as Tests/bench/encode_bench.py groups them for the peers. Prints one JSON line:
+        load time, MB per CPU-second, wall MB/s, tokens, peak RSS and an order-dependent hash of all ids
+        (sum of (id+1)·P^(k+1) mod 2^64 over the concatenated id stream, -1 between documents).
+        Example:
+          glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt
+        """)
+    @OptionGroup var tok: TokenizerOptions
+    @Option(name: [.short, .customLong("input")], help: "Text file to encode.")
+    var input: String
+    @Option(help: "Lines per document.")
+    var lines = 50
+    @Option(help: "Threads (1 = a plain loop on this thread).")
+    var threads = 1
+    @Option(help: "Repetitions; the median is reported.")
+    var reps = 3
+    @Flag(help: "Treat the whole file as one document.")
+    var whole = false
+    @Option(help: "Special tokens in the text: text (tiktoken encode_ordinary), allowed (HF encode), disallowed.")
+    var special: SpecialTokenPolicy = .text
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let tokenizer = try tok.load()
+        let loadSeconds = (clock.now - t0) / .seconds(1)
+        let text = try readFile(input)
+        let docs = whole ? [text] : Self.documents(text, lines: lines)
+        var walls: [Double] = [], cpus: [Double] = []
+        var ids: [[Int32]] = []
+        for _ in 0..<max(1, reps) {
+            let c0 = cpuSeconds(), w0 = clock.now
+            do {
+                if threads == 1 {
+                    var state = EncoderState()
+                    ids = try docs.map { try tokenizer.encodeIds(bytes: $0, specialTokens: special, state: &state) }
+                } else {
+                    ids = try tokenizer.encodeIdsBatch(docs, specialTokens: special, threads: threads)
+                }
+            } catch { throw CLIError("\(error)") }
+            walls.append((clock.now - w0) / .seconds(1)); cpus.append(cpuSeconds() - c0)
+        }
+        var h: UInt64 = 0, p: UInt64 = 1, tokens = 0
+        let P: UInt64 = 1_000_003
+        for (k, d) in ids.enumerated() {
+            if k > 0 { p = p &* P; h = h &+ 0 &* p }   // separator: (-1 + 1) · P^k
+            for id in d { p = p &* P; h = h &+ UInt64(UInt32(bitPattern: id) &+ 1) &* p }
+            tokens += d.count
+        }
+        let mb = Double(text.count) / 1e6
+        let wall = walls.sorted()[walls.count / 2], cpu = cpus.sorted()[cpus.count / 2]
+        writeStdout(jsonLine { w in
+            w.beginObject()
+            w.key("lib"); w.string("glossa")
+            w.key("threads"); w.int(threads)
+            w.key("bytes"); w.int(text.count)
+            w.key("docs"); w.int(docs.count)
+            w.key("load_s"); w.double((loadSeconds * 1000).rounded() / 1000)
+            w.key("MB_per_cpu_s"); w.double((mb / cpu * 100).rounded() / 100)
+            w.key("wall_MBps"); w.double((mb / wall * 100).rounded() / 100)
+            w.key("tokens"); w.int(tokens)
+            w.key("hash"); w.string(String(h, radix: 16))
+            w.key("peak_rss_MB"); w.double((peakRSSMegabytes() * 10).rounded() / 10)
+            w.endObject()
+        })
+    }
+
+    static func documents(_ text: [UInt8], lines: Int) -> [[UInt8]] {
+        var docs: [[UInt8]] = []
+        var start = 0, count = 0, i = 0
+        while i < text.count {
+            if text[i] == 0x0A {
+                count += 1
+                if count == lines { docs.append(Array(text[start...i])); start = i + 1; count = 0 }
+            }
+            i += 1
+        }
+        if start < text.count { docs.append(Array(text[start...])) }
+        return docs
+    }
+}
+
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSMegabytes() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
