@@ -243,33 +243,97 @@ enum HuggingFaceReader {
         }
     }
 
-    /// Reads `{token: id}` into a dense by-id table.
-    static func readVocab(_ v: JSONValue) throws -> (tokens: [[UInt8]], holes: Set<Int>) {
-        var pairs: [([UInt8], Int)] = []
-        pairs.reserveCapacity(v.count)
-        var maxId = -1
+    /// Reads `{token: id}` into a table whose entry i is id i (missing ids become holes).
+    static func readVocab(_ v: JSONValue) throws -> ByteTable {
+        guard v.isObject else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "vocab must be an object") }
+        // Keys in file order with their ids; files list ids in order, so usually no reordering is needed.
+        var arena = [UInt8]()
+        var spans: [(start: Int32, len: Int32, id: Int32)] = []
+        spans.reserveCapacity(v.count)
         var failure: Error?
+        var maxId = -1
+        var ordered = true
         _ = try v.forEachEntry { key, value in
-            guard let id = value.int, id >= 0 else {
+            if failure != nil { return }
+            guard let id = value.int, id >= 0, id < Int(Int32.max) else {
                 failure = TokenizerError.malformed(file: nil, field: value.path, reason: "vocabulary id must be a non-negative integer")
                 return
             }
-            pairs.append((Array(key), id))
+            if id != spans.count { ordered = false }
+            spans.append((Int32(arena.count), Int32(key.count), Int32(id)))
+            arena.append(contentsOf: key)
             if id > maxId { maxId = id }
         }
         if let failure { throw failure }
-        guard v.isObject else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "vocab must be an object") }
-        var tokens = [[UInt8]](repeating: [], count: maxId + 1)
-        var filled = [Bool](repeating: false, count: maxId + 1)
-        for (k, id) in pairs {
-            if filled[id] {
-                throw TokenizerError.malformed(file: nil, field: v.path, reason: "id \(id) is assigned to two tokens")
+        if !ordered { spans.sort { $0.id < $1.id } }
+        var table = ByteTable(capacity: maxId + 1, arenaBytes: arena.count)
+        var next: Int32 = 0
+        try arena.withUnsafeBufferPointer { a in
+            for sp in spans {
+                if sp.id < next {
+                    throw TokenizerError.malformed(file: nil, field: v.path, reason: "id \(sp.id) is assigned to two tokens")
+                }
+                while next < sp.id { table.appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
+                let key = UnsafeBufferPointer(rebasing: a[Int(sp.start)..<Int(sp.start + sp.len)])
+                if !table.appendEntry(key, value: sp.id) {
+                    throw TokenizerError.malformed(file: nil, field: v.path,
+                                                   reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
+                }
+                next += 1
             }
-            tokens[id] = k; filled[id] = true
         }
-        var holes = Set<Int>()
-        for i in 0..<filled.count where !filled[i] { holes.insert(i) }
-        return (tokens, holes)
+        return table
+    }
+
+    /// Reads merges in either form into (left, right, merged) ids, without copying strings.
+    static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int) throws -> [(Int32, Int32, Int32)] {
+        guard let items = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
+        var merges: [(Int32, Int32, Int32)] = []
+        merges.reserveCapacity(items.count)
+        let capacity = 1 << 16
+        let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { key.deallocate() }
+        for m in items {
+            var outcome: MergeOutcome = .malformed
+            if m.isString {
+                outcome = m.withStringBytes { s -> MergeOutcome in
+                    guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
+                    return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
+                                        vocab, prefixLen, key, capacity)
+                } ?? .malformed
+            } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
+                outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, vocab, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
+            }
+            switch outcome {
+            case let .merge(l, r, mm): merges.append((l, r, mm))
+            case .malformed:
+                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\" or [left, right]")
+            case .missing(let t):
+                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merge token \"\(t)\" is not in the vocabulary")
+            case .missingMerged(let t):
+                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merged token \"\(t)\" is not in the vocabulary")
+            }
+        }
+        return merges
+    }
+
+    enum MergeOutcome { case merge(Int32, Int32, Int32), malformed, missing(String), missingMerged(String) }
+
+    @inline(__always)
+    static func resolveMerge(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ vocab: Vocabulary,
+                             _ prefixLen: Int, _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
+        let ia = a.isEmpty ? (vocab.id(of: []) ?? -1) : vocab.find(a.baseAddress!, a.count)
+        if ia < 0 { return .missing(String(decoding: a, as: UTF8.self)) }
+        let ib = b.isEmpty ? (vocab.id(of: []) ?? -1) : vocab.find(b.baseAddress!, b.count)
+        if ib < 0 { return .missing(String(decoding: b, as: UTF8.self)) }
+        let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
+        let n = a.count + tail.count
+        if n > capacity || n == 0 { return .malformed }
+        if let p = a.baseAddress { key.update(from: p, count: a.count) }
+        if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
+        let im = vocab.find(key, n)
+        if im < 0 { return .missingMerged(String(decoding: UnsafeBufferPointer(start: key, count: n), as: UTF8.self)) }
+        return .merge(ia, ib, im)
     }
 
     static func readModel(_ v: JSONValue, byteLevel: Bool) throws -> TokenModel {
@@ -279,8 +343,7 @@ enum HuggingFaceReader {
             if let d = try v.optional("dropout"), !d.isNull, (d.double ?? 0) != 0 {
                 throw TokenizerError.unsupported(file: nil, component: "BPE dropout", detail: "dropout \(d.double ?? 0) (training-time regularization) is not implemented")
             }
-            let (tokens, holes) = try readVocab(try v.require("vocab"))
-            let vocab = Vocabulary(tokens: tokens, holes: holes)
+            let vocab = Vocabulary(table: try readVocab(try v.require("vocab")))
             let options = BPEModel.Options(
                 unkToken: try nullableString(v.optional("unk_token")),
                 continuingSubwordPrefix: try nullableString(v.optional("continuing_subword_prefix")),
@@ -288,52 +351,22 @@ enum HuggingFaceReader {
                 fuseUnk: try v.optional("fuse_unk")?.requireBool() ?? false,
                 byteFallback: try v.optional("byte_fallback")?.requireBool() ?? false,
                 ignoreMerges: try v.optional("ignore_merges")?.requireBool() ?? false)
-            let prefixLen = options.continuingSubwordPrefix?.utf8.count ?? 0
-            var merges: [(Int32, Int32, Int32)] = []
-            let mv = try v.require("merges")
-            merges.reserveCapacity(mv.count)
-            var failure: Error?
-            var key = [UInt8]()
-            _ = try mv.forEachElement { m in
-                if failure != nil { return }
-                var a: [UInt8], b: [UInt8]
-                if m.isString {
-                    let s = m.stringBytes!
-                    guard let sp = s.firstIndex(of: 0x20), s.lastIndex(of: 0x20) == sp else {
-                        failure = TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\"")
-                        return
-                    }
-                    a = Array(s[..<sp]); b = Array(s[(sp + 1)...])
-                } else if m.isArray, m.count == 2, let x = m[0]?.stringBytes, let y = m[1]?.stringBytes {
-                    a = x; b = y
-                } else {
-                    failure = TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\" or [left, right]")
-                    return
+            let merges = try readMerges(try v.require("merges"), vocab: vocab,
+                                        prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0)
+            var lookup = vocab.index
+            if byteLevel {
+                // The model matches raw bytes: decode each spelling from the GPT-2 alphabet.
+                let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
+                lookup = ByteTable(capacity: vocab.count, arenaBytes: vocab.count * 8)
+                for id in 0..<vocab.count {
+                    let raw: [UInt8]? = vocab.index.withEntryBytes(id) { alphabet.decode(utf8: $0) }
+                    if let raw, vocab.contains(Int32(id)) { raw.withUnsafeBufferPointer { _ = lookup.appendEntry($0, value: Int32(id)) } }
                 }
-                guard let ia = vocab.id(of: a), let ib = vocab.id(of: b) else {
-                    failure = TokenizerError.malformed(file: nil, field: m.path,
-                        reason: "merge token \"\(String(decoding: vocab.id(of: a) == nil ? a : b, as: UTF8.self))\" is not in the vocabulary")
-                    return
-                }
-                key.removeAll(keepingCapacity: true)
-                key.append(contentsOf: a)
-                key.append(contentsOf: b.count >= prefixLen ? b[prefixLen...] : b[...])
-                guard let im = vocab.id(of: key) else {
-                    failure = TokenizerError.malformed(file: nil, field: m.path,
-                        reason: "merged token \"\(String(decoding: key, as: UTF8.self))\" is not in the vocabulary")
-                    return
-                }
-                merges.append((ia, ib, im))
             }
-            if let failure { throw failure }
-            let keys: [[UInt8]?] = byteLevel
-                ? tokens.enumerated().map { holes.contains($0.offset) ? nil : GlossaFormats.ByteLevelAlphabet.gpt2.decodeToken($0.element) }
-                : tokens.enumerated().map { holes.contains($0.offset) ? nil : $0.element }
-            return .bpe(try BPEModel(vocabulary: vocab, modelKeys: keys, byteLevel: byteLevel, merges: merges,
+            return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
                                      duplicateMergesKeepLast: true, options: options))
         case "WordPiece":
-            let (tokens, holes) = try readVocab(try v.require("vocab"))
-            return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(tokens: tokens, holes: holes),
+            return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(table: try readVocab(try v.require("vocab"))),
                                                  unkToken: try v.optional("unk_token")?.requireString() ?? "[UNK]",
                                                  continuingSubwordPrefix: try v.optional("continuing_subword_prefix")?.requireString() ?? "##",
                                                  maxInputCharsPerWord: try v.optional("max_input_chars_per_word")?.requireInt() ?? 100))

@@ -1,3 +1,4 @@
+import GlossaUnicode
 import GlossaJSON
 import GlossaFormats
 import GlossaPatterns
@@ -113,17 +114,36 @@ extension Tokenizer {
         guard let enc = TiktokenEncoding.named(encName, rankCount: ranks.count, config: config) else {
             throw .invalidArgument("unknown tiktoken encoding \"\(encName)\" (known: \(TiktokenEncoding.knownNames.joined(separator: ", ")))")
         }
-        return try fromRanks((0..<ranks.count).map { ranks.token(rank: $0) }, encoding: enc, source: .tiktoken(encoding: encName))
+        return try fromRanks(ranks, encoding: enc, source: .tiktoken(encoding: encName))
     }
 
     /// A byte-level tokenizer with tiktoken semantics from tokens in rank order.
     public static func fromRanks(_ tokens: [[UInt8]], encoding: TiktokenEncoding, source: TokenizerSource) throws(TokenizerError) -> Tokenizer {
+        let file: TiktokenFile
+        do { file = try TiktokenFile(tokens: tokens) } catch { throw .malformed(file: nil, field: "ranks", reason: error.description) }
+        return try fromRanks(file, encoding: encoding, source: source)
+    }
+
+    static func fromRanks(_ ranks: TiktokenFile, encoding: TiktokenEncoding, source: TokenizerSource) throws(TokenizerError) -> Tokenizer {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
-        let spelled = tokens.map { alphabet.encodeUTF8($0) }
-        let vocab = Vocabulary(tokens: spelled)
-        let (merges, ranks) = allPairMerges(keys: tokens.map { Optional($0) }, rank: { Int32($0) })
-        let model = try BPEModel(vocabulary: vocab, modelKeys: tokens, byteLevel: true, merges: merges, ranks: ranks,
-                                 writtenMerges: [], options: .init(ignoreMerges: true))
+        let n = ranks.count
+        var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
+        var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
+        var buf = [UInt8]()
+        ranks.storage.withUnsafeBufferPointer { st in
+            ranks.offsets.withUnsafeBufferPointer { off in
+                for r in 0..<n {
+                    let key = UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])])
+                    lookup.appendEntry(key, value: Int32(r))
+                    buf.removeAll(keepingCapacity: true)
+                    for b in key { UTF8Scan.append(alphabet.byteToScalar[Int(b)], to: &buf) }
+                    buf.withUnsafeBufferPointer { _ = spelled.appendEntry($0, value: Int32(r)) }
+                }
+            }
+        }
+        let (merges, mergeRanks) = allPairMerges(lookup, rank: { Int32($0) })
+        let model = try BPEModel(vocabulary: Vocabulary(table: spelled), lookup: lookup, byteLevel: true, merges: merges,
+                                 ranks: mergeRanks, writtenMerges: [], options: .init(ignoreMerges: true))
         let added = encoding.specialTokens.map { AddedToken(id: $0.1, content: $0.0, normalized: false, special: true) }
         return try Tokenizer(model: .bpe(model), preTokenizer: .sequence([
                 .split(pattern: .regex(encoding.pattern), behavior: .isolated, invert: false),
@@ -139,29 +159,29 @@ extension Tokenizer {
         let r = files.ranks
         let specials = files.specialTokens.map { ($0.token, Int32($0.id)) }
         let enc = TiktokenEncoding(name: "gpt2", pattern: KnownPattern.gpt2.regex, specialTokens: specials)
-        return try fromRanks((0..<r.count).map { r.token(rank: $0) }, encoding: enc, source: .gpt2Files)
+        return try fromRanks(r, encoding: enc, source: .gpt2Files)
     }
 
     /// Every split of a token into two tokens is a merge ranked by the token's own rank.
     /// Merging "the adjacent pair whose concatenation ranks lowest" (tiktoken, SentencePiece) is then
-    /// exactly pair-table BPE.
-    static func allPairMerges(keys: [[UInt8]?], rank: (Int) -> Int32) -> ([(Int32, Int32, Int32)], [Int32]) {
-        var table = ByteTable()
-        for (i, k) in keys.enumerated() { if let k, table.find(k) == nil { table.insert(k, Int32(i)) } }
+    /// exactly pair-table BPE. `table` maps keys to ids; entries without a findable key are skipped.
+    static func allPairMerges(_ table: ByteTable, rank: (Int) -> Int32) -> ([(Int32, Int32, Int32)], [Int32]) {
         var merges: [(Int32, Int32, Int32)] = []
         var ranks: [Int32] = []
-        merges.reserveCapacity(keys.count * 4)
-        for (id, k) in keys.enumerated() {
-            guard let k, k.count >= 2 else { continue }
-            let r = rank(id)
-            k.withUnsafeBufferPointer { b in
-                let p = b.baseAddress!
+        merges.reserveCapacity(table.entryCount * 2)
+        ranks.reserveCapacity(table.entryCount * 2)
+        for e in 0..<table.entryCount {
+            table.withEntryBytes(e) { b in
+                guard b.count >= 2, let p = b.baseAddress else { return }
+                let id = table.find(p, b.count)
+                if id < 0 { return }
+                let r = rank(Int(id))
                 for cut in 1..<b.count {
                     let a = table.find(p, cut)
                     if a < 0 { continue }
                     let c = table.find(p + cut, b.count - cut)
                     if c < 0 { continue }
-                    merges.append((a, c, Int32(id))); ranks.append(r)
+                    merges.append((a, c, id)); ranks.append(r)
                 }
             }
         }
@@ -205,9 +225,10 @@ extension Tokenizer {
             case .byte, .unused: break
             }
         }
-        let (merges, ranks) = allPairMerges(keys: keys, rank: { scoreRank[m.pieces[$0].score]! })
+        let lookup = ByteTable(keys: keys)
+        let (merges, ranks) = allPairMerges(lookup, rank: { scoreRank[m.pieces[$0].score]! })
         let unk = m.pieces.indices.contains(Int(spec.unkID)) ? m.pieces[Int(spec.unkID)].piece : nil
-        let model = try BPEModel(vocabulary: vocab, modelKeys: keys, byteLevel: false, merges: merges, ranks: ranks,
+        let model = try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: false, merges: merges, ranks: ranks,
                                  writtenMerges: [],
                                  options: .init(unkToken: unk, fuseUnk: true, byteFallback: spec.byteFallback))
         var normalizers: [NormalizerConfig] = []

@@ -48,16 +48,21 @@ public final class BPEModel: Sendable {
     ///   - vocabulary: ids and spellings.
     ///   - modelKeys: for each id, the bytes the model matches (raw bytes for byte-level), or nil for none.
     ///   - merges: (left, right, merged) ids in rank order; for rank-based sources pass the explicit `ranks`.
-    public init(vocabulary: Vocabulary, modelKeys: [[UInt8]?], byteLevel: Bool,
+    public convenience init(vocabulary: Vocabulary, modelKeys: [[UInt8]?], byteLevel: Bool,
                 merges: [(Int32, Int32, Int32)], ranks: [Int32]? = nil, duplicateMergesKeepLast: Bool = false,
                 writtenMerges: [(Int32, Int32)]? = nil, options: Options) throws(TokenizerError) {
+        try self.init(vocabulary: vocabulary, lookup: ByteTable(keys: modelKeys), byteLevel: byteLevel, merges: merges,
+                      ranks: ranks, duplicateMergesKeepLast: duplicateMergesKeepLast, writtenMerges: writtenMerges,
+                      options: options)
+    }
+
+    /// - Parameter lookup: model-domain key → id (entry order need not be id order).
+    init(vocabulary: Vocabulary, lookup table: ByteTable, byteLevel: Bool,
+         merges: [(Int32, Int32, Int32)], ranks: [Int32]? = nil, duplicateMergesKeepLast: Bool = false,
+         writtenMerges: [(Int32, Int32)]? = nil, options: Options) throws(TokenizerError) {
         self.vocabulary = vocabulary
         self.byteLevel = byteLevel
         self.options = options
-        var table = ByteTable()
-        for (id, key) in modelKeys.enumerated() {
-            if let key { if table.find(key) == nil { table.insert(key, Int32(id)) } }
-        }
         lookup = table
         var pt = PairTable(capacity: merges.count)
         var list: [(Int32, Int32)] = []

@@ -21,95 +21,200 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     return h ^ (h &>> 32)
 }
 
-/// An immutable map from byte strings to token ids: one contiguous arena of key bytes
-/// and a power-of-two open-addressing slot array (linear probing).
+/// Fixed-capacity raw storage for `ByteTable`. Every stored property is a constant, so reads
+/// compile to plain loads (no exclusivity bookkeeping); growth allocates a new buffer.
+@usableFromInline
+final class ByteTableBuffer: @unchecked Sendable {
+    @usableFromInline let arena: UnsafeMutablePointer<UInt8>
+    @usableFromInline let starts: UnsafeMutablePointer<Int32>
+    @usableFromInline let lengths: UnsafeMutablePointer<Int32>
+    @usableFromInline let values: UnsafeMutablePointer<Int32>
+    /// (tag << 32 | entry), or `ByteTable.empty`.
+    @usableFromInline let slots: UnsafeMutablePointer<UInt64>
+    @usableFromInline let mask: Int
+    let arenaCapacity: Int
+    let entryCapacity: Int
+
+    init(entries: Int, arenaBytes: Int, slots wanted: Int) {
+        entryCapacity = max(entries, 8); arenaCapacity = max(arenaBytes, 64)
+        arena = .allocate(capacity: arenaCapacity)
+        starts = .allocate(capacity: entryCapacity); lengths = .allocate(capacity: entryCapacity)
+        values = .allocate(capacity: entryCapacity)
+        var cap = 16
+        while cap < wanted { cap <<= 1 }
+        mask = cap &- 1
+        slots = .allocate(capacity: cap); slots.initialize(repeating: ByteTable.empty, count: cap)
+    }
+
+    deinit {
+        arena.deallocate(); starts.deallocate(); lengths.deallocate(); values.deallocate(); slots.deallocate()
+    }
+
+    @inlinable @inline(__always)
+    func lookupEntry(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
+        let tag = h &>> 32
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let x = slots[s]
+            if x == ByteTable.empty { return -1 }
+            if x &>> 32 == tag {
+                let e = Int(truncatingIfNeeded: x & 0xFFFF_FFFF)
+                if Int(lengths[e]) == n && (n == 0 || memcmp(arena + Int(starts[e]), p, n) == 0) { return e }
+            }
+            s = (s &+ 1) & mask
+        }
+    }
+
+    @inline(__always) func place(_ h: UInt64, _ e: Int) {
+        var s = Int(truncatingIfNeeded: h) & mask
+        while slots[s] != ByteTable.empty { s = (s &+ 1) & mask }
+        slots[s] = (h &>> 32) << 32 | UInt64(e)
+    }
+}
+
+/// A map from byte strings to token ids: one contiguous arena of key bytes and a power-of-two
+/// open-addressing slot array (linear probing). Each slot packs a 32-bit hash tag with the entry
+/// index, so a probe compares bytes only on a tag match.
+///
+/// Entries are kept in insertion order; `withEntryBytes(_:_:)` reads one back without copying.
 public struct ByteTable: @unchecked Sendable {
-    @usableFromInline var arena: [UInt8] = []
-    @usableFromInline var starts: [Int32] = []   // per entry, into arena
-    @usableFromInline var lengths: [Int32] = []
-    @usableFromInline var values: [Int32] = []
-    @usableFromInline var slots: [Int32] = []    // entry index or -1
-    @usableFromInline var mask: Int = 0
+    @usableFromInline var buffer: ByteTableBuffer
+    @usableFromInline var arenaCount = 0
+    @usableFromInline var entries = 0
+    @usableFromInline var live = 0
+    @usableFromInline static let empty = UInt64.max
 
-    public init() { rebuildSlots(capacity: 16) }
+    public init(capacity: Int = 8, arenaBytes: Int = 0) {
+        buffer = ByteTableBuffer(entries: capacity, arenaBytes: arenaBytes, slots: capacity &* 2)
+    }
 
-    public var count: Int { values.count }
+    /// Keys mapped to their index; nil keys become entries absent from the index (holes).
+    /// The first occurrence of a repeated key wins.
+    public init(keys: [[UInt8]?]) {
+        self.init(capacity: keys.count, arenaBytes: keys.reduce(0) { $0 + ($1?.count ?? 0) })
+        for (i, k) in keys.enumerated() {
+            if let k { k.withUnsafeBufferPointer { appendEntry($0, value: Int32(i), indexed: true) } }
+            else { appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: Int32(i), indexed: false) }
+        }
+    }
+
+    /// Number of keys that can be looked up.
+    public var count: Int { live }
+    /// Number of entries, including holes.
+    public var entryCount: Int { entries }
+
+    /// Makes room for one more entry of `bytes` bytes (copying when shared or full).
+    mutating func reserve(_ bytes: Int) {
+        let unique = isKnownUniquelyReferenced(&buffer)
+        let b = buffer
+        if unique && entries < b.entryCapacity && arenaCount &+ bytes <= b.arenaCapacity && (live &+ 1) &* 2 <= b.mask &+ 1 { return }
+        var ec = b.entryCapacity, ac = b.arenaCapacity, sc = b.mask &+ 1
+        if entries >= ec { ec &*= 2 }
+        while arenaCount &+ bytes > ac { ac &*= 2 }
+        if (live &+ 1) &* 2 > sc { sc &*= 2 }
+        let n = ByteTableBuffer(entries: ec, arenaBytes: ac, slots: sc)
+        n.arena.update(from: b.arena, count: arenaCount)
+        n.starts.update(from: b.starts, count: entries); n.lengths.update(from: b.lengths, count: entries)
+        n.values.update(from: b.values, count: entries)
+        if sc == b.mask &+ 1 {
+            n.slots.update(from: b.slots, count: sc)
+        } else {
+            for i in 0...b.mask where b.slots[i] != Self.empty {
+                let e = Int(truncatingIfNeeded: b.slots[i] & 0xFFFF_FFFF)
+                n.place(hashBytes(n.arena + Int(n.starts[e]), Int(n.lengths[e])), e)
+            }
+        }
+        buffer = n
+    }
+
+    /// Appends an entry; when `indexed` and the key is new, it becomes findable. Returns false for a duplicate key.
+    @discardableResult
+    public mutating func appendEntry(_ key: UnsafeBufferPointer<UInt8>, value: Int32, indexed: Bool = true) -> Bool {
+        reserve(key.count)
+        let b = buffer
+        let p = key.baseAddress ?? Self.nonNull
+        var h: UInt64 = 0
+        var isNew = false
+        if indexed {
+            h = hashBytes(p, key.count)
+            isNew = b.lookupEntry(p, key.count, hash: h) < 0
+        }
+        let e = entries
+        b.starts[e] = Int32(arenaCount); b.lengths[e] = Int32(key.count); b.values[e] = value
+        if key.count > 0 { (b.arena + arenaCount).update(from: p, count: key.count) }
+        arenaCount &+= key.count
+        entries &+= 1
+        guard isNew else { return !indexed }
+        b.place(h, e)
+        live &+= 1
+        return true
+    }
+
+    @usableFromInline static var nonNull: UnsafePointer<UInt8> { UnsafePointer<UInt8>(bitPattern: 1)! }
 
     /// Inserts or overwrites; returns the previous value if the key was present.
     @discardableResult
     public mutating func insert(_ key: [UInt8], _ value: Int32) -> Int32? {
-        if let e = entryIndex(key) { let old = values[e]; values[e] = value; return old }
-        if (values.count &+ 1) &* 4 > slots.count &* 3 { rebuildSlots(capacity: slots.count &* 2) }
-        let e = Int32(values.count)
-        starts.append(Int32(arena.count)); lengths.append(Int32(key.count)); values.append(value)
-        arena.append(contentsOf: key)
-        let h = key.withUnsafeBufferPointer { hashBytes($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-        var s = Int(truncatingIfNeeded: h) & mask
-        while slots[s] >= 0 { s = (s &+ 1) & mask }
-        slots[s] = e
-        return nil
-    }
-
-    mutating func rebuildSlots(capacity: Int) {
-        var cap = 16
-        while cap < capacity { cap <<= 1 }
-        slots = [Int32](repeating: -1, count: cap)
-        mask = cap - 1
-        arena.withUnsafeBufferPointer { a in
-            for e in 0..<values.count {
-                let base = (a.baseAddress ?? UnsafePointer(bitPattern: 1)!) + Int(starts[e])
-                var s = Int(truncatingIfNeeded: hashBytes(base, Int(lengths[e]))) & mask
-                while slots[s] >= 0 { s = (s &+ 1) & mask }
-                slots[s] = Int32(e)
-            }
+        if let e = entryIndex(key) {
+            reserve(0)
+            let old = buffer.values[e]; buffer.values[e] = value; return old
         }
+        key.withUnsafeBufferPointer { _ = appendEntry($0, value: value) }
+        return nil
     }
 
     func entryIndex(_ key: [UInt8]) -> Int? {
         key.withUnsafeBufferPointer { k in
-            let e = lookupEntry(k.baseAddress ?? UnsafePointer(bitPattern: 1)!, k.count)
-            return e < 0 ? nil : Int(e)
-        }
-    }
-
-    @inlinable @inline(__always)
-    func lookupEntry(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-        var s = Int(truncatingIfNeeded: hashBytes(p, n)) & mask
-        return slots.withUnsafeBufferPointer { sl in
-            arena.withUnsafeBufferPointer { a in
-                while true {
-                    let e = sl[s]
-                    if e < 0 { return -1 }
-                    let ei = Int(e)
-                    if Int(lengths[ei]) == n {
-                        let base = a.baseAddress! + Int(starts[ei])
-                        if n == 0 || memcmp(base, p, n) == 0 { return e }
-                    }
-                    s = (s &+ 1) & mask
-                }
-            }
+            let p = k.baseAddress ?? Self.nonNull
+            let e = buffer.lookupEntry(p, k.count, hash: hashBytes(p, k.count))
+            return e < 0 ? nil : e
         }
     }
 
     /// The id of the key `p[0..<n]`, or -1.
     @inlinable @inline(__always)
     public func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-        let e = lookupEntry(p, n)
-        return e < 0 ? -1 : values[Int(e)]
+        let b = buffer
+        let e = b.lookupEntry(p, n, hash: hashBytes(p, n))
+        return e < 0 ? -1 : b.values[e]
+    }
+
+    /// As `find(_:_:)` with a precomputed `hashBytes` value.
+    @inlinable @inline(__always)
+    public func find(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64) -> Int32 {
+        let b = buffer
+        let e = b.lookupEntry(p, n, hash: hash)
+        return e < 0 ? -1 : b.values[e]
     }
 
     public func find(_ key: [UInt8]) -> Int32? {
         guard let e = entryIndex(key) else { return nil }
-        return values[e]
+        return buffer.values[e]
     }
 
     public func find(_ key: String) -> Int32? { find(Array(key.utf8)) }
 
-    /// All (key, value) pairs in insertion order.
-    public var entries: [(key: [UInt8], value: Int32)] {
-        (0..<values.count).map { e in
-            (Array(arena[Int(starts[e])..<Int(starts[e] + lengths[e])]), values[e])
+    /// The bytes of entry `e` (insertion order), copied.
+    public func entryBytes(_ e: Int) -> [UInt8] { withEntryBytes(e) { Array($0) } }
+
+    public func withEntryBytes<R>(_ e: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        precondition(e >= 0 && e < entries, "entry out of range")
+        let b = buffer
+        return try body(UnsafeBufferPointer(start: b.arena + Int(b.starts[e]), count: Int(b.lengths[e])))
+    }
+
+    /// The value stored with entry `e`.
+    public func entryValue(_ e: Int) -> Int32 { buffer.values[e] }
+
+    /// All (key, value) pairs that can be looked up, by value.
+    public var allEntries: [(key: [UInt8], value: Int32)] {
+        var out: [(key: [UInt8], value: Int32)] = []
+        let b = buffer
+        for i in 0...b.mask where b.slots[i] != Self.empty {
+            let e = Int(truncatingIfNeeded: b.slots[i] & 0xFFFF_FFFF)
+            out.append((entryBytes(e), b.values[e]))
         }
+        return out.sorted { $0.value < $1.value }
     }
 }
 
@@ -150,7 +255,7 @@ public struct PairTable: @unchecked Sendable {
         Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 29) & mask
     }
 
-    /// Inserts unless present (the first, lowest-ranked merge of a pair wins, as in HF).
+    /// Inserts unless present (the first, lowest-ranked merge of a pair wins).
     public mutating func insertIfAbsent(left: Int32, right: Int32, rank: Int32, merged: Int32) {
         if (count + 1) * 2 > keys.count { grow() }
         let k = Self.pack(left, right)
@@ -184,7 +289,7 @@ public struct PairTable: @unchecked Sendable {
         return keys.withUnsafeBufferPointer { kp in
             while true {
                 let x = kp[s]
-                if x == k { return vals[s] }
+                if x == k { return vals.withUnsafeBufferPointer { $0[s] } }
                 if x == Self.empty { return UInt64.max }
                 s = (s &+ 1) & mask
             }
