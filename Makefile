@@ -26,7 +26,9 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 REQS        := Tests/parity/requirements.txt
 VENV_STAMP  := $(VENV)/.glossa-deps
-APT_PKGS    := libicu-dev libopenblas-dev pkg-config
+# The system-library providers declared in Package.swift (.apt([...])), plus pkg-config.
+APT_PKGS    := $(sort libicu-dev libopenblas-dev pkg-config \
+                 $(shell grep -o '\.apt(\[[^]]*\])' Package.swift 2>/dev/null | grep -o '"[^"]*"' | tr -d '"'))
 PARITY_ARGS ?=
 
 .PHONY: help deps apt-deps venv models build release test swift-test parity parity-selftest demo clean

@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "glossa", targets: ["glossa"]),
         .library(name: "GlossaTokenizers", targets: ["GlossaTokenizers"]),
         .library(name: "GlossaTensor", targets: ["GlossaTensor"]),
+        .library(name: "GlossaWeights", targets: ["GlossaWeights"]),
+        .library(name: "GlossaModels", targets: ["GlossaModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,6 +18,7 @@ let package = Package(
         // System libraries. CICU is imported only by GlossaUnicode; COpenBLAS only by GlossaTensor.
         .systemLibrary(name: "CICU", pkgConfig: "icu-uc", providers: [.apt(["libicu-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
         .target(name: "GlossaUnicode", dependencies: ["CICU"]),
@@ -27,11 +30,17 @@ let package = Package(
         // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
         .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode"]),
         .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns"]),
+        // BPE training: streaming corpus readers (zlib for gzip), parallel pre-token counting, HF-exact merges.
+        .target(name: "GlossaTraining", dependencies: ["GlossaTokenizers", "GlossaPatterns", "GlossaUnicode", "GlossaFormats", "GlossaJSON", "CZlib"]),
         // Tensors on OpenBLAS.
         .target(name: "GlossaTensor", dependencies: ["COpenBLAS"]),
+        // Checkpoint formats: safetensors (mmap, sharded), GGUF (dequantization), HF model directories.
+        .target(name: "GlossaWeights", dependencies: ["GlossaTensor"]),
+        // Llama-family causal LM: forward/backward, KV-cache generation, bits-per-byte evaluation.
+        .target(name: "GlossaModels", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaTokenizers"]),
 
         .executableTarget(name: "glossa", dependencies: [
-            "GlossaTokenizers", "GlossaTensor",
+            "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,6 +51,9 @@ let package = Package(
         .testTarget(name: "GlossaPatternsTests", dependencies: ["GlossaPatterns", "GlossaUnicode"],
                     exclude: ["Fixtures", "make_fixtures.py"]),
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
+        .testTarget(name: "GlossaTrainingTests", dependencies: ["GlossaTraining"], exclude: ["Fixtures"]),
+        .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"]),
+        .testTarget(name: "GlossaModelsTests", dependencies: ["GlossaModels", "GlossaWeights", "GlossaTensor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -70,6 +70,18 @@ MODES = {
     ],
 }
 
+# Per-tokenizer mode lists where they differ from the kind's: MiniLM's shipped file (pads/truncates to 128) on the
+# slice only; its untruncated copy on everything.
+MODES_FOR = {
+    'minilm-wordpiece': [(m, 'slice', *rest) for m, _, *rest in MODES['hf']],
+    'minilm-untruncated': [MODES['hf'][0]],
+}
+
+
+def modes_of(tok):
+    return MODES_FOR.get(tok, MODES[peers.TOKENIZERS[tok][2]])
+
+
 SLICE_PREFIXES = ('adv/', 'corpora/fi/heldout', 'corpora/ja/heldout', 'corpora/ko/heldout', 'corpora/sw/heldout',
                   'corpora/tr/heldout', 'corpora/zh/heldout', 'bench/multi_nonlatin_mix')
 QUICK_GROUPS = ('adv/', 'corpora/ja/heldout', 'ntrex/deu', 'ntrex/amh', 'bench/multi_nonlatin_mix')
@@ -170,7 +182,7 @@ def compute_ref(peer, texts, expect):
 
 # ------------------------------------------------------------------------------------------------------ a task
 
-MODES_BY = {tok: {m[0]: m for m in MODES[kind]} for tok, (_, _, kind) in peers.TOKENIZERS.items()}
+MODES_BY = {tok: {m[0]: m for m in modes_of(tok)} for tok in peers.TOKENIZERS}
 
 
 def glossa_base(glossa, tok):
@@ -188,7 +200,9 @@ def run_cmd(argv, timeout):
         rc, err = 127, str(e)
     except subprocess.TimeoutExpired:
         rc, err = 124, f'timed out after {timeout}s'
-    return rc, err[-2000:], time.time() - t0
+    if len(err) > 2400:  # the cause (e.g. a Swift fatal error) comes first, the backtrace after it
+        err = err[:1600] + '\n[...]\n' + err[-800:]
+    return rc, err, time.time() - t0
 
 
 def window(a, i, w=6):
@@ -287,13 +301,13 @@ def run_task(args):
     for p in (out_enc, in_dec, out_dec):
         if os.path.exists(p):
             os.remove(p)
-    cmd, base = glossa_base(glossa, tok)
 
     if glossa is None:  # --ref-only: fill the reference cache, compare nothing
         return {'tokenizer': tok, 'mode': mode, 'set': set_name, 'groups': [], 'reports': [], 'errors': [],
                 'tokens': sum(ref['n']), 'ref_groups_computed': computed, 'seconds': {'reference': round(t_ref, 1)}}
 
     # 2. glossa encode
+    cmd, base = glossa_base(glossa, tok)
     argv = cmd + ['encode'] + base + ['--jsonl', set_info['path'], '-o', out_enc] + enc_flags
     rc, err, t_enc = run_cmd(argv, timeout)
     with_offs = '--offsets' in enc_flags
@@ -413,7 +427,10 @@ def main(argv=None):
                     help='prove the comparator: run the fake glossa (the peers themselves) cleanly and with '
                          'injected differences, and check exactly those are reported')
     ap.add_argument('--ref-only', action='store_true', help='only compute (and cache) the reference results')
+    ap.add_argument('--markdown', metavar='LAST_RUN_JSON', help='print Docs/parity.md tables from a last_run.json')
     a = ap.parse_args(argv)
+    if a.markdown:
+        return markdown(a.markdown)
     if a.self_test:
         return self_test(a)
     if a.ref_only:
@@ -427,11 +444,12 @@ def main(argv=None):
     if a.glossa and not os.path.exists(os.path.join(ROOT, shlex.split(a.glossa)[0])):
         print(f'parity: {a.glossa} not found (build it with `make release`); every check will fail', flush=True)
     versions = peers.peer_versions()
+    peers.ensure_derived()
     inp = build_inputs(quick=a.quick)
     group_meta = {g['name']: g for g in inp['groups']}
     tasks = []
     for tok in toks:
-        for mode, set_name, *_ in MODES[peers.TOKENIZERS[tok][2]]:
+        for mode, set_name, *_ in modes_of(tok):
             if a.modes and mode not in a.modes.split(','):
                 continue
             tasks.append((tok, mode, inp['sets'][set_name], group_meta, versions, a.glossa, a.max_report, a.timeout))
@@ -511,6 +529,35 @@ def main(argv=None):
             f.write('\n')
     print(f'{passed} passed, {failed} failed')
     return 0 if failed == 0 and passed > 0 else 1
+
+
+def markdown(path):
+    """Tables for Docs/parity.md from a last_run.json."""
+    r = json.load(open(path))
+    inp = r['inputs']
+    print(f"Run {r['when']} ({r['seconds']} s, {r['jobs']} jobs), peers "
+          + ', '.join(f'{k} {v}' for k, v in r['peers'].items()) + f", unicodedata {r['unicodedata']}.\n")
+    print(f"Distinct inputs: {inp['strings']:,} strings, {inp['bytes']:,} bytes in {inp['groups']} groups "
+          f"({inp['adversarial_strings']:,} adversarial strings); slice: {inp['slice_strings']:,} strings, "
+          f"{inp['slice_bytes']:,} bytes.\n")
+    print('| tokenizer | reference | modes | strings encoded | bytes encoded | tokens | checks passed | failed |')
+    print('|---|---|---|---:|---:|---:|---:|---:|')
+    for tok, d in r['tokenizers'].items():
+        print(f"| {tok} | {peers.TOKENIZERS[tok][2]} | {', '.join(d['modes'])} | {d['strings']:,} | {d['bytes']:,} | "
+              f"{d['tokens']:,} | {d['checks_passed']} | {d['checks_failed']} |")
+    ts = sum(d['strings'] for d in r['tokenizers'].values())
+    tb = sum(d['bytes'] for d in r['tokenizers'].values())
+    tt = sum(d['tokens'] for d in r['tokenizers'].values())
+    print(f"| **total** ({len(r['tokenizers'])} tokenizers) | | | {ts:,} | {tb:,} | {tt:,} | {r['passed']} | "
+          f"{r['failed']} |")
+    print('\n| tokenizer | mode | failing groups (ids/offsets strings, decode strings) |')
+    print('|---|---|---|')
+    for run in r['runs']:
+        bad = [f"{g['group']} ({g['failed_ids']}, {g['failed_decode']})" for g in run['groups'] if not g['passed']]
+        if bad or run['errors']:
+            print(f"| {run['tokenizer']} | {run['mode']} | {'; '.join(bad[:12])}{' …' if len(bad) > 12 else ''} "
+                  f"{'errors: ' + run['errors'][0][:100] if run['errors'] else ''} |")
+    return 0
 
 
 def self_test(a):

@@ -14,8 +14,13 @@ import base64
 import json
 import os
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared'))
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+SHARED = os.path.normpath(os.path.join(ROOT, '..', 'shared'))
 TOK = os.path.join(SHARED, 'tokenizers')
+# MiniLM's tokenizer.json pads and truncates to 128 tokens (HF applies that in encode), so on 50-line documents only
+# the first 126 tokens would be compared. A derived copy with "truncation": null, "padding": null (written by
+# ensure_derived) is checked on every input; the shipped file is checked on the slice (short strings).
+MINILM_UNTRUNCATED = '.cache/parity/derived/all-MiniLM-L6-v2.untruncated.tokenizer.json'
 
 # Classic (non-possessive) cl100k pattern: Llama-3 tokenizer.json Split regex (tokenizers.md §2).
 CL100K_CLASSIC = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
@@ -38,10 +43,28 @@ TOKENIZERS = {
     'llama3.2-hf':       ('../shared/tokenizers/llama3.2/tokenizer.json', None, 'hf'),
     'mistral-v0.3-hf':   ('../shared/tokenizers/mistral-7b-v0.3/tokenizer.json', None, 'hf'),
     'minilm-wordpiece':  ('../shared/tokenizers/all-MiniLM-L6-v2-wordpiece/tokenizer.json', None, 'hf'),
+    'minilm-untruncated': (MINILM_UNTRUNCATED, None, 'hf'),
     'llama2-sp':         ('../shared/tokenizers/llama2-sentencepiece/tokenizer.model', None, 'sp'),
 }
 
 BYTE_LEVEL = {'gpt2', 'gpt2-hf', 'cl100k_base', 'o200k_base', 'llama3.2-tiktoken', 'qwen'}
+
+
+def ensure_derived():
+    dst = os.path.join(ROOT, MINILM_UNTRUNCATED)
+    if not os.path.exists(dst):
+        j = json.load(open(os.path.join(TOK, 'all-MiniLM-L6-v2-wordpiece', 'tokenizer.json'), encoding='utf-8'))
+        j['truncation'] = None
+        j['padding'] = None
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(dst + '.tmp', 'w', encoding='utf-8') as f:
+            json.dump(j, f, ensure_ascii=False)
+        os.replace(dst + '.tmp', dst)
+
+
+def resolve(path):
+    """A TOKENIZERS path (relative to the project root) as an absolute path."""
+    return os.path.normpath(os.path.join(ROOT, path))
 
 
 def peer_versions():
@@ -109,14 +132,12 @@ def hf_tokenizer(name):
         tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
         tk.decoder = decoders.ByteLevel()
         return tk
-    path = TOKENIZERS[name][0]
-    return Tokenizer.from_file(os.path.join(SHARED, path[len('../shared/'):]))
+    return Tokenizer.from_file(resolve(TOKENIZERS[name][0]))
 
 
 def sp_processor(name):
     import sentencepiece as spm
-    path = TOKENIZERS[name][0]
-    return spm.SentencePieceProcessor(model_file=os.path.join(SHARED, path[len('../shared/'):]))
+    return spm.SentencePieceProcessor(model_file=resolve(TOKENIZERS[name][0]))
 
 
 class Peer:

@@ -1,0 +1,114 @@
+internal import COpenBLAS
+
+/// Thin wrappers over the BLAS/LAPACK routines Glossa uses. All matrices are row-major.
+public enum BLAS {
+    /// `C = alpha · op(A) · op(B) + beta · C`, with `op(A)` m×k and `op(B)` k×n.
+    @inline(__always)
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Number of threads OpenBLAS uses (its own pool).
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the OpenBLAS thread count (≥ 1).
+    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+}
+
+/// Dense linear algebra on LAPACK (float32).
+public enum Linalg {
+    public struct Failure: Error, CustomStringConvertible {
+        public let routine: String
+        public let info: Int
+        public var description: String { "LAPACK \(routine) failed (info = \(info))" }
+    }
+
+    /// Thin SVD of an m×n matrix: `a = u · diag(s) · vt`, u m×r, s r, vt r×n, r = min(m, n); s descending.
+    public static func svd(_ a: Tensor) throws(Failure) -> (u: Tensor, s: [Float], vt: Tensor) {
+        precondition(a.rank == 2)
+        let m = a.shape[0], n = a.shape[1], r = min(m, n)
+        // LAPACK is column-major: the row-major m×n matrix is the column-major n×m matrix aᵀ.
+        // SVD of aᵀ = U' S V'ᵀ  ⇒  a = V' S U'ᵀ. In row-major terms u = (V'ᵀ)ᵀ read back directly.
+        var work = a.data
+        var s = [Float](repeating: 0, count: r)
+        var uCol = [Float](repeating: 0, count: n * r)   // U' : n×r column-major
+        var vtCol = [Float](repeating: 0, count: r * m)  // V'ᵀ: r×m column-major
+        var jobz = Int8(UInt8(ascii: "S"))
+        var mm = Int32(n), nn = Int32(m), lda = Int32(n), ldu = Int32(n), ldvt = Int32(r), info: Int32 = 0
+        var iwork = [Int32](repeating: 0, count: 8 * r)
+        var lwork: Int32 = -1
+        var query: Float = 0
+        sgesdd_(&jobz, &mm, &nn, &work, &lda, &s, &uCol, &ldu, &vtCol, &ldvt, &query, &lwork, &iwork, &info, 1)
+        if info != 0 { throw Failure(routine: "sgesdd", info: Int(info)) }
+        lwork = Int32(query)
+        var w = [Float](repeating: 0, count: Int(lwork))
+        sgesdd_(&jobz, &mm, &nn, &work, &lda, &s, &uCol, &ldu, &vtCol, &ldvt, &w, &lwork, &iwork, &info, 1)
+        if info != 0 { throw Failure(routine: "sgesdd", info: Int(info)) }
+        // Column-major r×m V'ᵀ is row-major m×r: that is u. Column-major n×r U' is row-major r×n: that is vt.
+        return (Tensor(shape: [m, r], data: vtCol), s, Tensor(shape: [r, n], data: uCol))
+    }
+
+    /// Cholesky factor L (lower, row-major) of a symmetric positive-definite n×n matrix: a = L Lᵀ.
+    public static func cholesky(_ a: Tensor) throws(Failure) -> Tensor {
+        precondition(a.rank == 2 && a.shape[0] == a.shape[1])
+        let n = a.shape[0]
+        var d = a.data
+        // Row-major lower = column-major upper.
+        var uplo = Int8(UInt8(ascii: "U"))
+        var nn = Int32(n), lda = Int32(n), info: Int32 = 0
+        spotrf_(&uplo, &nn, &d, &lda, &info, 1)
+        if info != 0 { throw Failure(routine: "spotrf", info: Int(info)) }
+        for i in 0..<n { for j in (i + 1)..<max(n, i + 1) { d[i * n + j] = 0 } }
+        return Tensor(shape: [n, n], data: d)
+    }
+
+    /// Least squares: the x (n×k) minimising ‖a·x − b‖ for a m×n (m ≥ n, full rank) and b m×k.
+    public static func leastSquares(_ a: Tensor, _ b: Tensor) throws(Failure) -> Tensor {
+        precondition(a.rank == 2 && b.rank == 2 && a.shape[0] == b.shape[0])
+        let m = a.shape[0], n = a.shape[1], k = b.shape[1]
+        precondition(m >= n, "leastSquares needs m ≥ n")
+        // Column-major copies.
+        var ac = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { ac[j * m + i] = a.data[i * n + j] } }
+        var bc = [Float](repeating: 0, count: m * k)
+        for i in 0..<m { for j in 0..<k { bc[j * m + i] = b.data[i * k + j] } }
+        var trans = Int8(UInt8(ascii: "N"))
+        var mm = Int32(m), nn = Int32(n), nrhs = Int32(k), lda = Int32(m), ldb = Int32(m), info: Int32 = 0
+        var lwork: Int32 = -1
+        var query: Float = 0
+        sgels_(&trans, &mm, &nn, &nrhs, &ac, &lda, &bc, &ldb, &query, &lwork, &info, 1)
+        if info != 0 { throw Failure(routine: "sgels", info: Int(info)) }
+        lwork = Int32(query)
+        var w = [Float](repeating: 0, count: Int(lwork))
+        sgels_(&trans, &mm, &nn, &nrhs, &ac, &lda, &bc, &ldb, &w, &lwork, &info, 1)
+        if info != 0 { throw Failure(routine: "sgels", info: Int(info)) }
+        var x = [Float](repeating: 0, count: n * k)
+        for i in 0..<n { for j in 0..<k { x[i * k + j] = bc[j * m + i] } }
+        return Tensor(shape: [n, k], data: x)
+    }
+
+    /// `a · b` for 2-D tensors.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
+        let m = a.shape[0], k = a.shape[1]
+        let n = transB ? b.shape[0] : b.shape[1]
+        precondition((transB ? b.shape[1] : b.shape[0]) == k)
+        var c = [Float](repeating: 0, count: m * n)
+        a.data.withUnsafeBufferPointer { pa in
+            b.data.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.gemm(transB: transB, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!,
+                              ldb: transB ? k : n, c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return Tensor(shape: [m, n], data: c)
+    }
+}

@@ -1,0 +1,428 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Differentiable ops. Shapes are row-major; "rows" means all leading dimensions flattened.
+
+extension Graph {
+    // MARK: shape
+
+    /// Same data, new shape (element counts must agree).
+    public func reshape(_ x: Var, _ shape: [Int]) -> Var {
+        let t = values[x.id]
+        precondition(shape.reduce(1, *) == t.count, "reshape \(t.shape) → \(shape)")
+        return record(Tensor(shape: shape, data: t.data), [x]) { g, dy in g.accumulate(x, dy) }
+    }
+
+    // MARK: elementwise
+
+    /// `a + b`; `b` has the shape of `a` or of a suffix of it (broadcast over the leading dimensions).
+    public func add(_ a: Var, _ b: Var) -> Var {
+        let ta = values[a.id], tb = values[b.id]
+        let n = ta.count, m = tb.count
+        precondition(m > 0 && n % m == 0 && Array(ta.shape.suffix(tb.rank)) == tb.shape,
+                     "add: cannot broadcast \(tb.shape) to \(ta.shape)")
+        let out = withRead(ta.data) { pa in withRead(tb.data) { pb in
+            makeArray(n) { o in
+                var base = 0
+                while base < n {
+                    for j in 0..<m { o[base &+ j] = pa[base &+ j] + pb[j] }
+                    base &+= m
+                }
+            }
+        } }
+        return record(Tensor(shape: ta.shape, data: out), [a, b]) { g, dy in
+            if g.needs(b) {
+                if m == n { g.accumulate(b, dy) } else {
+                    g.accumulate(b, withRead(dy) { d in zerosArray(m) { o in
+                        var base = 0
+                        while base < n { for j in 0..<m { o[j] += d[base &+ j] }; base &+= m }
+                    } })
+                }
+            }
+            g.accumulate(a, dy)
+        }
+    }
+
+    /// `a − b`, same shapes.
+    public func sub(_ a: Var, _ b: Var) -> Var { add(a, scale(b, -1)) }
+
+    /// Elementwise `a · b`; `b` may broadcast as in `add`.
+    public func mul(_ a: Var, _ b: Var) -> Var {
+        let ta = values[a.id], tb = values[b.id]
+        let n = ta.count, m = tb.count
+        precondition(m > 0 && n % m == 0 && Array(ta.shape.suffix(tb.rank)) == tb.shape,
+                     "mul: cannot broadcast \(tb.shape) to \(ta.shape)")
+        let out = withRead(ta.data) { pa in withRead(tb.data) { pb in
+            makeArray(n) { o in for i in 0..<n { o[i] = pa[i] * pb[i % m] } }
+        } }
+        return record(Tensor(shape: ta.shape, data: out), [a, b]) { g, dy in
+            let ta = g.values[a.id].data, tb = g.values[b.id].data
+            if g.needs(a) {
+                g.accumulate(a, withRead(dy) { d in withRead(tb) { pb in makeArray(n) { o in
+                    for i in 0..<n { o[i] = d[i] * pb[i % m] } } } })
+            }
+            if g.needs(b) {
+                g.accumulate(b, withRead(dy) { d in withRead(ta) { pa in zerosArray(m) { o in
+                    for i in 0..<n { o[i % m] += d[i] * pa[i] } } } })
+            }
+        }
+    }
+
+    /// `s · x`.
+    public func scale(_ x: Var, _ s: Float) -> Var {
+        let t = values[x.id]
+        let out = withRead(t.data) { p in makeArray(t.count) { o in for i in 0..<t.count { o[i] = p[i] * s } } }
+        return record(Tensor(shape: t.shape, data: out), [x]) { g, dy in
+            g.accumulate(x, withRead(dy) { d in makeArray(dy.count) { o in for i in 0..<dy.count { o[i] = d[i] * s } } })
+        }
+    }
+
+    /// Sum of all elements (a scalar).
+    public func sum(_ x: Var) -> Var {
+        let t = values[x.id]
+        var s: Double = 0
+        for v in t.data { s += Double(v) }
+        return record(Tensor(scalar: Float(s)), [x]) { g, dy in
+            g.accumulate(x, [Float](repeating: dy[0], count: g.values[x.id].count))
+        }
+    }
+
+    /// Mean of all elements (a scalar).
+    public func mean(_ x: Var) -> Var { scale(sum(x), 1 / Float(max(1, values[x.id].count))) }
+
+    /// Applies `f` elementwise with derivative `df(x, y)`.
+    func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
+        let t = values[x.id]
+        let out = withRead(t.data) { p in makeArray(t.count) { o in for i in 0..<t.count { o[i] = f(p[i]) } } }
+        return record(Tensor(shape: t.shape, data: out), [x]) { g, dy in
+            let xs = g.values[x.id].data
+            let n = dy.count
+            // The output value is recomputed from x where df needs it; passing it avoids a second forward.
+            let ys = out
+            g.accumulate(x, withRead(dy) { d in withRead(xs) { px in withRead(ys) { py in makeArray(n) { o in
+                for i in 0..<n { o[i] = d[i] * df(px[i], py[i]) } } } } })
+        }
+    }
+
+    /// SiLU (swish): `x · σ(x)`.
+    public func silu(_ x: Var) -> Var {
+        unary(x, { v in v / (1 + expf(-v)) }, { v, _ in
+            let s = 1 / (1 + expf(-v)); return s * (1 + v * (1 - s))
+        })
+    }
+
+    public func relu(_ x: Var) -> Var { unary(x, { max($0, 0) }, { v, _ in v > 0 ? 1 : 0 }) }
+
+    public func tanh(_ x: Var) -> Var { unary(x, { tanhf($0) }, { _, y in 1 - y * y }) }
+
+    public func exp(_ x: Var) -> Var { unary(x, { expf($0) }, { _, y in y }) }
+
+    /// GELU; `approximate` selects the tanh form (GPT-2's "gelu_new"), otherwise the exact erf form.
+    public func gelu(_ x: Var, approximate: Bool = false) -> Var {
+        if approximate {
+            let c: Float = 0.797_884_56  // sqrt(2/π)
+            return unary(x, { v in 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v))) }, { v, _ in
+                let u = c * (v + 0.044715 * v * v * v)
+                let th = tanhf(u)
+                return 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * c * (1 + 3 * 0.044715 * v * v)
+            })
+        }
+        return unary(x, { v in 0.5 * v * (1 + erff(v * 0.707_106_78)) }, { v, _ in
+            0.5 * (1 + erff(v * 0.707_106_78)) + v * 0.398_942_28 * expf(-0.5 * v * v)
+        })
+    }
+
+    /// SwiGLU: `silu(gate) · up` (same shapes).
+    public func swiglu(gate: Var, up: Var) -> Var {
+        let tg = values[gate.id], tu = values[up.id]
+        precondition(tg.shape == tu.shape)
+        let n = tg.count
+        let out = withRead(tg.data) { pg in withRead(tu.data) { pu in makeArray(n) { o in
+            for i in 0..<n { let v = pg[i]; o[i] = v / (1 + expf(-v)) * pu[i] }
+        } } }
+        return record(Tensor(shape: tg.shape, data: out), [gate, up]) { g, dy in
+            let gd = g.values[gate.id].data, ud = g.values[up.id].data
+            var dg = [Float](repeating: 0, count: n), du = [Float](repeating: 0, count: n)
+            withRead(dy) { d in withRead(gd) { pg in withRead(ud) { pu in
+                dg.withUnsafeMutableBufferPointer { og in du.withUnsafeMutableBufferPointer { ou in
+                    for i in 0..<n {
+                        let v = pg[i]
+                        let s = 1 / (1 + expf(-v))
+                        ou[i] = d[i] * v * s
+                        og[i] = d[i] * pu[i] * s * (1 + v * (1 - s))
+                    }
+                } }
+            } } }
+            g.accumulate(gate, dg)
+            g.accumulate(up, du)
+        }
+    }
+
+    /// Inverted dropout with keep probability `1 − p` (identity when not training or p = 0).
+    public func dropout(_ x: Var, p: Float) -> Var {
+        if !isTraining || p <= 0 { return x }
+        let t = values[x.id]
+        let keep = 1 - p
+        var mask = [Float](repeating: 0, count: t.count)
+        for i in 0..<t.count { mask[i] = rng.nextFloat() < keep ? 1 / keep : 0 }
+        let out = withRead(t.data) { px in withRead(mask) { pm in makeArray(t.count) { o in
+            for i in 0..<t.count { o[i] = px[i] * pm[i] } } } }
+        return record(Tensor(shape: t.shape, data: out), [x]) { g, dy in
+            g.accumulate(x, withRead(dy) { d in withRead(mask) { pm in makeArray(dy.count) { o in
+                for i in 0..<dy.count { o[i] = d[i] * pm[i] } } } })
+        }
+    }
+
+    // MARK: matmul
+
+    /// `x · w` (w: `[K, N]`) or, with `transposeW`, `x · wᵀ` (w: `[N, K]`, PyTorch Linear layout).
+    /// `x` is `[..., K]`; the result is `[..., N]`.
+    public func matmul(_ x: Var, _ w: Var, transposeW: Bool = false) -> Var {
+        let tx = values[x.id], tw = values[w.id]
+        precondition(tw.rank == 2, "matmul: right operand must be 2-D")
+        let k = tx.lastDim, m = tx.rows
+        let n = transposeW ? tw.shape[0] : tw.shape[1]
+        precondition((transposeW ? tw.shape[1] : tw.shape[0]) == k, "matmul: \(tx.shape) · \(tw.shape)\(transposeW ? "ᵀ" : "")")
+        let out = withRead(tx.data) { px in withRead(tw.data) { pw in makeArray(m * n) { o in
+            BLAS.gemm(transB: transposeW, m: m, n: n, k: k, a: px, lda: k, b: pw, ldb: transposeW ? k : n, c: o, ldc: n)
+        } } }
+        var shape = tx.shape
+        if shape.isEmpty { shape = [n] } else { shape[shape.count - 1] = n }
+        return record(Tensor(shape: shape, data: out), [x, w]) { g, dy in
+            let xd = g.values[x.id].data, wd = g.values[w.id].data
+            if g.needs(x) {
+                g.accumulate(x, withRead(dy) { d in withRead(wd) { pw in makeArray(m * k) { o in
+                    // dX = dY · op(W)ᵀ
+                    BLAS.gemm(transB: !transposeW, m: m, n: k, k: n, a: d, lda: n, b: pw, ldb: transposeW ? k : n,
+                              c: o, ldc: k)
+                } } })
+            }
+            if g.needs(w) {
+                g.accumulate(w, withRead(dy) { d in withRead(xd) { px in makeArray(k * n) { o in
+                    if transposeW {  // dW (N×K) = dYᵀ · X
+                        BLAS.gemm(transA: true, m: n, n: k, k: m, a: d, lda: n, b: px, ldb: k, c: o, ldc: k)
+                    } else {         // dW (K×N) = Xᵀ · dY
+                        BLAS.gemm(transA: true, m: k, n: n, k: m, a: px, lda: k, b: d, ldb: n, c: o, ldc: n)
+                    }
+                } } })
+            }
+        }
+    }
+
+    /// PyTorch `Linear`: `x · wᵀ (+ bias)`, w `[out, in]`.
+    public func linear(_ x: Var, _ w: Var, bias: Var? = nil) -> Var {
+        let y = matmul(x, w, transposeW: true)
+        if let bias { return add(y, bias) }
+        return y
+    }
+
+    // MARK: embedding
+
+    /// Rows of `table` (`[V, D]`) for `ids`; the result is `idsShape + [D]`. Ids outside 0..<V trap.
+    public func embedding(_ table: Var, ids: [Int32], idsShape: [Int]? = nil) -> Var {
+        let tt = values[table.id]
+        precondition(tt.rank == 2)
+        let v = tt.shape[0], d = tt.shape[1], n = ids.count
+        for id in ids { precondition(id >= 0 && Int(id) < v, "embedding: id \(id) outside 0..<\(v)") }
+        let out = withRead(tt.data) { pt in makeArray(n * d) { o in
+            for (i, id) in ids.enumerated() { (o + i &* d).update(from: pt + Int(id) &* d, count: d) }
+        } }
+        return record(Tensor(shape: (idsShape ?? [n]) + [d], data: out), [table]) { g, dy in
+            g.accumulate(table, withRead(dy) { dd in zerosArray(v * d) { o in
+                for (i, id) in ids.enumerated() {
+                    let dst = o + Int(id) &* d, src = dd + i &* d
+                    for j in 0..<d { dst[j] += src[j] }
+                }
+            } })
+        }
+    }
+
+    // MARK: normalization
+
+    /// RMSNorm over the last dimension: `w · x / sqrt(mean(x²) + eps)` (the Llama/HF form).
+    public func rmsNorm(_ x: Var, weight: Var, eps: Float) -> Var {
+        let tx = values[x.id], tw = values[weight.id]
+        let d = tx.lastDim, rows = tx.rows
+        precondition(tw.count == d)
+        var inv = [Float](repeating: 0, count: rows)
+        let out = withRead(tx.data) { px in withRead(tw.data) { pw in makeArray(rows * d) { o in
+            for r in 0..<rows {
+                let xr = px + r &* d, orow = o + r &* d
+                var ss: Float = 0
+                for j in 0..<d { ss += xr[j] * xr[j] }
+                let s = 1 / (ss / Float(d) + eps).squareRoot()
+                inv[r] = s
+                for j in 0..<d { orow[j] = pw[j] * (xr[j] * s) }
+            }
+        } } }
+        return record(Tensor(shape: tx.shape, data: out), [x, weight]) { g, dy in
+            let xd = g.values[x.id].data, wd = g.values[weight.id].data
+            var dx = [Float](repeating: 0, count: rows * d)
+            var dw = [Float](repeating: 0, count: d)
+            withRead(dy) { pd in withRead(xd) { px in withRead(wd) { pw in withRead(inv) { pi in
+                dx.withUnsafeMutableBufferPointer { ox in dw.withUnsafeMutableBufferPointer { ow in
+                    for r in 0..<rows {
+                        let xr = px + r &* d, dr = pd + r &* d
+                        let s = pi[r]
+                        var dot: Float = 0
+                        for j in 0..<d {
+                            let gw = dr[j] * pw[j]
+                            dot += gw * xr[j]
+                            ow[j] += dr[j] * xr[j] * s
+                        }
+                        let c = dot * s * s * s / Float(d)
+                        let base = r &* d
+                        for j in 0..<d { ox[base &+ j] = dr[j] * pw[j] * s - xr[j] * c }
+                    }
+                } }
+            } } } }
+            g.accumulate(x, dx)
+            g.accumulate(weight, dw)
+        }
+    }
+
+    /// LayerNorm over the last dimension with affine weight and bias.
+    public func layerNorm(_ x: Var, weight: Var, bias: Var, eps: Float) -> Var {
+        let tx = values[x.id], tw = values[weight.id], tb = values[bias.id]
+        let d = tx.lastDim, rows = tx.rows
+        precondition(tw.count == d && tb.count == d)
+        var inv = [Float](repeating: 0, count: rows)
+        var xhat = [Float](repeating: 0, count: rows * d)
+        let out = withRead(tx.data) { px in withRead(tw.data) { pw in withRead(tb.data) { pb in makeArray(rows * d) { o in
+            xhat.withUnsafeMutableBufferPointer { xh in
+                for r in 0..<rows {
+                    let xr = px + r &* d, base = r &* d
+                    var mu: Float = 0
+                    for j in 0..<d { mu += xr[j] }
+                    mu /= Float(d)
+                    var v: Float = 0
+                    for j in 0..<d { let c = xr[j] - mu; v += c * c }
+                    let s = 1 / (v / Float(d) + eps).squareRoot()
+                    inv[r] = s
+                    for j in 0..<d {
+                        let h = (xr[j] - mu) * s
+                        xh[base &+ j] = h
+                        o[base &+ j] = h * pw[j] + pb[j]
+                    }
+                }
+            }
+        } } } }
+        return record(Tensor(shape: tx.shape, data: out), [x, weight, bias]) { g, dy in
+            let wd = g.values[weight.id].data
+            var dx = [Float](repeating: 0, count: rows * d)
+            var dw = [Float](repeating: 0, count: d), db = [Float](repeating: 0, count: d)
+            withRead(dy) { pd in withRead(xhat) { ph in withRead(wd) { pw in
+                dx.withUnsafeMutableBufferPointer { ox in dw.withUnsafeMutableBufferPointer { ow in
+                    db.withUnsafeMutableBufferPointer { ob in
+                        for r in 0..<rows {
+                            let base = r &* d
+                            var m1: Float = 0, m2: Float = 0
+                            for j in 0..<d {
+                                let gd = pd[base &+ j], h = ph[base &+ j]
+                                ow[j] += gd * h
+                                ob[j] += gd
+                                let gh = gd * pw[j]
+                                m1 += gh
+                                m2 += gh * h
+                            }
+                            m1 /= Float(d); m2 /= Float(d)
+                            let s = inv[r]
+                            for j in 0..<d {
+                                ox[base &+ j] = s * (pd[base &+ j] * pw[j] - m1 - ph[base &+ j] * m2)
+                            }
+                        }
+                    }
+                } }
+            } } }
+            g.accumulate(x, dx)
+            g.accumulate(weight, dw)
+            g.accumulate(bias, db)
+        }
+    }
+
+    // MARK: softmax / losses
+
+    /// Softmax over the last dimension.
+    public func softmax(_ x: Var) -> Var {
+        let tx = values[x.id]
+        let d = tx.lastDim, rows = tx.rows
+        let out = withRead(tx.data) { px in makeArray(rows * d) { o in
+            for r in 0..<rows { Kernels.softmaxRow(px + r &* d, o + r &* d, d) }
+        } }
+        return record(Tensor(shape: tx.shape, data: out), [x]) { g, dy in
+            g.accumulate(x, withRead(dy) { pd in withRead(out) { py in makeArray(rows * d) { o in
+                for r in 0..<rows {
+                    let b = r &* d
+                    var dot: Float = 0
+                    for j in 0..<d { dot += pd[b &+ j] * py[b &+ j] }
+                    for j in 0..<d { o[b &+ j] = py[b &+ j] * (pd[b &+ j] - dot) }
+                }
+            } } })
+        }
+    }
+
+    /// Mean cross-entropy of `logits` (`[..., V]`) against `targets` (one per row); rows whose target is
+    /// `ignoreIndex` do not count. The result is a scalar (0 when every row is ignored).
+    public func crossEntropy(_ logits: Var, targets: [Int32], ignoreIndex: Int32 = -100) -> Var {
+        let tl = values[logits.id]
+        let v = tl.lastDim, rows = tl.rows
+        precondition(targets.count == rows, "crossEntropy: \(rows) rows, \(targets.count) targets")
+        var counted = 0
+        for t in targets where t != ignoreIndex {
+            precondition(t >= 0 && Int(t) < v, "crossEntropy: target \(t) outside 0..<\(v)")
+            counted += 1
+        }
+        var lse = [Float](repeating: 0, count: rows)
+        var total: Double = 0
+        withRead(tl.data) { pl in
+            for r in 0..<rows where targets[r] != ignoreIndex {
+                let row = pl + r &* v
+                let l = Kernels.logSumExp(row, v)
+                lse[r] = l
+                total += Double(l - row[Int(targets[r])])
+            }
+        }
+        let denom = Float(max(counted, 1))
+        return record(Tensor(scalar: Float(total / Double(max(counted, 1)))), [logits]) { g, dy in
+            let scale = dy[0] / denom
+            let ld = g.values[logits.id].data
+            g.accumulate(logits, withRead(ld) { pl in zerosArray(rows * v) { o in
+                for r in 0..<rows where targets[r] != ignoreIndex {
+                    let row = pl + r &* v, orow = o + r &* v
+                    let l = lse[r]
+                    for j in 0..<v { orow[j] = expf(row[j] - l) * scale }
+                    orow[Int(targets[r])] -= scale
+                }
+            } })
+        }
+    }
+}
+
+/// Scalar kernels shared by graph ops and inference paths.
+public enum Kernels {
+    @inline(__always)
+    public static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for j in 0..<n { m = max(m, x[j]) }
+        if m == -Float.infinity {  // fully masked row: defined as zeros
+            y.update(repeating: 0, count: n); return
+        }
+        var s: Float = 0
+        for j in 0..<n { let e = expf(x[j] - m); y[j] = e; s += e }
+        let inv = 1 / s
+        for j in 0..<n { y[j] *= inv }
+    }
+
+    @inline(__always)
+    public static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m = -Float.infinity
+        for j in 0..<n { m = max(m, x[j]) }
+        if m == -Float.infinity { return m }
+        var s: Float = 0
+        for j in 0..<n { s += expf(x[j] - m) }
+        return m + logf(s)
+    }
+}
