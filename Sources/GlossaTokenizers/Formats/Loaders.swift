@@ -129,21 +129,33 @@ extension Tokenizer {
         let n = ranks.count
         var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
         var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
-        var buf = [UInt8]()
+        // Each byte's spelling in the GPT-2 alphabet (1 or 2 UTF-8 bytes).
+        var spell = [(UInt8, UInt8, Int)](repeating: (0, 0, 0), count: 256)
+        for b in 0..<256 {
+            var u: [UInt8] = []
+            UTF8Scan.append(alphabet.byteToScalar[b], to: &u)
+            spell[b] = (u[0], u.count > 1 ? u[1] : 0, u.count)
+        }
+        let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536)
+        defer { buf.deallocate() }
         ranks.storage.withUnsafeBufferPointer { st in
             ranks.offsets.withUnsafeBufferPointer { off in
                 for r in 0..<n {
                     let key = UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])])
                     lookup.appendEntry(key, value: Int32(r))
-                    buf.removeAll(keepingCapacity: true)
-                    for b in key { UTF8Scan.append(alphabet.byteToScalar[Int(b)], to: &buf) }
-                    buf.withUnsafeBufferPointer { _ = spelled.appendEntry($0, value: Int32(r)) }
+                    var k = 0
+                    for b in key.prefix(65536) {
+                        let sp = spell[Int(b)]
+                        buf[k] = sp.0
+                        if sp.2 == 2 { buf[k &+ 1] = sp.1 }
+                        k &+= sp.2
+                    }
+                    spelled.appendEntry(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
                 }
             }
         }
-        let (merges, mergeRanks) = allPairMerges(lookup, rank: { Int32($0) })
-        let model = try BPEModel(vocabulary: Vocabulary(table: spelled), lookup: lookup, byteLevel: true, merges: merges,
-                                 ranks: mergeRanks, writtenMerges: [], options: .init(ignoreMerges: true))
+        let model = try BPEModel(vocabulary: Vocabulary(table: spelled), lookup: lookup, byteLevel: true,
+                                 tokenRanks: nil, options: .init(ignoreMerges: true))
         let added = encoding.specialTokens.map { AddedToken(id: $0.1, content: $0.0, normalized: false, special: true) }
         return try Tokenizer(model: .bpe(model), preTokenizer: .sequence([
                 .split(pattern: .regex(encoding.pattern), behavior: .isolated, invert: false),
@@ -160,32 +172,6 @@ extension Tokenizer {
         let specials = files.specialTokens.map { ($0.token, Int32($0.id)) }
         let enc = TiktokenEncoding(name: "gpt2", pattern: KnownPattern.gpt2.regex, specialTokens: specials)
         return try fromRanks(r, encoding: enc, source: .gpt2Files)
-    }
-
-    /// Every split of a token into two tokens is a merge ranked by the token's own rank.
-    /// Merging "the adjacent pair whose concatenation ranks lowest" (tiktoken, SentencePiece) is then
-    /// exactly pair-table BPE. `table` maps keys to ids; entries without a findable key are skipped.
-    static func allPairMerges(_ table: ByteTable, rank: (Int) -> Int32) -> ([(Int32, Int32, Int32)], [Int32]) {
-        var merges: [(Int32, Int32, Int32)] = []
-        var ranks: [Int32] = []
-        merges.reserveCapacity(table.entryCount * 2)
-        ranks.reserveCapacity(table.entryCount * 2)
-        for e in 0..<table.entryCount {
-            table.withEntryBytes(e) { b in
-                guard b.count >= 2, let p = b.baseAddress else { return }
-                let id = table.find(p, b.count)
-                if id < 0 { return }
-                let r = rank(Int(id))
-                for cut in 1..<b.count {
-                    let a = table.find(p, cut)
-                    if a < 0 { continue }
-                    let c = table.find(p + cut, b.count - cut)
-                    if c < 0 { continue }
-                    merges.append((a, c, id)); ranks.append(r)
-                }
-            }
-        }
-        return (merges, ranks)
     }
 
     public static func fromSentencePiece(bytes: [UInt8], file: String) throws(TokenizerError) -> Tokenizer {
@@ -226,10 +212,9 @@ extension Tokenizer {
             }
         }
         let lookup = ByteTable(keys: keys)
-        let (merges, ranks) = allPairMerges(lookup, rank: { scoreRank[m.pieces[$0].score]! })
         let unk = m.pieces.indices.contains(Int(spec.unkID)) ? m.pieces[Int(spec.unkID)].piece : nil
-        let model = try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: false, merges: merges, ranks: ranks,
-                                 writtenMerges: [],
+        let model = try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: false,
+                                 tokenRanks: m.pieces.map { scoreRank[$0.score]! },
                                  options: .init(unkToken: unk, fuseUnk: true, byteFallback: spec.byteFallback))
         var normalizers: [NormalizerConfig] = []
         if norm.removeExtraWhitespaces {

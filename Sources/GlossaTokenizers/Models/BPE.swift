@@ -32,7 +32,8 @@ public final class BPEModel: Sendable {
     public let byteLevel: Bool
     /// Model-domain key → id: raw bytes for byte-level models, UTF-8 otherwise.
     let lookup: ByteTable
-    let pairs: PairTable
+    /// How two adjacent symbols merge.
+    let rule: MergeRule
     /// The merges in rank order, as (left id, right id), for writing files back.
     public let merges: [(Int32, Int32)]
     /// Id of each single byte as an initial symbol (byte-level), or -1.
@@ -57,14 +58,22 @@ public final class BPEModel: Sendable {
     }
 
     /// - Parameter lookup: model-domain key → id (entry order need not be id order).
+    /// Rank-file semantics without a merge list: two symbols merge when their concatenation is a token,
+    /// ranked by `tokenRanks[id]` (or the id itself). `table` must hold id i at entry i.
+    convenience init(vocabulary: Vocabulary, lookup table: ByteTable, byteLevel: Bool, tokenRanks: [Int32]?,
+         options: Options) throws(TokenizerError) {
+        try self.init(vocabulary: vocabulary, lookup: table, byteLevel: byteLevel, merges: [], writtenMerges: [],
+                      options: options, rule: .concatenation(tokenRanks))
+    }
+
     init(vocabulary: Vocabulary, lookup table: ByteTable, byteLevel: Bool,
          merges: [(Int32, Int32, Int32)], ranks: [Int32]? = nil, duplicateMergesKeepLast: Bool = false,
-         writtenMerges: [(Int32, Int32)]? = nil, options: Options) throws(TokenizerError) {
+         writtenMerges: [(Int32, Int32)]? = nil, options: Options, rule explicitRule: MergeRule? = nil) throws(TokenizerError) {
         self.vocabulary = vocabulary
         self.byteLevel = byteLevel
         self.options = options
         lookup = table
-        var pt = PairTable(capacity: merges.count)
+        var pt = PairTable(capacity: explicitRule == nil ? merges.count : 0)
         var list: [(Int32, Int32)] = []
         list.reserveCapacity(merges.count)
         // HF collects merges into a map, so a repeated pair keeps its last rank.
@@ -74,7 +83,7 @@ public final class BPEModel: Sendable {
             pt.insertIfAbsent(left: m.0, right: m.1, rank: ranks?[i] ?? Int32(i), merged: m.2)
         }
         for m in merges { list.append((m.0, m.1)) }
-        pairs = pt
+        rule = explicitRule ?? .pairs(pt)
         self.merges = writtenMerges ?? list
         var bi = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
@@ -100,6 +109,29 @@ public final class BPEModel: Sendable {
     }
 
     public var vocabularySize: Int { vocabulary.count }
+
+    /// (rank << 32 | merged id) when symbols `a` and `b` merge, else UInt64.max.
+    @inline(__always)
+    func pairValue(_ a: Int32, _ b: Int32) -> UInt64 {
+        switch rule {
+        case .pairs(let t): return t.lookup(a, b)
+        case .concatenation(let ranks):
+            let buf = lookup.buffer
+            let la = Int(buf.lengths[Int(a)]), lb = Int(buf.lengths[Int(b)])
+            // Symbols without a model key (byte-fallback pieces, unk) never merge.
+            if la == 0 || lb == 0 { return .max }
+            let n = la &+ lb
+            let id: Int32 = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { tmp in
+                let p = tmp.baseAddress!
+                p.update(from: buf.arena + Int(buf.starts[Int(a)]), count: la)
+                (p + la).update(from: buf.arena + Int(buf.starts[Int(b)]), count: lb)
+                return lookup.find(p, n)
+            }
+            if id < 0 { return .max }
+            let r = ranks?[Int(id)] ?? id
+            return UInt64(UInt32(bitPattern: r)) << 32 | UInt64(UInt32(bitPattern: id))
+        }
+    }
 
     /// The id of a piece when the whole piece is a token (model domain), or -1.
     func wholeTokenId(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 { lookup.find(p, n) }
@@ -193,7 +225,7 @@ public final class BPEModel: Sendable {
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            for i in 0..<(n &- 1) { ranks[i] = pairs.lookup(ids[i], ids[i &+ 1]) }
+            for i in 0..<(n &- 1) { ranks[i] = pairValue(ids[i], ids[i &+ 1]) }
             while true {
                 var best = UInt64.max, at = -1
                 var i = 0
@@ -215,8 +247,8 @@ public final class BPEModel: Sendable {
                 }
                 n &-= 1
                 ranks[n &- 1] = .max
-                if at < n &- 1 { ranks[at] = pairs.lookup(ids[at], ids[at &+ 1]) } else { ranks[at] = .max }
-                if at > 0 { ranks[at &- 1] = pairs.lookup(ids[at &- 1], ids[at]) }
+                if at < n &- 1 { ranks[at] = pairValue(ids[at], ids[at &+ 1]) } else { ranks[at] = .max }
+                if at > 0 { ranks[at &- 1] = pairValue(ids[at &- 1], ids[at]) }
             }
         }}}
         s.count = n
@@ -230,7 +262,7 @@ public final class BPEModel: Sendable {
         for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
         var heap = MinHeap(capacity: n)
         for i in 0..<(n &- 1) {
-            let v = pairs.lookup(s.ids[i], s.ids[i &+ 1])
+            let v = pairValue(s.ids[i], s.ids[i &+ 1])
             if v != .max { heap.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
         }
         var dead = [Bool](repeating: false, count: n)
@@ -239,7 +271,7 @@ public final class BPEModel: Sendable {
             if dead[pos] { continue }
             let nx = Int(next[pos])
             if nx < 0 { continue }
-            let v = pairs.lookup(s.ids[pos], s.ids[nx])
+            let v = pairValue(s.ids[pos], s.ids[nx])
             if v == .max || (v & 0xFFFF_FFFF_0000_0000) != (top & 0xFFFF_FFFF_0000_0000) { continue }
             s.ids[pos] = Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
             s.ends[pos] = s.ends[nx]
@@ -249,17 +281,24 @@ public final class BPEModel: Sendable {
             if nn >= 0 { prev[Int(nn)] = Int32(pos) }
             let pv = prev[pos]
             if pv >= 0 {
-                let w = pairs.lookup(s.ids[Int(pv)], s.ids[pos])
+                let w = pairValue(s.ids[Int(pv)], s.ids[pos])
                 if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pv)) }
             }
             if nn >= 0 {
-                let w = pairs.lookup(s.ids[pos], s.ids[Int(nn)])
+                let w = pairValue(s.ids[pos], s.ids[Int(nn)])
                 if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
             }
         }
         s.dead = dead
         s.compact = false
     }
+}
+
+enum MergeRule: @unchecked Sendable {
+    /// An explicit merge list (HF): (left, right) → (rank, merged).
+    case pairs(PairTable)
+    /// tiktoken / SentencePiece: merge when the concatenation is a token; rank by token (optionally remapped).
+    case concatenation([Int32]?)
 }
 
 /// Reusable buffers for `BPEModel.tokenize` (one per thread).
