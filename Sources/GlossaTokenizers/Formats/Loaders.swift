@@ -39,8 +39,12 @@ public struct TiktokenEncoding: Sendable, Equatable {
         case "llama3":
             var specials: [(String, Int32)] = []
             if let dec = config?["added_tokens_decoder"], let entries = dec.objectEntries {
+                // The rank file's model has 256 specials after its ranks; Llama-3.2's config also lists
+                // the Vision model's <|image|> (128256), which the text model does not have.
                 for e in entries {
-                    if let id = Int32(e.key), let c = e.value["content"]?.string { specials.append((c, id)) }
+                    if let id = Int32(e.key), id >= rankCount, id < rankCount + 256, let c = e.value["content"]?.string {
+                        specials.append((c, id))
+                    }
                 }
                 specials.sort { $0.1 < $1.1 }
             } else {

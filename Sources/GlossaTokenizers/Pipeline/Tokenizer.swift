@@ -66,7 +66,8 @@ public final class Tokenizer: Sendable {
     let decoder: TokenDecoder?
     /// Pre-tokens are ranges of the input: no normalizer, no text-rewriting pre-tokenizer.
     let rangePath: Bool
-    let needsTokenStrings: Bool
+    /// The model consumes raw bytes (its spans may split characters).
+    let byteLevelModel: Bool
 
     public init(model: TokenModel, normalizer: NormalizerConfig? = nil, preTokenizer: PreTokenizerConfig? = nil,
                 postProcessor: PostProcessorConfig? = nil, decoder: DecoderConfig? = nil,
@@ -95,16 +96,7 @@ public final class Tokenizer: Sendable {
             return t.normalized
         }
         rangePath = normalizer == nil && self.preTokenizer.isPureSplitter
-        needsTokenStrings = postProcessor.map(Self.trimsOffsets) ?? false
-    }
-
-    static func trimsOffsets(_ c: PostProcessorConfig) -> Bool {
-        switch c {
-        case .roberta(_, _, let trim, _): return trim
-        case .byteLevel(_, let trim, _): return trim
-        case .sequence(let list): return list.contains(where: trimsOffsets)
-        default: return false
-        }
+        if case .bpe(let m) = model { byteLevelModel = m.byteLevel } else { byteLevelModel = false }
     }
 
     // MARK: Vocabulary
@@ -141,12 +133,13 @@ public final class Tokenizer: Sendable {
     public func encode(bytes: [UInt8], options: EncodeOptions, state: inout EncoderState) throws(TokenizerError) -> Encoding {
         var enc = try encodeSequence(bytes, options: options, state: &state)
         enc.sources = [bytes]
-        let withTokens = options.withTokens || needsTokenStrings
-        if withTokens { fillTokens(&enc, bytes) }
-        if postProcessor == nil && truncation == nil && padding == nil { return enc }
+        let postProcessing = postProcessor != nil || truncation != nil || padding != nil
+        // Post-processing keeps token strings aligned with ids, so it needs them filled.
+        if options.withTokens || postProcessing { fillTokens(&enc, bytes) }
+        if !postProcessing { return enc }
         var out = try postProcess(enc, nil, processor: postProcessor, truncation: truncation, padding: padding,
                                   addSpecialTokens: options.addSpecialTokens)
-        if !options.withTokens && needsTokenStrings { out.tokens = [] }
+        if !options.withTokens { out.tokens = [] }
         return out
     }
 
@@ -255,8 +248,27 @@ public final class Tokenizer: Sendable {
 
     func encodePieces(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, state: inout EncoderState) {
         let base = text.baseAddress!
+        let widen = byteLevelModel
         preTokenizer.forEachRange(text, start, end) { s, e in
+            let mark = state.offsets.count
             tokenizeModel(base + s, e - s, base: Int32(s), state: &state)
+            if widen { Self.widenToCharacters(&state.offsets, from: mark, base, s, e) }
+        }
+    }
+
+    /// Byte-level tokens can split a character; HF reports the whole character (each byte-level
+    /// symbol is aligned to the character it came from), so spans widen to character boundaries.
+    @inline(__always)
+    static func widenToCharacters(_ offsets: inout [ByteSpan], from mark: Int, _ p: UnsafePointer<UInt8>, _ lo: Int, _ hi: Int) {
+        var k = mark
+        while k < offsets.count {
+            var a = Int(offsets[k].start), b = Int(offsets[k].end)
+            if a < hi && p[a] & 0xC0 == 0x80 || b < hi && p[b] & 0xC0 == 0x80 {
+                while a > lo && p[a] & 0xC0 == 0x80 { a -= 1 }
+                while b < hi && p[b] & 0xC0 == 0x80 { b += 1 }
+                offsets[k] = ByteSpan(a, b)
+            }
+            k &+= 1
         }
     }
 
