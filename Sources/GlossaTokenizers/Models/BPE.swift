@@ -44,6 +44,30 @@ public final class BPEModel: Sendable {
     let prefixBytes: [UInt8]
     let suffixBytes: [UInt8]
     let plainSymbols: Bool
+    /// True when "▁" is a token and no token has "▁" after another character (SentencePiece-style
+    /// vocabularies): long pieces may then be cut before every "▁"-run.
+    let metaspaceSegments: Bool
+
+    static func noTokenCrossesMetaspace(_ table: ByteTable) -> Bool {
+        let meta: [UInt8] = [0xE2, 0x96, 0x81]
+        guard table.find(meta) != nil else { return false }
+        for e in 0..<table.entryCount {
+            let bad = table.withEntryBytes(e) { b -> Bool in
+                guard b.count >= 4 else { return false }
+                var i = 1
+                while i + 2 < b.count {
+                    if b[i] == 0xE2 && b[i + 1] == 0x96 && b[i + 2] == 0x81 {
+                        // Any "▁" not preceded by another "▁" (or the start) breaks the property.
+                        if !(i >= 3 && b[i - 3] == 0xE2 && b[i - 2] == 0x96 && b[i - 1] == 0x81) { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+            if bad { return false }
+        }
+        return true
+    }
 
     /// - Parameters:
     ///   - vocabulary: ids and spellings.
@@ -84,6 +108,7 @@ public final class BPEModel: Sendable {
         }
         for m in merges { list.append((m.0, m.1)) }
         rule = explicitRule ?? .pairs(pt)
+        metaspaceSegments = !byteLevel && Self.noTokenCrossesMetaspace(table)
         self.merges = writtenMerges ?? list
         var bi = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
@@ -139,6 +164,29 @@ public final class BPEModel: Sendable {
     /// Tokenizes one pre-token `p[0..<n]` (model-domain bytes), appending ids and byte spans
     /// relative to `base`.
     public func tokenize(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32,
+                         ids: inout [Int32], offsets: inout [ByteSpan], scratch: inout BPEScratch) {
+        if n == 0 { return }
+        if n > WordCache.maxKey && metaspaceSegments && !options.ignoreMerges {
+            // No token contains "x▁" (x not ▁), so no merge crosses the start of a ▁-run:
+            // tokenizing each ▁-initial segment alone gives the same result, and short segments hit the cache.
+            var start = 0
+            var i = 1
+            while i &+ 2 < n {
+                if p[i] == 0xE2 && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 && !(i >= 3 && p[i &- 3] == 0xE2 && p[i &- 2] == 0x96 && p[i &- 1] == 0x81) {
+                    tokenizeSegment(p + start, i &- start, base: base &+ Int32(start), ids: &ids, offsets: &offsets, scratch: &scratch)
+                    start = i
+                    i &+= 3
+                } else {
+                    i &+= 1
+                }
+            }
+            tokenizeSegment(p + start, n &- start, base: base &+ Int32(start), ids: &ids, offsets: &offsets, scratch: &scratch)
+            return
+        }
+        tokenizeSegment(p, n, base: base, ids: &ids, offsets: &offsets, scratch: &scratch)
+    }
+
+    func tokenizeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32,
                          ids: inout [Int32], offsets: inout [ByteSpan], scratch: inout BPEScratch) {
         if n == 0 { return }
         if options.ignoreMerges {
