@@ -18,7 +18,8 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         switch self {
         case let .io(path, reason): return "\(path): \(reason)"
-        case let .malformed(file, field, reason): return "\(file.map { $0 + ": " } ?? "")\(field): \(reason)"
+        case let .malformed(file, field, reason):
+            return "\(file.map { $0 + ": " } ?? "")\(field.isEmpty ? "" : field + ": ")\(reason)"
         case let .unsupported(file, component, detail):
             return "\(file.map { $0 + ": " } ?? "")unsupported \(component): \(detail)"
         case let .invalidUTF8(source, offset):
