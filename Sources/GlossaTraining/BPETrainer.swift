@@ -135,6 +135,17 @@ public enum BPETrainer {
         return result
     }
 
+    /// Only the counting stage: pre-token counts over `sources` with the normalization and pattern of `options`.
+    public static func countPreTokens(sources: [CorpusSource], options: BPETrainingOptions,
+                                      progress: ((TrainingProgress) -> Void)? = nil) throws(TrainingError) -> PreTokenCounts {
+        try validate(options)
+        return try PreTokenCounting.count(
+            sources: sources,
+            options: CountingOptions(pattern: options.pattern, normalization: options.normalization,
+                                     lowercase: options.lowercase, threads: resolvedThreads(options.threads)),
+            progress: progress)
+    }
+
     /// Learns the merges from already counted pre-tokens (raw bytes, before the byte-level mapping).
     public static func train(counts: PreTokenCounts, options: BPETrainingOptions,
                              progress: ((TrainingProgress) -> Void)? = nil) throws(TrainingError) -> BPETrainingResult {

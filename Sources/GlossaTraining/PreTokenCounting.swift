@@ -64,9 +64,14 @@ struct CountingOptions: Sendable {
 
 /// Result of the counting stage.
 public struct PreTokenCounts: Sendable {
+    /// Pre-token (raw bytes, before the byte-level mapping) → count.
     public var words: WordCounter
     public var bytesRead: Int
     public var sequences: Int
+
+    public init(words: WordCounter, bytesRead: Int = 0, sequences: Int = 0) {
+        self.words = words; self.bytesRead = bytesRead; self.sequences = sequences
+    }
 }
 
 /// A read-only block shared by the workers for the duration of one `concurrentPerform`.
