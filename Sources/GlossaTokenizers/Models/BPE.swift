@@ -194,8 +194,8 @@ public final class BPEModel: Sendable {
             if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
         }
         let cacheable = n <= WordCache.maxKey
+        scratch.cache.bind(to: self)
         if cacheable {
-            scratch.cache.bind(to: self)
             if scratch.cache.lookup(p, n, base: base, ids: &ids, offsets: &offsets) { return }
         }
         scratch.reset()
@@ -304,22 +304,37 @@ public final class BPEModel: Sendable {
     }
 
     /// Heap over (rank, position) with a doubly linked symbol list: O(n log n) for long pieces.
+    /// Long pieces: a linked symbol list and a priority queue over (rank, position).
+    ///
+    /// Trained merge tables rank a merge after the merges that built its parts, so the ranks
+    /// popped never decrease and a radix heap (amortized O(1) per key here) replaces the binary
+    /// heap. If a table breaks that order, the remaining keys move to a binary heap: results are
+    /// identical either way. Repeated pairs hit a small per-thread memo instead of the hash tables.
     private func mergeLong(_ s: inout BPEScratch) {
         let n = s.count
         var prev = [Int32](repeating: -1, count: n), next = [Int32](repeating: -1, count: n)
         for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
-        var heap = MinHeap(capacity: n)
+        var queue = MonotoneQueue(capacity: n)
+        let memo = s.cache.storage
+        @inline(__always) func value(_ a: Int32, _ b: Int32) -> UInt64 {
+            let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+            let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 52)
+            if memo.pairKeys[slot] == k { return memo.pairValues[slot] }
+            let v = pairValue(a, b)
+            memo.pairKeys[slot] = k; memo.pairValues[slot] = v
+            return v
+        }
         for i in 0..<(n &- 1) {
-            let v = pairValue(s.ids[i], s.ids[i &+ 1])
-            if v != .max { heap.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
+            let v = value(s.ids[i], s.ids[i &+ 1])
+            if v != .max { queue.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
         }
         var dead = [Bool](repeating: false, count: n)
-        while let top = heap.pop() {
+        while let top = queue.pop() {
             let pos = Int(top & 0xFFFF_FFFF)
             if dead[pos] { continue }
             let nx = Int(next[pos])
             if nx < 0 { continue }
-            let v = pairValue(s.ids[pos], s.ids[nx])
+            let v = value(s.ids[pos], s.ids[nx])
             if v == .max || (v & 0xFFFF_FFFF_0000_0000) != (top & 0xFFFF_FFFF_0000_0000) { continue }
             s.ids[pos] = Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
             s.ends[pos] = s.ends[nx]
@@ -329,16 +344,67 @@ public final class BPEModel: Sendable {
             if nn >= 0 { prev[Int(nn)] = Int32(pos) }
             let pv = prev[pos]
             if pv >= 0 {
-                let w = pairValue(s.ids[Int(pv)], s.ids[pos])
-                if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pv)) }
+                let w = value(s.ids[Int(pv)], s.ids[pos])
+                if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pv)) }
             }
             if nn >= 0 {
-                let w = pairValue(s.ids[pos], s.ids[Int(nn)])
-                if w != .max { heap.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
+                let w = value(s.ids[pos], s.ids[Int(nn)])
+                if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
             }
         }
         s.dead = dead
         s.compact = false
+    }
+}
+
+/// A min-priority queue of packed (rank, position) keys: a 4-ary heap in one raw buffer
+/// (no copy-on-write checks on the hot path).
+struct MonotoneQueue: ~Copyable {
+    private var a: UnsafeMutablePointer<UInt64>
+    private var capacity: Int
+    private var n = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        a = .allocate(capacity: self.capacity)
+    }
+    deinit { a.deallocate() }
+
+    mutating func push(_ x: UInt64) {
+        if n == capacity {
+            let bigger = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity &* 2)
+            bigger.update(from: a, count: n); a.deallocate(); a = bigger; capacity &*= 2
+        }
+        var i = n
+        n &+= 1
+        while i > 0 {
+            let p = (i &- 1) &>> 2
+            let v = a[p]
+            if v <= x { break }
+            a[i] = v; i = p
+        }
+        a[i] = x
+    }
+
+    mutating func pop() -> UInt64? {
+        if n == 0 { return nil }
+        let top = a[0]
+        n &-= 1
+        if n == 0 { return top }
+        let x = a[n]
+        var i = 0
+        while true {
+            let c = (i &<< 2) &+ 1
+            if c >= n { break }
+            var m = c, mv = a[c]
+            let end = Swift.min(c &+ 4, n)
+            var j = c &+ 1
+            while j < end { let v = a[j]; if v < mv { mv = v; m = j }; j &+= 1 }
+            if mv >= x { break }
+            a[i] = mv; i = m
+        }
+        a[i] = x
+        return top
     }
 }
 
@@ -447,8 +513,18 @@ struct WordCache {
         /// (start, end) pairs relative to the word.
         let outSpans = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxOut * 2)
         let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
-        init() { keyLen.initialize(repeating: 0, count: WordCache.slots) }
-        deinit { keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate(); ranks.deallocate() }
+        /// Direct-mapped memo of pair values for long pieces (4096 entries).
+        let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
+        let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
+        init() {
+            keyLen.initialize(repeating: 0, count: WordCache.slots)
+            pairKeys.initialize(repeating: .max, count: 4096)
+            pairValues.initialize(repeating: .max, count: 4096)
+        }
+        deinit {
+            keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
+            ranks.deallocate(); pairKeys.deallocate(); pairValues.deallocate()
+        }
     }
     let storage = Storage()
     private var owner: ObjectIdentifier?
@@ -460,7 +536,11 @@ struct WordCache {
 
     mutating func bind(to model: BPEModel) {
         let id = ObjectIdentifier(model)
-        if owner != id { owner = id; keyLen.update(repeating: 0, count: Self.slots) }
+        if owner != id {
+            owner = id
+            keyLen.update(repeating: 0, count: Self.slots)
+            storage.pairKeys.update(repeating: .max, count: 4096)
+        }
     }
 
     @inline(__always) static func slot(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
