@@ -37,8 +37,12 @@ public enum UTF8Scan {
     /// (no overlongs, no surrogates, nothing above U+10FFFF).
     public static func firstInvalidOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         let n = bytes.count
+        guard let base = bytes.baseAddress else { return nil }
         var i = 0
         while i < n {
+            // ASCII runs eight bytes at a time.
+            while i &+ 8 <= n && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i &+= 8 }
+            if i >= n { break }
             let b0 = bytes[i]
             if b0 < 0x80 { i &+= 1; continue }
             if b0 < 0xC2 { return i }

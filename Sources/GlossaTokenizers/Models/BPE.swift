@@ -189,14 +189,16 @@ public final class BPEModel: Sendable {
     func tokenizeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32,
                          ids: inout [Int32], offsets: inout [ByteSpan], scratch: inout BPEScratch) {
         if n == 0 { return }
+        // One hash serves the whole-token lookup and the word cache.
+        let h = hashBytes(p, n)
         if options.ignoreMerges {
-            let id = lookup.find(p, n)
+            let id = lookup.find(p, n, hash: h)
             if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
         }
         let cacheable = n <= WordCache.maxKey
         scratch.cache.bind(to: self)
         if cacheable {
-            if scratch.cache.lookup(p, n, base: base, ids: &ids, offsets: &offsets) { return }
+            if scratch.cache.lookup(p, n, hash: h, base: base, ids: &ids, offsets: &offsets) { return }
         }
         scratch.reset()
         if byteLevel && plainSymbols {
@@ -218,7 +220,7 @@ public final class BPEModel: Sendable {
             ids.append(scratch.ids[k])
             offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
         }
-        if cacheable { scratch.cache.store(p, n, base: base, ids: ids, offsets: offsets, from: mark) }
+        if cacheable { scratch.cache.store(p, n, hash: h, base: base, ids: ids, offsets: offsets, from: mark) }
     }
 
     private func initialCharacterSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch) {
@@ -543,13 +545,13 @@ struct WordCache {
         }
     }
 
-    @inline(__always) static func slot(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        Int(truncatingIfNeeded: hashBytes(p, n)) & (slots &- 1)
+    @inline(__always) static func slot(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> 17) & (slots &- 1)
     }
 
     @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan]) -> Bool {
-        let s = Self.slot(p, n)
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan]) -> Bool {
+        let s = Self.slot(hash)
         if Int(keyLen[s]) != n || memcmp(keys + s &* Self.maxKey, p, n) != 0 { return false }
         let c = Int(outCount[s])
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
@@ -561,10 +563,10 @@ struct WordCache {
     }
 
     @inline(__always)
-    func store(_ p: UnsafePointer<UInt8>, _ n: Int, base: Int32, ids: [Int32], offsets: [ByteSpan], from mark: Int) {
+    func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: [Int32], offsets: [ByteSpan], from mark: Int) {
         let c = ids.count &- mark
         if c > Self.maxOut || n == 0 { return }
-        let s = Self.slot(p, n)
+        let s = Self.slot(hash)
         (keys + s &* Self.maxKey).update(from: p, count: n)
         keyLen[s] = UInt8(n)
         outCount[s] = UInt8(c)
