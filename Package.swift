@@ -38,9 +38,10 @@ let package = Package(
         .target(name: "GlossaWeights", dependencies: ["GlossaTensor"]),
         // Llama-family causal LM: forward/backward, KV-cache generation, bits-per-byte evaluation.
         .target(name: "GlossaModels", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaTokenizers"]),
+        .target(name: "GlossaInit", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTokenizers", "GlossaJSON"]),
 
         .executableTarget(name: "glossa", dependencies: [
-            "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining",
+            "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining", "GlossaInit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
         .testTarget(name: "GlossaTrainingTests", dependencies: ["GlossaTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"]),
+        .testTarget(name: "GlossaInitTests", dependencies: ["GlossaInit"]),
         .testTarget(name: "GlossaModelsTests", dependencies: ["GlossaModels", "GlossaWeights", "GlossaTensor"]),
     ],
     swiftLanguageModes: [.v6]
