@@ -135,6 +135,18 @@ public final class BPEModel: Sendable {
 
     public var vocabularySize: Int { vocabulary.count }
 
+    /// `pairValue` through a small per-thread direct-mapped memo: text repeats pairs constantly, and
+    /// for rank files a miss costs a hash of the concatenated bytes.
+    @inline(__always)
+    func memoPairValue(_ a: Int32, _ b: Int32, _ memo: WordCache.Storage) -> UInt64 {
+        let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+        let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 52)
+        if memo.pairKeys[slot] == k { return memo.pairValues[slot] }
+        let v = pairValue(a, b)
+        memo.pairKeys[slot] = k; memo.pairValues[slot] = v
+        return v
+    }
+
     /// (rank << 32 | merged id) when symbols `a` and `b` merge, else UInt64.max.
     @inline(__always)
     func pairValue(_ a: Int32, _ b: Int32) -> UInt64 {
@@ -213,7 +225,7 @@ public final class BPEModel: Sendable {
         }
         scratch.flushUnk()
         if scratch.count > 1 {
-            if scratch.count <= 48 { mergeShort(&scratch) } else { mergeLong(&scratch) }
+            if scratch.count <= 24 { mergeShort(&scratch) } else { mergeLong(&scratch) }
         }
         let mark = ids.count
         for k in 0..<scratch.count where scratch.alive(k) {
@@ -272,10 +284,11 @@ public final class BPEModel: Sendable {
     private func mergeShort(_ s: inout BPEScratch) {
         var n = s.count
         let ranks = s.ranks
+        let memo = s.cache.storage
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            for i in 0..<(n &- 1) { ranks[i] = pairValue(ids[i], ids[i &+ 1]) }
+            for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
             while true {
                 var best = UInt64.max, at = -1
                 var i = 0
@@ -297,8 +310,8 @@ public final class BPEModel: Sendable {
                 }
                 n &-= 1
                 ranks[n &- 1] = .max
-                if at < n &- 1 { ranks[at] = pairValue(ids[at], ids[at &+ 1]) } else { ranks[at] = .max }
-                if at > 0 { ranks[at &- 1] = pairValue(ids[at &- 1], ids[at]) }
+                if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
+                if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
             }
         }}}
         s.count = n
@@ -314,18 +327,12 @@ public final class BPEModel: Sendable {
     /// identical either way. Repeated pairs hit a small per-thread memo instead of the hash tables.
     private func mergeLong(_ s: inout BPEScratch) {
         let n = s.count
-        var prev = [Int32](repeating: -1, count: n), next = [Int32](repeating: -1, count: n)
-        for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
-        var queue = MonotoneQueue(capacity: n)
         let memo = s.cache.storage
-        @inline(__always) func value(_ a: Int32, _ b: Int32) -> UInt64 {
-            let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-            let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 52)
-            if memo.pairKeys[slot] == k { return memo.pairValues[slot] }
-            let v = pairValue(a, b)
-            memo.pairKeys[slot] = k; memo.pairValues[slot] = v
-            return v
-        }
+        memo.reserveLinks(n)
+        let prev = memo.prev, next = memo.next
+        for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
+        var queue = MonotoneQueue(buffer: memo.heap, capacity: memo.heapCapacity)
+        @inline(__always) func value(_ a: Int32, _ b: Int32) -> UInt64 { memoPairValue(a, b, memo) }
         for i in 0..<(n &- 1) {
             let v = value(s.ids[i], s.ids[i &+ 1])
             if v != .max { queue.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
@@ -354,6 +361,8 @@ public final class BPEModel: Sendable {
                 if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
             }
         }
+        memo.heapCapacity = max(memo.heapCapacity, queue.capacityNow)
+        memo.heap = queue.release()
         s.dead = dead
         s.compact = false
     }
@@ -365,12 +374,19 @@ struct MonotoneQueue: ~Copyable {
     private var a: UnsafeMutablePointer<UInt64>
     private var capacity: Int
     private var n = 0
+    private var owned = true
 
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        a = .allocate(capacity: self.capacity)
+    /// Adopts a reusable buffer (grown if needed); hand it back with `release()`.
+    init(buffer: UnsafeMutablePointer<UInt64>, capacity: Int) {
+        a = buffer; self.capacity = capacity
     }
-    deinit { a.deallocate() }
+    var capacityNow: Int { capacity }
+    /// Gives the buffer back to its owner (it is not freed).
+    consuming func release() -> UnsafeMutablePointer<UInt64> {
+        owned = false
+        return a
+    }
+    deinit { if owned { a.deallocate() } }
 
     mutating func push(_ x: UInt64) {
         if n == capacity {
@@ -518,6 +534,18 @@ struct WordCache {
         /// Direct-mapped memo of pair values for long pieces (4096 entries).
         let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
         let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
+        /// Reusable buffers for long pieces: symbol links and the heap.
+        var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        var next = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        var linkCapacity = 256
+        var heap = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
+        var heapCapacity = 1024
+        func reserveLinks(_ n: Int) {
+            guard n > linkCapacity else { return }
+            prev.deallocate(); next.deallocate()
+            linkCapacity = max(n, linkCapacity &* 2)
+            prev = .allocate(capacity: linkCapacity); next = .allocate(capacity: linkCapacity)
+        }
         init() {
             keyLen.initialize(repeating: 0, count: WordCache.slots)
             pairKeys.initialize(repeating: .max, count: 4096)
@@ -526,6 +554,7 @@ struct WordCache {
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
             ranks.deallocate(); pairKeys.deallocate(); pairValues.deallocate()
+            prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
     let storage = Storage()
