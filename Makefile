@@ -31,16 +31,17 @@ APT_PKGS    := $(sort libicu-dev libopenblas-dev pkg-config \
                  $(shell grep -o '\.apt(\[[^]]*\])' Package.swift 2>/dev/null | grep -o '"[^"]*"' | tr -d '"'))
 PARITY_ARGS ?=
 
-.PHONY: help deps apt-deps venv models build release test swift-test parity parity-selftest demo clean
+.PHONY: help deps apt-deps venv models build release test swift-test parity parity-run parity-models parity-train parity-selftest bench demo clean
 
 help:
 	@echo "make demo            build in release and run the tokenizer runtime on Fixtures/"
-	@echo "make test            Swift tests + parity suite against HF tokenizers / tiktoken / sentencepiece"
+	@echo "make test            Swift tests + parity: tokenizers (HF/tiktoken/sentencepiece), BPE training (HF), Llama (torch)"
 	@echo "make deps            apt packages (if missing) and the Python venv with the reference libraries"
 	@echo "make build|release   debug build | release build of the glossa CLI ($(GLOSSA))"
 	@echo "make parity          parity suite only (PARITY_ARGS='--only cl100k_base --quick' etc.)"
 	@echo "make parity-selftest prove the parity comparator catches injected differences"
 	@echo "make models          fetch the two real models into .cache/models (sha256-checked)"
+	@echo "make bench           encoding speed side by side with tiktoken, HF, rs-bpe, bpe-openai (Docs/performance.md)"
 
 # ---------------------------------------------------------------------------------------------------- deps
 
@@ -81,17 +82,44 @@ release: apt-deps
 
 # ---------------------------------------------------------------------------------------------------- test
 
-test: deps
-	$(SWIFTC) --build-tests
-	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS) --skip-build
-	$(MAKE) --no-print-directory parity
+# One release build serves the Swift tests (-enable-testing for @testable imports) and every parity run.
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+TEST_GLOSSA := $(SCRATCH)/release/glossa
 
-swift-test: deps
+test: deps models
+	$(SWIFT) build --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --build-tests
+	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --skip-build
+	$(MAKE) --no-print-directory parity-models parity-train GLOSSA=$(TEST_GLOSSA)
+	$(MAKE) --no-print-directory parity-run GLOSSA=$(TEST_GLOSSA)
+
+swift-test: deps models
 	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS)
 
-# The last line printed is "N passed, N failed"; exits non-zero on any difference.
+# Tokenizer parity against HF tokenizers / tiktoken / sentencepiece. The last line printed is "N passed, N failed";
+# exits non-zero on any difference.
 parity: deps release
+	$(MAKE) --no-print-directory parity-run
+
+parity-run:
 	$(PY) Tests/parity/parity.py --glossa $(GLOSSA) $(PARITY_ARGS)
+
+# Llama model parity against PyTorch/transformers: a tiny random model (logits and all gradients) and the real
+# SmolLM2-135M from its GGUF (weights, logits, greedy generation).
+parity-models:
+	$(PY) Tests/parity/torch_llama_parity.py --glossa $(GLOSSA)
+	$(PY) Tests/parity/torch_smollm2_parity.py --glossa $(GLOSSA)
+
+# BPE training parity: merges and vocabulary identical to HF BpeTrainer (en/ru 1k and 32k, zh/ko 8k).
+parity-train:
+	$(PY) Tests/parity/train_parity.py --glossa $(GLOSSA) --suite
+
+# Encoding speed side by side with the peers (release build; results in Docs/performance.md).
+bench: deps release
+	$(PY) -m pip install -q rs-bpe==0.1.0 bpe-openai==0.1.4 2>/dev/null || echo "bench: rs-bpe/bpe-openai unavailable; skipping those rows"
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA)
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/multi_nonlatin_mix.txt
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/zh_linux_docs_translation.txt
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,llama3-hf --threads 2
 
 parity-selftest: deps
 	$(PY) Tests/parity/parity.py --self-test
