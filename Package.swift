@@ -38,10 +38,11 @@ let package = Package(
         .target(name: "GlossaWeights", dependencies: ["GlossaTensor"]),
         // Llama-family causal LM: forward/backward, KV-cache generation, bits-per-byte evaluation.
         .target(name: "GlossaModels", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaTokenizers"]),
+        .target(name: "GlossaVocabulary", dependencies: ["GlossaTraining", "GlossaTokenizers", "GlossaFormats", "GlossaJSON"]),
         .target(name: "GlossaInit", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTokenizers", "GlossaJSON"]),
 
         .executableTarget(name: "glossa", dependencies: [
-            "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining", "GlossaInit",
+            "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining", "GlossaInit", "GlossaVocabulary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
         .testTarget(name: "GlossaTrainingTests", dependencies: ["GlossaTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"]),
+        .testTarget(name: "GlossaVocabularyTests", dependencies: ["GlossaVocabulary"]),
         .testTarget(name: "GlossaInitTests", dependencies: ["GlossaInit"]),
         .testTarget(name: "GlossaModelsTests", dependencies: ["GlossaModels", "GlossaWeights", "GlossaTensor"]),
     ],

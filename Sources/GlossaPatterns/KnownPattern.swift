@@ -37,7 +37,20 @@ public enum KnownPattern: String, Sendable, CaseIterable {
     public var aliases: [String] {
         switch self {
         case .gpt2: return [#"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"#]
+        case .cl100kPossessive: return [onigurumaSpelling]
         default: return []
+        }
+    }
+
+    /// The pattern as Oniguruma (HF tokenizers) must read it to split like the reference engine.
+    /// In Oniguruma's Ruby syntax `{1,3}+` is not possessive but "repeat the group": `\p{N}{1,3}+`
+    /// would swallow whole digit runs, so tokenizer.json files get `\p{N}{1,3}` (equivalent here, as
+    /// nothing follows it in its alternative).
+    public var onigurumaSpelling: String {
+        switch self {
+        case .cl100kPossessive:
+            return #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
+        default: return regex
         }
     }
 

@@ -14,7 +14,7 @@ struct Glossa: ParsableCommand {
           glossa inspect -t tokenizer.model --json
           glossa convert -t cl100k_base.tiktoken --to hf -o cl100k.tokenizer.json
         """,
-        subcommands: [Encode.self, Decode.self, Count.self, Inspect.self, Convert.self, Bench.self, Train.self, ModelCommand.self, InitEmbeddings.self, Vectors.self, ProbeCommand.self])
+        subcommands: [Encode.self, Decode.self, Count.self, Inspect.self, Convert.self, Bench.self, Train.self, ModelCommand.self, InitEmbeddings.self, Vectors.self, ProbeCommand.self, Extend.self, Stats.self])
 }
 
 /// Options shared by every command that loads a tokenizer.

@@ -243,7 +243,9 @@ extension Tokenizer {
         case let .byteLevel(a, t, u):
             w.key("type"); w.string("ByteLevel"); w.key("add_prefix_space"); w.bool(a); w.key("trim_offsets"); w.bool(t); w.key("use_regex"); w.bool(u)
         case let .split(p, b, inv):
-            w.key("type"); w.string("Split"); w.key("pattern"); writePattern(p, &w); w.key("behavior"); w.string(b.json); w.key("invert"); w.bool(inv)
+            var pattern = p
+            if case .regex(let r) = p, let known = KnownPattern(regex: r) { pattern = .regex(known.onigurumaSpelling) }
+            w.key("type"); w.string("Split"); w.key("pattern"); writePattern(pattern, &w); w.key("behavior"); w.string(b.json); w.key("invert"); w.bool(inv)
         case .whitespace: w.key("type"); w.string("Whitespace")
         case .whitespaceSplit: w.key("type"); w.string("WhitespaceSplit")
         case .bert: w.key("type"); w.string("BertPreTokenizer")
