@@ -31,7 +31,7 @@ APT_PKGS    := $(sort libicu-dev libopenblas-dev pkg-config \
                  $(shell grep -o '\.apt(\[[^]]*\])' Package.swift 2>/dev/null | grep -o '"[^"]*"' | tr -d '"'))
 PARITY_ARGS ?=
 
-.PHONY: help deps apt-deps venv models build release test swift-test parity parity-run parity-models parity-train parity-selftest bench demo clean
+.PHONY: help deps apt-deps venv models build release test swift-test parity parity-run parity-models parity-train parity-extension parity-selftest bench demo clean
 
 help:
 	@echo "make demo            build in release and run the tokenizer runtime on Fixtures/"
@@ -89,7 +89,7 @@ TEST_GLOSSA := $(SCRATCH)/release/glossa
 test: deps models
 	$(SWIFT) build --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --build-tests
 	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --skip-build
-	$(MAKE) --no-print-directory parity-models parity-train GLOSSA=$(TEST_GLOSSA)
+	$(MAKE) --no-print-directory parity-models parity-train parity-extension GLOSSA=$(TEST_GLOSSA)
 	$(MAKE) --no-print-directory parity-run GLOSSA=$(TEST_GLOSSA)
 
 swift-test: deps models
@@ -112,6 +112,17 @@ parity-models:
 # BPE training parity: merges and vocabulary identical to HF BpeTrainer (en/ru 1k and 32k, zh/ko 8k).
 parity-train:
 	$(PY) Tests/parity/train_parity.py --glossa $(GLOSSA) --suite
+
+# Vocabulary extension and analytics against HF tokenizers / tiktoken: GPT-2 extended with 4k Russian tokens
+# (base ids and merges unchanged, new tokens reachable, HF ids identical on ru/en heldout) and `glossa stats`
+# token counts per NTREX sentence equal to the peers' (15 scripts, 300 sentences each).
+parity-extension:
+	rm -rf .cache/parity/ext-gpt2-ru4k
+	$(GLOSSA) extend --base ../shared/tokenizers/gpt2/encoder.json --corpus ../shared/corpora/ru/train.txt --add 4000 \
+	  -o .cache/parity/ext-gpt2-ru4k
+	$(PY) Tests/parity/extension_check_hf.py $(GLOSSA) .cache/parity/ext-gpt2-ru4k ../shared/tokenizers/gpt2/encoder.json \
+	  ../shared/corpora/ru/heldout.txt ../shared/corpora/en/heldout.txt
+	$(PY) Tests/parity/stats_crosscheck.py $(GLOSSA) --max-lines 300
 
 # Encoding speed side by side with the peers (release build; results in Docs/performance.md).
 bench: deps release
