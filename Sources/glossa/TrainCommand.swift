@@ -6,21 +6,31 @@ import GlossaTraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a byte-level BPE tokenizer (merges and ids identical to HF tokenizers' BpeTrainer).",
+        abstract: "Train a BPE tokenizer: byte-level (identical to HF tokenizers' BpeTrainer) or SentencePiece-style.",
         discussion: """
         Text files are read line by line, each line with its newline, exactly as HF `Tokenizer.train(files)`;
         *.jsonl / *.ndjson files give one sequence per record (--text-field). Gzip input is detected by its
         magic bytes; `-` reads standard input. The output is written atomically (temporary file + rename).
+
+        --model sentencepiece trains SentencePiece-style BPE (as `spm_train --model_type=bpe`): lines without their
+        newline, NFKC, Metaspace "▁" with a dummy prefix, pieces within one word and one Unicode script, at most
+        --max-token-length (default 16) characters, --character-coverage (default 0.9995), byte fallback
+        (<0x00>…<0xFF>), <unk> <s> </s> first. The tokenizer.json loads in HF tokenizers.
 
         Examples:
           glossa train --corpus ../shared/corpora/en/train.txt --vocab-size 32000 -o en32k.json
           glossa train --corpus a.txt.gz b.jsonl --vocab-size 8000 --special-tokens '<|endoftext|>' \\
                        --pattern cl100k --normalization nfc -o tok.json --json
           glossa train --corpus - --vocab-size 1000 --format tiktoken -o small.tiktoken < corpus.txt
+          glossa train --model sentencepiece --corpus ../shared/corpora/ru/train.txt --vocab-size 32000 -o ru-sp.json
         """)
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case hf, tiktoken }
     enum InputFormat: String, ExpressibleByArgument, CaseIterable { case auto, lines, jsonl }
+    enum ModelKind: String, ExpressibleByArgument, CaseIterable { case bytelevel, sentencepiece }
+
+    @Option(help: "bytelevel (GPT-2 / Llama-3 style, HF-identical) or sentencepiece (Metaspace, byte fallback).")
+    var model: ModelKind = .bytelevel
 
     @Option(name: .long, parsing: .upToNextOption, help: "Corpus files (text, JSONL, gzip; `-` for standard input).")
     var corpus: [String] = []
@@ -40,16 +50,22 @@ struct Train: ParsableCommand {
     @Option(help: "Comma-separated special tokens (ids 0, 1, … in this order).")
     var specialTokens: String?
 
-    @Option(help: "Pre-tokenization: gpt2, cl100k, o200k, qwen, or a regex (Oniguruma syntax).")
-    var pattern = "gpt2"
+    @Option(help: "Pre-tokenization: gpt2, cl100k, o200k, qwen, or a regex (Oniguruma syntax). Byte-level only.")
+    var pattern: String?
 
-    @Option(help: "Unicode normalization before pre-tokenization: none, nfc, nfd, nfkc, nfkd.")
-    var normalization = "none"
+    @Option(help: "Unicode normalization before pre-tokenization: none, nfc, nfd, nfkc, nfkd (default: none; nfkc for sentencepiece).")
+    var normalization: String?
+
+    @Option(help: "SentencePiece character_coverage: rarer characters get no piece (byte fallback). Default 0.9995.")
+    var characterCoverage: Double?
+
+    @Flag(help: "SentencePiece: no <0x00>…<0xFF> byte-fallback pieces (uncovered characters become <unk>).")
+    var noByteFallback = false
 
     @Flag(help: "Lowercase after normalization (HF Lowercase normalizer).")
     var lowercase = false
 
-    @Option(help: "Maximum token length in characters (HF max_token_length).")
+    @Option(help: "Maximum token length in characters (HF max_token_length; sentencepiece: max_sentencepiece_length, default 16).")
     var maxTokenLength: Int?
 
     @Option(help: "Keep at most this many alphabet characters (HF limit_alphabet).")
@@ -72,8 +88,16 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("give at least one --corpus file (or - for standard input)") }
-        if TrainingNormalization(rawValue: normalization.lowercased()) == nil {
+        if let normalization, TrainingNormalization(rawValue: normalization.lowercased()) == nil {
             throw ValidationError("--normalization must be one of: \(TrainingNormalization.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if model == .sentencepiece {
+            if format == .tiktoken { throw ValidationError("--format tiktoken is for byte-level models only") }
+            if pattern != nil { throw ValidationError("--pattern is for byte-level models only (sentencepiece splits on \"▁\")") }
+            if limitAlphabet != nil { throw ValidationError("--limit-alphabet is for byte-level models; use --character-coverage") }
+        } else {
+            if characterCoverage != nil { throw ValidationError("--character-coverage is for --model sentencepiece") }
+            if noByteFallback { throw ValidationError("--no-byte-fallback is for --model sentencepiece") }
         }
     }
 
@@ -81,8 +105,8 @@ struct Train: ParsableCommand {
         var options = BPETrainingOptions(vocabSize: vocabSize)
         options.minFrequency = minFrequency
         options.specialTokens = specialTokens.map { $0.split(separator: ",", omittingEmptySubsequences: true).map(String.init) } ?? []
-        options.pattern = TrainingPattern(argument: pattern)
-        options.normalization = TrainingNormalization(rawValue: normalization.lowercased()) ?? .none
+        options.pattern = TrainingPattern(argument: pattern ?? "gpt2")
+        options.normalization = normalization.flatMap { TrainingNormalization(rawValue: $0.lowercased()) } ?? .none
         options.lowercase = lowercase
         options.maxTokenLength = maxTokenLength
         options.limitAlphabet = limitAlphabet
@@ -119,7 +143,21 @@ struct Train: ParsableCommand {
 
         let result: BPETrainingResult
         do {
-            result = try BPETrainer.train(sources: sources, options: options, progress: progress)
+            switch model {
+            case .bytelevel:
+                result = try BPETrainer.train(sources: sources, options: options, progress: progress)
+            case .sentencepiece:
+                var sp = SentencePieceTrainingOptions(vocabSize: vocabSize)
+                sp.minFrequency = minFrequency
+                sp.specialTokens = options.specialTokens
+                sp.normalization = normalization.flatMap { TrainingNormalization(rawValue: $0.lowercased()) } ?? .nfkc
+                sp.lowercase = lowercase
+                if let characterCoverage { sp.characterCoverage = characterCoverage }
+                sp.byteFallback = !noByteFallback
+                if let maxTokenLength { sp.maxPieceLength = maxTokenLength }
+                sp.threads = threads
+                result = try SentencePieceTrainer.train(sources: sources, options: sp, progress: progress)
+            }
         } catch {
             if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
             throw CLIError(error.description)
@@ -158,7 +196,8 @@ struct Train: ParsableCommand {
                 w.key("peak_word_references"); w.int(st.peakWordReferences)
                 w.key("counting_s"); w.double((st.countingSeconds * 1000).rounded() / 1000)
                 w.key("merging_s"); w.double((st.mergingSeconds * 1000).rounded() / 1000)
-                w.key("pattern"); w.string(options.pattern.regex)
+                w.key("model"); w.string(model.rawValue)
+                if model == .bytelevel { w.key("pattern"); w.string(options.pattern.regex) }
                 if !specialRanks.isEmpty {
                     w.key("special_tokens"); w.beginObject()
                     for (s, r) in specialRanks { w.key(s); w.int(r) }
