@@ -52,6 +52,10 @@ public struct BPETrainingOptions: Sendable {
     public var limitAlphabet: Int?
     /// Worker threads for counting (0: one per core). The result does not depend on it.
     public var threads: Int = 0
+    /// Train on a sample of the corpus: keep each line (JSONL record) whose content hash falls in this
+    /// fraction, in (0, 1]. Decided by a fixed hash of the line's bytes, so the sample is the same for any
+    /// thread count and run (identical lines are kept or dropped together).
+    public var sampleFraction: Double = 1
 
     public init(vocabSize: Int) { self.vocabSize = vocabSize }
 }
@@ -127,7 +131,8 @@ public enum BPETrainer {
         let counts = try PreTokenCounting.count(
             sources: sources,
             options: CountingOptions(pattern: options.pattern, normalization: options.normalization,
-                                     lowercase: options.lowercase, threads: resolvedThreads(options.threads)),
+                                     lowercase: options.lowercase, threads: resolvedThreads(options.threads),
+                                     sampleFraction: options.sampleFraction),
             progress: progress)
         let t1 = monotonicSeconds()
         var result = try learn(counts: counts, options: options, progress: progress)
@@ -142,7 +147,8 @@ public enum BPETrainer {
         return try PreTokenCounting.count(
             sources: sources,
             options: CountingOptions(pattern: options.pattern, normalization: options.normalization,
-                                     lowercase: options.lowercase, threads: resolvedThreads(options.threads)),
+                                     lowercase: options.lowercase, threads: resolvedThreads(options.threads),
+                                     sampleFraction: options.sampleFraction),
             progress: progress)
     }
 

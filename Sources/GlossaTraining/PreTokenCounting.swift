@@ -59,7 +59,17 @@ struct CountingOptions: Sendable {
     var normalization: TrainingNormalization
     var lowercase: Bool
     var threads: Int
+    var sampleFraction: Double = 1
     var blockBytesPerThread: Int = 4 << 20
+
+    /// Whether a line belongs to the sample (FNV-1a over its bytes against the fraction).
+    @inline(__always) func keeps(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if sampleFraction >= 1 { return true }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0 ..< n { h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3 }
+        h ^= h &>> 29
+        return Double(h >> 11) / Double(1 << 53) < sampleFraction
+    }
 }
 
 /// Result of the counting stage.
@@ -166,6 +176,7 @@ enum PreTokenCounting {
             var e = i
             while e < n && p[e] != 0x0A { e &+= 1 }
             let end = e < n ? e &+ 1 : n   // the line with its '\n'
+            if !options.keeps(p + i, e &- i) { i = end; line &+= 1; continue }
             switch format {
             case .lines:
                 if !sequence(p + i, end &- i, splitter: splitter, options: options, counter: &counter, scratch: &scratch) {

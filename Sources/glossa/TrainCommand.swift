@@ -74,6 +74,9 @@ struct Train: ParsableCommand {
     @Option(help: "Counting threads (default: all cores). The result does not depend on it.")
     var threads: Int = 0
 
+    @Option(help: "Train on a sample: keep this fraction (0 < f <= 1) of the lines, chosen by a fixed hash of each line (byte-level models; reproducible).")
+    var sample: Double?
+
     @Option(help: "Output format: hf (tokenizer.json) or tiktoken (rank file; special tokens are listed on stdout).")
     var format: OutputFormat = .hf
 
@@ -95,7 +98,9 @@ struct Train: ParsableCommand {
             if format == .tiktoken { throw ValidationError("--format tiktoken is for byte-level models only") }
             if pattern != nil { throw ValidationError("--pattern is for byte-level models only (sentencepiece splits on \"▁\")") }
             if limitAlphabet != nil { throw ValidationError("--limit-alphabet is for byte-level models; use --character-coverage") }
+            if sample != nil { throw ValidationError("--sample is implemented for byte-level models only") }
         } else {
+            if let sample, !(sample > 0 && sample <= 1) { throw ValidationError("--sample must be in (0, 1], got \(sample)") }
             if characterCoverage != nil { throw ValidationError("--character-coverage is for --model sentencepiece") }
             if noByteFallback { throw ValidationError("--no-byte-fallback is for --model sentencepiece") }
         }
@@ -111,6 +116,7 @@ struct Train: ParsableCommand {
         options.maxTokenLength = maxTokenLength
         options.limitAlphabet = limitAlphabet
         options.threads = threads
+        options.sampleFraction = sample ?? 1
 
         let sources: [CorpusSource] = corpus.map { path in
             switch inputFormat {

@@ -1,6 +1,7 @@
 import Foundation
 import GlossaTokenizers
 import GlossaTraining
+import Testing
 import XCTest
 
 final class BPETrainerTests: XCTestCase {
@@ -230,4 +231,25 @@ final class BPETrainerTests: XCTestCase {
         XCTAssertEqual(tk.specialRanks.first?.1, r.tokens.count - 1)
         XCTAssertFalse(tk.file.isEmpty)
     }
+}
+
+@Test func samplingIsReproducibleAndShrinksTheCorpus() throws {
+    // A fixed content hash picks the lines: the same sample for any thread count.
+    let path = NSTemporaryDirectory() + "glossa-sample-\(ProcessInfo.processInfo.processIdentifier).txt"
+    let lines = (0..<4000).map { "line \($0) with words number \($0 % 97) and \($0 % 13)\n" }.joined()
+    FileManager.default.createFile(atPath: path, contents: Data(lines.utf8))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var o = BPETrainingOptions(vocabSize: 300)
+    o.sampleFraction = 0.25
+    o.threads = 1
+    let one = try BPETrainer.countPreTokens(sources: [CorpusSource(path: path)], options: o)
+    o.threads = 3
+    let three = try BPETrainer.countPreTokens(sources: [CorpusSource(path: path)], options: o)
+    o.sampleFraction = 1
+    let all = try BPETrainer.countPreTokens(sources: [CorpusSource(path: path)], options: o)
+    #expect(one.sequences == three.sequences)
+    #expect(one.sequences > 800 && one.sequences < 1200)
+    #expect(all.sequences == 4000)
+    #expect(try BPETrainer.train(counts: one, options: { var x = o; x.sampleFraction = 0.25; return x }()).merges.map { "\($0)" }
+            == BPETrainer.train(counts: three, options: o).merges.map { "\($0)" })
 }

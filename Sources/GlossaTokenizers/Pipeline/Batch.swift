@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import Glibc
 
 extension Tokenizer {
     /// Encodes many texts across `threads` cores (default: all), one `EncoderState` per worker.
@@ -6,7 +7,7 @@ extension Tokenizer {
     public func encodeBatch(_ texts: [[UInt8]], options: EncodeOptions = EncodeOptions(),
                             threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
         let n = texts.count
-        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, n))
+        let workers = max(1, min(threads ?? Self.processorCount, n))
         if workers == 1 {
             var state = EncoderState()
             var out = [Encoding]()
@@ -24,7 +25,7 @@ extension Tokenizer {
     public func encodeIdsBatch(_ texts: [[UInt8]], specialTokens: SpecialTokenPolicy = .allowed,
                                threads: Int? = nil) throws(TokenizerError) -> [[Int32]] {
         let n = texts.count
-        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, n))
+        let workers = max(1, min(threads ?? Self.processorCount, n))
         return try parallelMap(n, workers: workers) { (i: Int, state: inout EncoderState) throws(TokenizerError) in
             try self.encodeIds(bytes: texts[i], specialTokens: specialTokens, state: &state)
         }
@@ -61,7 +62,7 @@ extension Tokenizer {
 /// Result slots written by workers (each index exactly once).
 final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [Result<T, TokenizerError>?]
-    private let lock = NSLock()
+    private let lock = Lock()
     private(set) var failed = false
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ r: Result<T, TokenizerError>) {
@@ -86,6 +87,20 @@ struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value
 
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0
-    private let lock = NSLock()
+    private let lock = Lock()
     func fetchAdd() -> Int { lock.lock(); defer { lock.unlock() }; let v = value; value += 1; return v }
+}
+
+extension Tokenizer {
+    /// Online cores (sysconf), at least 1.
+    static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// A pthread mutex (Foundation-free).
+final class Lock: @unchecked Sendable {
+    private let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(m, nil) }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    func lock() { pthread_mutex_lock(m) }
+    func unlock() { pthread_mutex_unlock(m) }
 }
