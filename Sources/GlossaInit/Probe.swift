@@ -177,7 +177,7 @@ public enum Probe {
                     var opts = m.sampling
                     opts.seed = opts.seed &+ UInt64(seed)
                     let (rows, _) = try PlanApplier.apply(recipes, matrix: src, statRows: rest, options: opts)
-                    var r = evaluate(matrix: mat, hidden: hidden, rest: rest, predicted: rows, surfaces: surf)
+                    var r = evaluate(matrix: mat, hidden: hidden, rest: rest, predicted: rows, surfaces: surf, auxPresent: aux?.present)
                     // Output bound (the head, or E itself when tied).
                     if label == "output" || output == nil {
                         r.boundExcess = boundExcess(head: mat, rest: rest, predicted: rows, contexts: input,
@@ -203,8 +203,10 @@ public enum Probe {
         }
     }
 
+    /// `auxPresent` (when token vectors are given) adds the strata "aux vector" / "no aux vector", so every method,
+    /// FVT included, can be compared on the hidden tokens that the aux methods can actually use.
     static func evaluate(matrix m: Tensor, hidden: [Int], rest: [Int], predicted: Tensor,
-                         surfaces: VocabularySurfaces) -> ProbeResult {
+                         surfaces: VocabularySurfaces, auxPresent: [Bool]? = nil) -> ProbeResult {
         let d = m.shape[1]
         let mu = RowStatistics(matrix: m, rows: rest).mean
         // Candidate set for NN recovery: R ∪ H, unit-normalized.
@@ -252,7 +254,9 @@ public enum Probe {
                 let rel = diff.squareRoot() / max(ne.squareRoot(), 1e-30)
                 let ratio = np.squareRoot() / max(ne.squareRoot(), 1e-30)
                 overall.add(centered: cen, raw: raw, rel: rel, ratio: ratio, rank: rank)
-                for s in stratumNames(surfaces[id]) { strata[s, default: ProbeMetrics()].add(centered: cen, raw: raw, rel: rel, ratio: ratio, rank: rank) }
+                var names = stratumNames(surfaces[id])
+                if let auxPresent { names.append(id < auxPresent.count && auxPresent[id] ? "aux vector" : "no aux vector") }
+                for s in names { strata[s, default: ProbeMetrics()].add(centered: cen, raw: raw, rel: rel, ratio: ratio, rank: rank) }
             }
             b0 &+= nb
         }

@@ -66,6 +66,18 @@ public struct WordVectors: Sendable {
         do { try BinaryFile.write(out, to: path) } catch { throw InitError("\(path): \(error)") }
     }
 
+    /// Aux vectors for ids `0..<size`, failing when no id has a vector: the file is keyed by another tokenizer's
+    /// spellings (or is not a token-vector file at all). `source` and `tokenizerName` only name things in the error.
+    public func requireAuxVectors(size: Int, source: String, tokenizerName: String,
+                                  spelling: (Int) -> String?) throws(InitError) -> AuxVectors {
+        let a = auxVectors(size: size, spelling: spelling)
+        guard a.present.contains(true) else {
+            let sample = words.prefix(3).joined(separator: ", ")
+            throw InitError("\(source): none of its \(count) keys (\(sample), …) is a token of \(tokenizerName); token vectors must be keyed by that tokenizer's spellings (glossa vectors train -t …)")
+        }
+        return a
+    }
+
     /// Aux vectors for ids `0..<size` from a `.vec` keyed by a spelling function; ids without a vector are absent.
     public func auxVectors(size: Int, spelling: (Int) -> String?) -> AuxVectors {
         let idx = index()
@@ -178,6 +190,36 @@ public enum SkipGram {
         } }
         for i in 0..<vocabSize where !keep[i] { for j in 0..<d { win[i &* d &+ j] = 0 } }
         return AuxVectors(dim: d, data: win, present: keep)
+    }
+}
+
+/// WECHSEL's alignment step (§3.1): dictionary pairs whose words are in both vector sets, then Procrustes.
+public enum VectorAlignment {
+    /// `dictionary` holds `source<TAB>target` lines; each pair is tried as given, lowercased and capitalized.
+    /// Returns the source vectors rotated into the target space and the number of pairs used.
+    public static func align(source s: WordVectors, target t: WordVectors, dictionary: [UInt8],
+                             names: (source: String, target: String, dictionary: String)) throws(InitError) -> (WordVectors, Int) {
+        guard s.dim == t.dim else {
+            throw InitError("\(names.source) has dimension \(s.dim), \(names.target) has \(t.dim); Procrustes needs equal dimensions")
+        }
+        let si = s.index(), ti = t.index()
+        var xs: [Float] = [], ys: [Float] = [], pairs = 0, lines = 0
+        for line in String(decoding: dictionary, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: "\t")
+            guard f.count >= 2 else { continue }
+            lines &+= 1
+            let a = String(f[0]), b = String(f[1]).trimmingCharacters(in: .whitespaces)
+            for (x, y) in [(a, b), (a.lowercased(), b.lowercased()), (a.capitalized, b.capitalized)] {
+                if let i = si[x], let j = ti[y] { xs.append(contentsOf: s.row(i)); ys.append(contentsOf: t.row(j)); pairs &+= 1; break }
+            }
+        }
+        guard lines > 0 else { throw InitError("\(names.dictionary): no `source<TAB>target` line") }
+        guard pairs > 0 else {
+            throw InitError("\(names.dictionary): none of its \(lines) pairs has both words in the vector files; nothing to align on")
+        }
+        let w = try Procrustes.solve(x: Tensor(shape: [pairs, s.dim], data: xs), y: Tensor(shape: [pairs, s.dim], data: ys))
+        let aligned = Linalg.matmul(Tensor(shape: [s.count, s.dim], data: s.data), w)
+        return (WordVectors(words: s.words, dim: s.dim, data: aligned.data), pairs)
     }
 }
 

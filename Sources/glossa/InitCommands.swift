@@ -103,7 +103,11 @@ struct InitEmbeddings: ParsableCommand {
         if let tokenVectors {
             let vec = try cli { () throws(InitError) in try WordVectors.read(path: tokenVectors) }
             guard let t = extTok else { throw CLIError("--token-vectors needs --tokenizer (to map spellings to ids)") }
-            aux = vec.auxVectors(size: t.vocabularySize) { t.token(of: Int32($0)) }
+            aux = try cli { () throws(InitError) in
+                try vec.requireAuxVectors(size: t.vocabularySize, source: tokenVectors, tokenizerName: tokenizer ?? "the extended tokenizer") {
+                    t.token(of: Int32($0))
+                }
+            }
         }
         let (out, notes) = try cli { () throws(InitError) in
             try EmbeddingInitializer.extend(model: weights, manifest: manifest, baseTokenizer: baseTok, extendedTokenizer: extTok,
@@ -196,23 +200,11 @@ struct VectorsAlign: ParsableCommand {
     func run() throws {
         let s = try cli { () throws(InitError) in try WordVectors.read(path: source) }
         let t = try cli { () throws(InitError) in try WordVectors.read(path: target) }
-        guard s.dim == t.dim else { throw CLIError("the source vectors have dimension \(s.dim), the target vectors \(t.dim)") }
-        let si = s.index(), ti = t.index()
-        var xs: [Float] = [], ys: [Float] = [], pairs = 0
-        for line in String(decoding: try readFile(dictionary), as: UTF8.self).split(separator: "\n") {
-            let f = line.split(separator: "\t")
-            guard f.count >= 2 else { continue }
-            let a = String(f[0]), b = String(f[1])
-            for (x, y) in [(a, b), (a.lowercased(), b.lowercased()), (a.capitalized, b.capitalized)] {
-                if let i = si[x], let j = ti[y] { xs.append(contentsOf: s.row(i)); ys.append(contentsOf: t.row(j)); pairs += 1; break }
-            }
+        let dict = try readFile(dictionary)
+        let (aligned, pairs) = try cli { () throws(InitError) in
+            try VectorAlignment.align(source: s, target: t, dictionary: dict, names: (source, target, dictionary))
         }
-        guard pairs > 0 else { throw CLIError("\(dictionary): no pair has both words in the vector files; nothing written") }
-        let w = try cli { () throws(InitError) in
-            try Procrustes.solve(x: Tensor(shape: [pairs, s.dim], data: xs), y: Tensor(shape: [pairs, s.dim], data: ys))
-        }
-        let aligned = Linalg.matmul(Tensor(shape: [s.count, s.dim], data: s.data), w)
-        try cli { () throws(InitError) in try WordVectors(words: s.words, dim: s.dim, data: aligned.data).write(path: output) }
+        try cli { () throws(InitError) in try aligned.write(path: output) }
         stderr("aligned \(s.count) vectors on \(pairs) dictionary pairs → \(output)")
     }
 }
@@ -240,7 +232,7 @@ struct ProbeCommand: ParsableCommand {
     var json: String?
     @Option(help: "Write an SVG chart here.")
     var svg: String?
-    @Flag(help: "Also print the per-stratum table.")
+    @Flag(help: "Also print the per-stratum table (length, word-start/continuation, script; with --token-vectors also aux vector / no aux vector).")
     var strata = false
     @OptionGroup var blas: BLASOptions
 
@@ -257,7 +249,11 @@ struct ProbeCommand: ParsableCommand {
         var aux: AuxVectors? = nil
         if let tokenVectors {
             let v = try cli { () throws(InitError) in try WordVectors.read(path: tokenVectors) }
-            aux = v.auxVectors(size: tok.vocabularySize) { tok.token(of: Int32($0)) }
+            aux = try cli { () throws(InitError) in
+                try v.requireAuxVectors(size: tok.vocabularySize, source: tokenVectors, tokenizerName: "the model's tokenizer") {
+                    tok.token(of: Int32($0))
+                }
+            }
         } else if list.contains(where: { $0.method.needsAux }) {
             stderr("note: no --token-vectors; skipping wechsel/focus/ofa/omp")
         }
