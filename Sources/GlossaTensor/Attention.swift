@@ -167,12 +167,7 @@ extension Graph {
                                 BLAS.gemm(transB: true, m: t, n: s, k: d, a: pdy + qoff, lda: ldq, b: pv + koff,
                                           ldb: ldk, c: dsp, ldc: s)
                                 // dS = P ⊙ (dP − rowsum(dP ⊙ P))   (gradient wrt the scaled+biased scores)
-                                for i in 0..<t {
-                                    let pr = p + i &* s, dr = dsp + i &* s
-                                    var dot: Float = 0
-                                    for j in 0..<s { dot += pr[j] * dr[j] }
-                                    for j in 0..<s { dr[j] = pr[j] * (dr[j] - dot) }
-                                }
+                                for i in 0..<t { Kernels.softmaxBackwardRow(p + i &* s, dsp + i &* s, s) }
                                 if wantBias {
                                     let bo = biasOffset(bi, hi)
                                     for j in 0..<(t &* s) { odb[bo &+ j] += dsp[j] }

@@ -22,6 +22,7 @@ public final class Graph {
     public init(training: Bool = true, seed: UInt64 = 0) {
         isTraining = training
         rng = RandomGenerator(seed: seed)
+        _ = AllocatorTuning.configured
     }
 
     /// A value that never receives a gradient.

@@ -141,18 +141,35 @@ extension Graph {
         precondition(tg.shape == tu.shape)
         let n = tg.count
         let out = withRead(tg.data) { pg in withRead(tu.data) { pu in makeArray(n) { o in
-            for i in 0..<n { let v = pg[i]; o[i] = v / (1 + expf(-v)) * pu[i] }
+            var i = 0
+            let one = F8(repeating: 1)
+            while i &+ 8 <= n {
+                let v = load8(pg + i)
+                store8(o + i, v / (one + Kernels.exp8(-v)) * load8(pu + i))
+                i &+= 8
+            }
+            while i < n { let v = pg[i]; o[i] = v / (1 + Kernels.exp1(-v)) * pu[i]; i &+= 1 }
         } } }
         return record(Tensor(shape: tg.shape, data: out), [gate, up]) { g, dy in
             let gd = g.values[gate.id].data, ud = g.values[up.id].data
-            var dg = [Float](repeating: 0, count: n), du = [Float](repeating: 0, count: n)
+            var dg = [Float](), du = [Float]()
             withRead(dy) { d in withRead(gd) { pg in withRead(ud) { pu in
-                dg.withUnsafeMutableBufferPointer { og in du.withUnsafeMutableBufferPointer { ou in
-                    for i in 0..<n {
+                dg = makeArray(n) { og in du = makeArray(n) { ou in
+                    var i = 0
+                    let one = F8(repeating: 1)
+                    while i &+ 8 <= n {
+                        let v = load8(pg + i), dd = load8(d + i)
+                        let s = one / (one + Kernels.exp8(-v))
+                        store8(ou + i, dd * v * s)
+                        store8(og + i, dd * load8(pu + i) * s * (one + v * (one - s)))
+                        i &+= 8
+                    }
+                    while i < n {
                         let v = pg[i]
-                        let s = 1 / (1 + expf(-v))
+                        let s = 1 / (1 + Kernels.exp1(-v))
                         ou[i] = d[i] * v * s
                         og[i] = d[i] * pu[i] * s * (1 + v * (1 - s))
+                        i &+= 1
                     }
                 } }
             } } }
@@ -251,8 +268,7 @@ extension Graph {
         let out = withRead(tx.data) { px in withRead(tw.data) { pw in makeArray(rows * d) { o in
             for r in 0..<rows {
                 let xr = px + r &* d, orow = o + r &* d
-                var ss: Float = 0
-                for j in 0..<d { ss += xr[j] * xr[j] }
+                let ss = Kernels.dot(xr, xr, d)
                 let s = 1 / (ss / Float(d) + eps).squareRoot()
                 inv[r] = s
                 for j in 0..<d { orow[j] = pw[j] * (xr[j] * s) }
@@ -267,12 +283,18 @@ extension Graph {
                     for r in 0..<rows {
                         let xr = px + r &* d, dr = pd + r &* d
                         let s = pi[r]
-                        var dot: Float = 0
-                        for j in 0..<d {
-                            let gw = dr[j] * pw[j]
-                            dot += gw * xr[j]
-                            ow[j] += dr[j] * xr[j] * s
+                        let owp = ow.baseAddress!
+                        var acc = F8(repeating: 0)
+                        let sv = F8(repeating: s)
+                        var j = 0
+                        while j &+ 8 <= d {
+                            let dd = load8(dr + j), xx = load8(xr + j)
+                            acc += dd * load8(pw + j) * xx
+                            store8(owp + j, load8(owp + j) + dd * xx * sv)
+                            j &+= 8
                         }
+                        var dot = acc.sum()
+                        while j < d { dot += dr[j] * pw[j] * xr[j]; owp[j] += dr[j] * xr[j] * s; j &+= 1 }
                         let c = dot * s * s * s / Float(d)
                         let base = r &* d
                         for j in 0..<d { ox[base &+ j] = dr[j] * pw[j] * s - xr[j] * c }
@@ -375,54 +397,71 @@ extension Graph {
             precondition(t >= 0 && Int(t) < v, "crossEntropy: target \(t) outside 0..<\(v)")
             counted += 1
         }
-        var lse = [Float](repeating: 0, count: rows)
+        let wantGrad = requiresGrad[logits.id]
         var total: Double = 0
+        // With a gradient wanted, the forward pass keeps softmax(logits) and the backward pass turns it into
+        // the gradient in place (one exp per logit in all).
+        let probs = ArrayBox(wantGrad ? makeArray(rows * v) { _ in } : [])
         withRead(tl.data) { pl in
-            for r in 0..<rows where targets[r] != ignoreIndex {
-                let row = pl + r &* v
-                let l = Kernels.logSumExp(row, v)
-                lse[r] = l
-                total += Double(l - row[Int(targets[r])])
+            if wantGrad {
+                probs.array.withUnsafeMutableBufferPointer { pp in
+                    let po = pp.baseAddress!
+                    for r in 0..<rows {
+                        let row = pl + r &* v, orow = po + r &* v
+                        if targets[r] == ignoreIndex { orow.update(repeating: 0, count: v); continue }
+                        let m = Kernels.maxValue(row, v)
+                        let sum = Kernels.expShiftSum(row, orow, v, shift: m)
+                        total += Double(m + logf(sum) - row[Int(targets[r])])
+                        Kernels.scaleInPlace(orow, v, 1 / sum)
+                    }
+                }
+            } else {
+                for r in 0..<rows where targets[r] != ignoreIndex {
+                    let row = pl + r &* v
+                    total += Double(Kernels.logSumExp(row, v) - row[Int(targets[r])])
+                }
             }
         }
         let denom = Float(max(counted, 1))
         return record(Tensor(scalar: Float(total / Double(max(counted, 1)))), [logits]) { g, dy in
             let scale = dy[0] / denom
-            let ld = g.values[logits.id].data
-            g.accumulate(logits, withRead(ld) { pl in zerosArray(rows * v) { o in
+            var grad = probs.array
+            probs.array = []
+            grad.withUnsafeMutableBufferPointer { pg in
+                let po = pg.baseAddress!
                 for r in 0..<rows where targets[r] != ignoreIndex {
-                    let row = pl + r &* v, orow = o + r &* v
-                    let l = lse[r]
-                    for j in 0..<v { orow[j] = expf(row[j] - l) * scale }
+                    let orow = po + r &* v
+                    Kernels.scaleInPlace(orow, v, scale)
                     orow[Int(targets[r])] -= scale
                 }
-            } })
+            }
+            g.accumulate(logits, grad)
         }
     }
+}
+
+/// A mutable array shared between an op's forward pass and its backward closure (moved out, not copied).
+final class ArrayBox: @unchecked Sendable {
+    var array: [Float]
+    init(_ a: [Float]) { array = a }
 }
 
 /// Scalar kernels shared by graph ops and inference paths.
 public enum Kernels {
     @inline(__always)
     public static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for j in 0..<n { m = max(m, x[j]) }
+        let m = maxValue(x, n)
         if m == -Float.infinity {  // fully masked row: defined as zeros
             y.update(repeating: 0, count: n); return
         }
-        var s: Float = 0
-        for j in 0..<n { let e = expf(x[j] - m); y[j] = e; s += e }
-        let inv = 1 / s
-        for j in 0..<n { y[j] *= inv }
+        let s = expShiftSum(x, y, n, shift: m)
+        scaleInPlace(y, n, 1 / s)
     }
 
     @inline(__always)
     public static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m = -Float.infinity
-        for j in 0..<n { m = max(m, x[j]) }
+        let m = maxValue(x, n)
         if m == -Float.infinity { return m }
-        var s: Float = 0
-        for j in 0..<n { s += expf(x[j] - m) }
-        return m + logf(s)
+        return m + logf(expShiftSumOnly(x, n, shift: m))
     }
 }
