@@ -258,16 +258,7 @@ public enum BPETrainer {
                               options: BPETrainingOptions) throws(TrainingError) -> Tokenizer {
         let alphabet = ByteLevelAlphabet.gpt2
         let keys: [[UInt8]?] = tokens.map { t in t.withUnsafeBufferPointer { alphabet.decode(utf8: $0) } }
-        var normalizers: [NormalizerConfig] = []
-        switch options.normalization {
-        case .none: break
-        case .nfc: normalizers.append(.nfc)
-        case .nfd: normalizers.append(.nfd)
-        case .nfkc: normalizers.append(.nfkc)
-        case .nfkd: normalizers.append(.nfkd)
-        }
-        if options.lowercase { normalizers.append(.lowercase) }
-        let normalizer: NormalizerConfig? = normalizers.isEmpty ? nil : normalizers.count == 1 ? normalizers[0] : .sequence(normalizers)
+        let normalizer = options.normalization.config(lowercase: options.lowercase)
         let pre: PreTokenizerConfig
         if options.pattern == .known(.gpt2) {
             pre = .byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true)
@@ -302,5 +293,21 @@ public enum BPETrainer {
     static func resolvedThreads(_ t: Int) -> Int {
         if t > 0 { return t }
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+extension TrainingNormalization {
+    /// The tokenizer.json normalizer for this choice (plus HF `Lowercase`), nil for none.
+    func config(lowercase: Bool) -> NormalizerConfig? {
+        var steps: [NormalizerConfig] = []
+        switch self {
+        case .none: break
+        case .nfc: steps.append(.nfc)
+        case .nfd: steps.append(.nfd)
+        case .nfkc: steps.append(.nfkc)
+        case .nfkd: steps.append(.nfkd)
+        }
+        if lowercase { steps.append(.lowercase) }
+        return steps.isEmpty ? nil : steps.count == 1 ? steps[0] : .sequence(steps)
     }
 }

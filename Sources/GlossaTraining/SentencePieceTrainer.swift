@@ -274,16 +274,7 @@ public enum SentencePieceTrainer {
                               options: SentencePieceTrainingOptions) throws(TrainingError) -> Tokenizer {
         var keys: [[UInt8]?] = Array(repeating: nil, count: base)
         for t in tokens[base...] { keys.append(t) }
-        var normalizers: [NormalizerConfig] = []
-        switch options.normalization {
-        case .none: break
-        case .nfc: normalizers.append(.nfc)
-        case .nfd: normalizers.append(.nfd)
-        case .nfkc: normalizers.append(.nfkc)
-        case .nfkd: normalizers.append(.nfkd)
-        }
-        if options.lowercase { normalizers.append(.lowercase) }
-        let normalizer: NormalizerConfig? = normalizers.isEmpty ? nil : normalizers.count == 1 ? normalizers[0] : .sequence(normalizers)
+        let normalizer = options.normalization.config(lowercase: options.lowercase)
         let specials = options.allSpecials
         let added = specials.enumerated().map { AddedToken(id: Int32($0.offset), content: $0.element, special: true) }
         let decoder: DecoderConfig = .sequence([.replace(pattern: .string("▁"), content: " "), .byteFallback, .fuse,
