@@ -73,9 +73,18 @@ public struct ByteLevelAlphabet: Sendable {
 
     /// Byte-level string (as UTF-8) → raw bytes, or nil if a character is outside the alphabet.
     public func decode(utf8 token: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(token.count)
-        var i = 0
+        var out = [UInt8](repeating: 0, count: token.count)
+        let n = out.withUnsafeMutableBufferPointer { decode(utf8: token, into: $0.baseAddress!) }
+        guard let n else { return nil }
+        out.removeLast(token.count - n)
+        return out
+    }
+
+    /// Allocation-free form: writes the raw bytes to `out` (room for `token.count` bytes) and returns their
+    /// count, or nil when a character is outside the alphabet.
+    @inlinable
+    public func decode(utf8 token: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        var i = 0, k = 0
         let n = token.count
         while i < n {
             let b0 = token[i]
@@ -84,9 +93,9 @@ public struct ByteLevelAlphabet: Sendable {
             else if b0 & 0xE0 == 0xC0, i &+ 1 < n { v = Int(b0 & 0x1F) << 6 | Int(token[i &+ 1] & 0x3F); i &+= 2 }
             else { return nil }   // everything in the alphabet is at most 2 UTF-8 bytes
             guard v < scalarToByte.count, scalarToByte[v] >= 0 else { return nil }
-            out.append(UInt8(truncatingIfNeeded: scalarToByte[v]))
+            out[k] = UInt8(truncatingIfNeeded: scalarToByte[v]); k &+= 1
         }
-        return out
+        return k
     }
 
     /// Byte-level string → raw bytes; throws naming the first character outside the alphabet.

@@ -22,6 +22,23 @@ import Testing
         #expect(m.contains("model.vocab"))
     }
 
+    /// Merges are resolved in parallel blocks; the error must still name the first bad merge in file order.
+    @Test func firstBadMergeIsReportedWhateverTheBlock() throws {
+        let full = try String(contentsOfFile: TestPaths.tokenizer("llama3.2/tokenizer.json"), encoding: .utf8)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(full.utf8)) as? [String: Any])
+        var model = try #require(json["model"] as? [String: Any])
+        var merges = try #require(model["merges"] as? [String])
+        merges[250_000] = "\u{120} t x"              // a later block: malformed
+        merges[200_000] = "\u{120}zzzqq \u{120}t"    // an earlier block: unknown token
+        model["merges"] = merges
+        var out = json
+        out["model"] = model
+        let path = write(Array(try JSONSerialization.data(withJSONObject: out)), "badmerge.tokenizer.json")
+        let m = message { try Tokenizer.load(path: path) }
+        #expect(m.contains("model.merges[200000]"))
+        #expect(m.contains("is not in the vocabulary"))
+    }
+
     @Test func malformedTiktokenLine() throws {
         let full = try String(contentsOfFile: TestPaths.tokenizer("cl100k_base/cl100k_base.tiktoken"), encoding: .utf8)
         var lines = full.split(separator: "\n", omittingEmptySubsequences: false).prefix(300).map(String.init)

@@ -1,3 +1,4 @@
+import Dispatch
 import GlossaJSON
 import GlossaFormats
 
@@ -286,35 +287,61 @@ enum HuggingFaceReader {
     }
 
     /// Reads merges in either form into (left, right, merged) ids, without copying strings.
-    static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int) throws -> [(Int32, Int32, Int32)] {
+    /// Resolves merge strings to (left, right, merged) ids. Large lists are split into blocks resolved in
+    /// parallel (the vocabulary is read-only by now); `alongside` runs as one more concurrent task. A bad merge
+    /// is reported for the first one in file order, whatever the thread count.
+    static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int,
+                           alongside: (@Sendable () -> Void)? = nil) throws -> [(Int32, Int32, Int32)] {
         guard let items = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
-        var merges: [(Int32, Int32, Int32)] = []
-        merges.reserveCapacity(items.count)
-        let capacity = 1 << 16
-        let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        defer { key.deallocate() }
-        for m in items {
-            var outcome: MergeOutcome = .malformed
-            if m.isString {
-                outcome = m.withStringBytes { s -> MergeOutcome in
-                    guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
-                    return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
-                                        vocab, prefixLen, key, capacity)
-                } ?? .malformed
-            } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
-                outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, vocab, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
-            }
-            switch outcome {
-            case let .merge(l, r, mm): merges.append((l, r, mm))
-            case .malformed:
-                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merge must be \"left right\" or [left, right]")
-            case .missing(let t):
-                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merge token \"\(t)\" is not in the vocabulary")
-            case .missingMerged(let t):
-                throw TokenizerError.malformed(file: nil, field: m.path, reason: "merged token \"\(t)\" is not in the vocabulary")
+        let n = items.count
+        let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
+        let tasks = blocks + (alongside == nil ? 0 : 1)
+        let out = UnsafeMutableBufferPointer<(Int32, Int32, Int32)>.allocate(capacity: n)
+        defer { out.deallocate() }
+        let failures = UnsafeMutableBufferPointer<(index: Int, outcome: MergeOutcome)?>.allocate(capacity: blocks)
+        defer { failures.deallocate() }
+        failures.initialize(repeating: nil)
+        let shared = UncheckedBox((items, out, failures))
+        let resolveBlock = { @Sendable (b: Int) in
+            let (items, out, failures) = shared.value
+            let capacity = 1 << 16
+            let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            defer { key.deallocate() }
+            for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
+                let m = items[i]
+                var outcome: MergeOutcome = .malformed
+                if m.isString {
+                    outcome = m.withStringBytes { s -> MergeOutcome in
+                        guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
+                        return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
+                                            vocab, prefixLen, key, capacity)
+                    } ?? .malformed
+                } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
+                    outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, vocab, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
+                }
+                guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                out[i] = (l, r, mm)
             }
         }
-        return merges
+        if tasks == 1 {
+            resolveBlock(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: tasks) { t in
+                if t == blocks { alongside?() } else { resolveBlock(t) }
+            }
+        }
+        if let (i, outcome) = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }) {
+            let path = items[i].path
+            switch outcome {
+            case .missing(let t):
+                throw TokenizerError.malformed(file: nil, field: path, reason: "merge token \"\(t)\" is not in the vocabulary")
+            case .missingMerged(let t):
+                throw TokenizerError.malformed(file: nil, field: path, reason: "merged token \"\(t)\" is not in the vocabulary")
+            default:
+                throw TokenizerError.malformed(file: nil, field: path, reason: "merge must be \"left right\" or [left, right]")
+            }
+        }
+        return Array(out)
     }
 
     enum MergeOutcome { case merge(Int32, Int32, Int32), malformed, missing(String), missingMerged(String) }
@@ -351,18 +378,14 @@ enum HuggingFaceReader {
                 fuseUnk: try v.optional("fuse_unk")?.requireBool() ?? false,
                 byteFallback: try v.optional("byte_fallback")?.requireBool() ?? false,
                 ignoreMerges: try v.optional("ignore_merges")?.requireBool() ?? false)
+            // Byte-level models match raw bytes: their lookup decodes each spelling from the GPT-2 alphabet.
+            // It is built while the merges are resolved.
+            let byteLookup = ByteLevelLookup()
+            var side: (@Sendable () -> Void)?
+            if byteLevel { side = { byteLookup.build(vocab) } }
             let merges = try readMerges(try v.require("merges"), vocab: vocab,
-                                        prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0)
-            var lookup = vocab.index
-            if byteLevel {
-                // The model matches raw bytes: decode each spelling from the GPT-2 alphabet.
-                let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
-                lookup = ByteTable(capacity: vocab.count, arenaBytes: vocab.count * 8)
-                for id in 0..<vocab.count {
-                    let raw: [UInt8]? = vocab.index.withEntryBytes(id) { alphabet.decode(utf8: $0) }
-                    if let raw, vocab.contains(Int32(id)) { raw.withUnsafeBufferPointer { _ = lookup.appendEntry($0, value: Int32(id)) } }
-                }
-            }
+                                        prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, alongside: side)
+            let lookup = byteLookup.table ?? vocab.index
             return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
                                      duplicateMergesKeepLast: true, options: options))
         case "WordPiece":
@@ -439,5 +462,26 @@ enum Base64 {
             out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], t[Int(n >> 6 & 63)], 61]
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The raw-byte lookup of a byte-level vocabulary, filled by one task of `readMerges`.
+final class ByteLevelLookup: @unchecked Sendable {
+    private(set) var table: ByteTable?
+    func build(_ vocab: Vocabulary) {
+        let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
+        var t = ByteTable(capacity: vocab.count, arenaBytes: vocab.count * 8)
+        var scratch = [UInt8](repeating: 0, count: 256)
+        for id in 0..<vocab.count where vocab.contains(Int32(id)) {
+            vocab.index.withEntryBytes(id) { spelling in
+                if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
+                scratch.withUnsafeMutableBufferPointer { s in
+                    if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
+                        _ = t.appendEntry(UnsafeBufferPointer(start: s.baseAddress, count: n), value: Int32(id))
+                    }
+                }
+            }
+        }
+        table = t
     }
 }

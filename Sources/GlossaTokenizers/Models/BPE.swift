@@ -140,7 +140,7 @@ public final class BPEModel: Sendable {
     @inline(__always)
     func memoPairValue(_ a: Int32, _ b: Int32, _ memo: WordCache.Storage) -> UInt64 {
         let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-        let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 52)
+        let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.pairBits))
         if memo.pairKeys[slot] == k { return memo.pairValues[slot] }
         let v = pairValue(a, b)
         memo.pairKeys[slot] = k; memo.pairValues[slot] = v
@@ -523,6 +523,9 @@ struct WordCache {
     static let slots = 1 << 14
     static let maxKey = 32
     static let maxOut = 16
+    /// Pair-value memo: scripts without spaces (CJK) and long pieces meet many distinct pairs.
+    static let pairBits = 15
+    static let pairSlots = 1 << pairBits
     final class Storage {
         let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
         let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
@@ -531,9 +534,9 @@ struct WordCache {
         /// (start, end) pairs relative to the word.
         let outSpans = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxOut * 2)
         let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
-        /// Direct-mapped memo of pair values for long pieces (4096 entries).
-        let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
-        let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: 4096)
+        /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries).
+        let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
+        let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
         var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
         var next = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
@@ -548,8 +551,8 @@ struct WordCache {
         }
         init() {
             keyLen.initialize(repeating: 0, count: WordCache.slots)
-            pairKeys.initialize(repeating: .max, count: 4096)
-            pairValues.initialize(repeating: .max, count: 4096)
+            pairKeys.initialize(repeating: .max, count: WordCache.pairSlots)
+            pairValues.initialize(repeating: .max, count: WordCache.pairSlots)
         }
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
@@ -570,7 +573,7 @@ struct WordCache {
         if owner != id {
             owner = id
             keyLen.update(repeating: 0, count: Self.slots)
-            storage.pairKeys.update(repeating: .max, count: 4096)
+            storage.pairKeys.update(repeating: .max, count: Self.pairSlots)
         }
     }
 
