@@ -101,62 +101,74 @@ final class CountingWorker: @unchecked Sendable {
     enum FailureKind { case utf8, json(String) }
 }
 
+/// Reads every source in blocks of whole lines, splits each block among `threads` workers (slices cut at line
+/// ends) and sums the workers' tables. `process` counts one slice into its worker; the first failure is reported
+/// with its line number in the source.
+func countInLineBlocks(sources: [CorpusSource], threads: Int, blockBytesPerThread: Int,
+                       progress: ((TrainingProgress) -> Void)?,
+                       process: @escaping @Sendable (UnsafePointer<UInt8>, Int, CorpusFormat, CountingWorker) -> Void)
+    throws(TrainingError) -> PreTokenCounts {
+    let workers = (0 ..< threads).map { _ in CountingWorker() }
+    var totalBytes = 0
+    var totalSequences = 0
+    for source in sources {
+        let reader = LineBlockReader(try ByteStream(source))
+        var lineBase = 0
+        while let block = try reader.next(target: blockBytesPerThread * threads) {
+            // Slices of whole lines, one per worker.
+            var cuts = [0]
+            for t in 1 ..< threads {
+                var c = max(cuts[cuts.count - 1], block.count * t / threads)
+                while c < block.count && c > 0 && block[c - 1] != 0x0A { c += 1 }
+                cuts.append(c)
+            }
+            cuts.append(block.count)
+            for w in workers { w.lines = 0; w.sequences = 0; w.failure = nil }
+            let slices = cuts
+            let format = source.format
+            block.withUnsafeBufferPointer { buf in
+                guard let base = buf.baseAddress else { return }
+                let shared = SharedBytes(base: base)
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let lo = slices[t], hi = slices[t + 1]
+                    guard hi > lo else { return }
+                    process(shared.base + lo, hi - lo, format, workers[t])
+                }
+            }
+            for w in workers {
+                if let f = w.failure {
+                    let line = lineBase + f.line + 1
+                    switch f.kind {
+                    case .utf8: throw .invalidUTF8(path: source.name, line: line)
+                    case .json(let r): throw .invalidJSON(path: source.name, line: line, reason: r)
+                    }
+                }
+                lineBase += w.lines
+                totalSequences += w.sequences
+            }
+            progress?(.counting(bytes: totalBytes + reader.bytesRead, sequences: totalSequences, source: source.name))
+        }
+        totalBytes += reader.bytesRead
+    }
+    // Sum the tables, largest first (the order does not change any count).
+    let order = workers.indices.sorted { workers[$0].counter.count > workers[$1].counter.count }
+    var total = workers[order[0]].counter
+    workers[order[0]].counter = WordCounter()
+    for i in order.dropFirst() {
+        total.merge(workers[i].counter)
+        workers[i].counter = WordCounter()
+    }
+    return PreTokenCounts(words: total, bytesRead: totalBytes, sequences: totalSequences)
+}
+
 enum PreTokenCounting {
     static func count(sources: [CorpusSource], options: CountingOptions,
                       progress: ((TrainingProgress) -> Void)?) throws(TrainingError) -> PreTokenCounts {
         let splitter = try options.pattern.splitter()
-        let threads = max(1, options.threads)
-        let workers = (0 ..< threads).map { _ in CountingWorker() }
-        var totalBytes = 0
-        var totalSequences = 0
-        for source in sources {
-            let reader = LineBlockReader(try ByteStream(source))
-            var lineBase = 0
-            while let block = try reader.next(target: options.blockBytesPerThread * threads) {
-                // Slices of whole lines, one per worker.
-                var cuts = [0]
-                for t in 1 ..< threads {
-                    var c = max(cuts[cuts.count - 1], block.count * t / threads)
-                    while c < block.count && c > 0 && block[c - 1] != 0x0A { c += 1 }
-                    cuts.append(c)
-                }
-                cuts.append(block.count)
-                for w in workers { w.lines = 0; w.sequences = 0; w.failure = nil }
-                let slices = cuts
-                let format = source.format
-                block.withUnsafeBufferPointer { buf in
-                    guard let base = buf.baseAddress else { return }
-                    let shared = SharedBytes(base: base)
-                    DispatchQueue.concurrentPerform(iterations: threads) { t in
-                        let lo = slices[t], hi = slices[t + 1]
-                        guard hi > lo else { return }
-                        process(shared.base + lo, hi - lo, format: format, splitter: splitter, options: options, worker: workers[t])
-                    }
-                }
-                for w in workers {
-                    if let f = w.failure {
-                        let line = lineBase + f.line + 1
-                        switch f.kind {
-                        case .utf8: throw .invalidUTF8(path: source.name, line: line)
-                        case .json(let r): throw .invalidJSON(path: source.name, line: line, reason: r)
-                        }
-                    }
-                    lineBase += w.lines
-                    totalSequences += w.sequences
-                }
-                progress?(.counting(bytes: totalBytes + reader.bytesRead, sequences: totalSequences, source: source.name))
-            }
-            totalBytes += reader.bytesRead
+        return try countInLineBlocks(sources: sources, threads: max(1, options.threads),
+                                     blockBytesPerThread: options.blockBytesPerThread, progress: progress) { p, n, format, worker in
+            process(p, n, format: format, splitter: splitter, options: options, worker: worker)
         }
-        // Sum the tables, largest first (the order does not change any count).
-        let order = workers.indices.sorted { workers[$0].counter.count > workers[$1].counter.count }
-        var total = workers[order[0]].counter
-        workers[order[0]].counter = WordCounter()
-        for i in order.dropFirst() {
-            total.merge(workers[i].counter)
-            workers[i].counter = WordCounter()
-        }
-        return PreTokenCounts(words: total, bytesRead: totalBytes, sequences: totalSequences)
     }
 
     /// Processes one slice of whole lines.
