@@ -11,3 +11,7 @@ void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, co
              const int *ldb, int *info, size_t uplo_len);
 void sgels_(const char *trans, const int *m, const int *n, const int *nrhs, float *a, const int *lda, float *b,
             const int *ldb, float *work, const int *lwork, int *info, size_t trans_len);
+
+/* Stops OpenBLAS's worker threads (exported by libopenblas; not in cblas.h). They are started when the
+   library loads and yield-spin for ~0.1 s after every call; the next threaded BLAS call starts them again. */
+int blas_thread_shutdown_(void);

@@ -13,6 +13,13 @@ public enum BLASRuntime {
         return String(cString: p)
     }
 
+    /// Stops OpenBLAS's worker threads. The library starts them when it loads and they spin (sched_yield)
+    /// for about 0.1 s, taking a core from commands that never multiply a matrix (tokenizer loading and
+    /// encoding); a later threaded BLAS call starts them again.
+    public static func stopIdleThreads() {
+        _ = blas_thread_shutdown_()
+    }
+
     /// Multiplies random matrices with `cblas_sgemm` and with a float64 loop; returns the
     /// largest relative error. A correct kernel gives ~1e-6.
     public static func selfCheck(m: Int = 67, n: Int = 45, k: Int = 129) -> Double {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GlossaTokenizers
+import GlossaTensor
 
 @main
 struct Glossa: ParsableCommand {
@@ -26,6 +27,7 @@ struct TokenizerOptions: ParsableArguments {
     var encoding: String?
 
     func load() throws -> Tokenizer {
+        BLASRuntime.stopIdleThreads()   // the threads OpenBLAS started at load would compete with loading and encoding
         do { return try Tokenizer.load(path: tokenizer, encoding: encoding) } catch { throw CLIError(error.description) }
     }
 }

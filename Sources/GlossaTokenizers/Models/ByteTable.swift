@@ -232,19 +232,25 @@ func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> I
 }
 
 /// Merge ranks keyed by a packed (left id, right id) pair: value = (rank, merged id).
+/// Key and value share one 16-byte slot, so a probe touches one cache line; load stays ≤ 2/3.
 public struct PairTable: @unchecked Sendable {
-    @usableFromInline var keys: [UInt64]
-    @usableFromInline var vals: [UInt64]
+    /// key at 2·s, value at 2·s + 1.
+    @usableFromInline var slots: [UInt64]
     @usableFromInline var mask: Int
     public private(set) var count = 0
     @usableFromInline static let empty = UInt64.max
 
     public init(capacity: Int = 16) {
         var cap = 16
-        while cap < capacity * 2 { cap <<= 1 }
-        keys = [UInt64](repeating: Self.empty, count: cap)
-        vals = [UInt64](repeating: 0, count: cap)
+        while cap * 2 < capacity * 3 { cap <<= 1 }
+        slots = Self.emptySlots(cap)
         mask = cap - 1
+    }
+
+    static func emptySlots(_ cap: Int) -> [UInt64] {
+        var a = [UInt64](repeating: 0, count: 2 * cap)
+        for i in stride(from: 0, to: 2 * cap, by: 2) { a[i] = empty }
+        return a
     }
 
     @inlinable @inline(__always)
@@ -257,27 +263,26 @@ public struct PairTable: @unchecked Sendable {
 
     /// Inserts unless present (the first, lowest-ranked merge of a pair wins).
     public mutating func insertIfAbsent(left: Int32, right: Int32, rank: Int32, merged: Int32) {
-        if (count + 1) * 2 > keys.count { grow() }
+        if (count + 1) * 3 > (mask + 1) * 2 { grow() }
         let k = Self.pack(left, right)
         var s = Self.slot(k, mask)
-        while keys[s] != Self.empty {
-            if keys[s] == k { return }
+        while slots[2 &* s] != Self.empty {
+            if slots[2 &* s] == k { return }
             s = (s &+ 1) & mask
         }
-        keys[s] = k
-        vals[s] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
+        slots[2 &* s] = k
+        slots[2 &* s &+ 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
         count += 1
     }
 
     mutating func grow() {
-        let oldK = keys, oldV = vals
-        keys = [UInt64](repeating: Self.empty, count: oldK.count * 2)
-        vals = [UInt64](repeating: 0, count: oldK.count * 2)
-        mask = keys.count - 1
-        for i in 0..<oldK.count where oldK[i] != Self.empty {
-            var s = Self.slot(oldK[i], mask)
-            while keys[s] != Self.empty { s = (s &+ 1) & mask }
-            keys[s] = oldK[i]; vals[s] = oldV[i]
+        let old = slots
+        slots = Self.emptySlots(2 * (mask + 1))
+        mask = 2 * (mask + 1) - 1
+        for i in stride(from: 0, to: old.count, by: 2) where old[i] != Self.empty {
+            var s = Self.slot(old[i], mask)
+            while slots[2 &* s] != Self.empty { s = (s &+ 1) & mask }
+            slots[2 &* s] = old[i]; slots[2 &* s &+ 1] = old[i &+ 1]
         }
     }
 
@@ -286,10 +291,10 @@ public struct PairTable: @unchecked Sendable {
     public func lookup(_ a: Int32, _ b: Int32) -> UInt64 {
         let k = Self.pack(a, b)
         var s = Self.slot(k, mask)
-        return keys.withUnsafeBufferPointer { kp in
+        return slots.withUnsafeBufferPointer { p in
             while true {
-                let x = kp[s]
-                if x == k { return vals.withUnsafeBufferPointer { $0[s] } }
+                let x = p[2 &* s]
+                if x == k { return p[2 &* s &+ 1] }
                 if x == Self.empty { return UInt64.max }
                 s = (s &+ 1) & mask
             }
