@@ -24,6 +24,18 @@ public struct JSONValue: Sendable {
     /// Byte range of the value in the document (strings without their quotes).
     public var byteRange: Range<Int> { Int(node.start)..<Int(node.end) }
 
+    /// The byte range of a string that has no escapes (its bytes are the document's), else nil.
+    public var plainStringRange: Range<Int>? {
+        let n = node
+        guard n.kind == JSONKind.string.rawValue, n.flags & flagEscapes == 0 else { return nil }
+        return Int(n.start)..<Int(n.end)
+    }
+
+    /// Calls `body` with the whole document's bytes (for reading `plainStringRange`s without copies).
+    public func withDocumentBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try storage.bytes.withUnsafeBufferPointer(body)
+    }
+
     /// The raw source text of the value (numbers exactly as written, strings still escaped).
     public var rawBytes: ArraySlice<UInt8> { storage.bytes[byteRange] }
 

@@ -288,46 +288,75 @@ enum HuggingFaceReader {
 
     /// Reads merges in either form into (left, right, merged) ids, without copying strings.
     /// Resolves merge strings to (left, right, merged) ids. Large lists are split into blocks resolved in
-    /// parallel (the vocabulary is read-only by now); `alongside` runs as one more concurrent task. A bad merge
-    /// is reported for the first one in file order, whatever the thread count.
+    /// parallel over raw bytes (the document's and the vocabulary's: no reference counting in the loop, which
+    /// would serialize the threads on one shared object); `alongside` runs as one more concurrent task.
+    /// Merges in array form or with escapes are resolved afterwards on this thread. A bad merge is reported for
+    /// the first one in file order, whatever the thread count.
     static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int,
                            alongside: (@Sendable () -> Void)? = nil) throws -> [(Int32, Int32, Int32)] {
         guard let items = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
         let n = items.count
+        // Byte spans of plain "left right" strings (start << 32 | end), -1 for the others.
+        // Byte spans (start << 32 | end) of plain strings: "left right" in `spans` (with `rights` = -2), or the
+        // pair form ["left", "right"] in `spans` and `rights`; -1 for the rest.
+        @inline(__always) func pack(_ r: Range<Int>) -> Int64 { Int64(r.lowerBound) << 32 | Int64(r.upperBound) }
+        var spans = [Int64](repeating: -1, count: n), rights = [Int64](repeating: -2, count: n)
+        for i in 0..<n {
+            let m = items[i]
+            if let r = m.plainStringRange { spans[i] = pack(r) }
+            else if m.isArray, m.count == 2, let x = m[0]?.plainStringRange, let y = m[1]?.plainStringRange {
+                spans[i] = pack(x); rights[i] = pack(y)
+            }
+        }
+        let lefts = spans, pairs = rights
         let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
-        let tasks = blocks + (alongside == nil ? 0 : 1)
         let out = UnsafeMutableBufferPointer<(Int32, Int32, Int32)>.allocate(capacity: n)
         defer { out.deallocate() }
         let failures = UnsafeMutableBufferPointer<(index: Int, outcome: MergeOutcome)?>.allocate(capacity: blocks)
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
-        let shared = UncheckedBox((items, out, failures))
-        let resolveBlock = { @Sendable (b: Int) in
-            let (items, out, failures) = shared.value
+        let table = vocab.index.view
+        let empty = vocab.id(of: []) ?? -1
+        try mv.withDocumentBytes { doc in
+            let shared = UncheckedBox((doc, out, failures))
+            let resolveBlock = { @Sendable (b: Int) in
+                let (doc, out, failures) = shared.value
+                let capacity = 1 << 16
+                let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                defer { key.deallocate() }
+                for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
+                    let sp = lefts[i], rp = pairs[i]
+                    if sp < 0 { continue }
+                    let s = UnsafeBufferPointer(rebasing: doc[Int(sp >> 32)..<Int(sp & 0xFFFF_FFFF)])
+                    let outcome = rp == -2 ? splitAndResolve(s, table, empty, prefixLen, key, capacity)
+                        : resolveMerge(s, UnsafeBufferPointer(rebasing: doc[Int(rp >> 32)..<Int(rp & 0xFFFF_FFFF)]),
+                                       table, empty, prefixLen, key, capacity)
+                    guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                    out[i] = (l, r, mm)
+                }
+            }
+            if blocks == 1 && alongside == nil {
+                resolveBlock(0)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: blocks + (alongside == nil ? 0 : 1)) { t in
+                    if t == blocks { alongside?() } else { resolveBlock(t) }
+                }
+            }
+            // The rest: array form ["left", "right"] or escaped strings, stopping before the first failure found.
+            let firstFailure = failures.compactMap { $0?.index }.min() ?? n
             let capacity = 1 << 16
             let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
             defer { key.deallocate() }
-            for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
+            for i in 0..<firstFailure where lefts[i] < 0 {
                 let m = items[i]
                 var outcome: MergeOutcome = .malformed
                 if m.isString {
-                    outcome = m.withStringBytes { s -> MergeOutcome in
-                        guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
-                        return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
-                                            vocab, prefixLen, key, capacity)
-                    } ?? .malformed
+                    outcome = m.withStringBytes { s in splitAndResolve(s, table, empty, prefixLen, key, capacity) } ?? .malformed
                 } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
-                    outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, vocab, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
+                    outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, table, empty, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
                 }
-                guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                guard case let .merge(l, r, mm) = outcome else { failures[0] = (i, outcome); break }
                 out[i] = (l, r, mm)
-            }
-        }
-        if tasks == 1 {
-            resolveBlock(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: tasks) { t in
-                if t == blocks { alongside?() } else { resolveBlock(t) }
             }
         }
         if let (i, outcome) = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }) {
@@ -344,21 +373,30 @@ enum HuggingFaceReader {
         return Array(out)
     }
 
+    /// "left right" (exactly one space) → ids.
+    @inline(__always)
+    static func splitAndResolve(_ s: UnsafeBufferPointer<UInt8>, _ table: ByteTableView, _ empty: Int32, _ prefixLen: Int,
+                                _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
+        guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
+        return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
+                            table, empty, prefixLen, key, capacity)
+    }
+
     enum MergeOutcome { case merge(Int32, Int32, Int32), malformed, missing(String), missingMerged(String) }
 
     @inline(__always)
-    static func resolveMerge(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ vocab: Vocabulary,
-                             _ prefixLen: Int, _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
-        let ia = a.isEmpty ? (vocab.id(of: []) ?? -1) : vocab.find(a.baseAddress!, a.count)
+    static func resolveMerge(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ table: ByteTableView,
+                             _ empty: Int32, _ prefixLen: Int, _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
+        let ia = a.isEmpty ? empty : table.find(a.baseAddress!, a.count)
         if ia < 0 { return .missing(String(decoding: a, as: UTF8.self)) }
-        let ib = b.isEmpty ? (vocab.id(of: []) ?? -1) : vocab.find(b.baseAddress!, b.count)
+        let ib = b.isEmpty ? empty : table.find(b.baseAddress!, b.count)
         if ib < 0 { return .missing(String(decoding: b, as: UTF8.self)) }
         let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
         let n = a.count + tail.count
         if n > capacity || n == 0 { return .malformed }
         if let p = a.baseAddress { key.update(from: p, count: a.count) }
         if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
-        let im = vocab.find(key, n)
+        let im = table.find(key, n)
         if im < 0 { return .missingMerged(String(decoding: UnsafeBufferPointer(start: key, count: n), as: UTF8.self)) }
         return .merge(ia, ib, im)
     }

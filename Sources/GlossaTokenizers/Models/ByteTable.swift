@@ -52,6 +52,35 @@ final class ByteTableBuffer: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func lookupEntry(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
+        ByteTableView(self).lookupEntry(p, n, hash: h)
+    }
+
+    @inline(__always) func place(_ h: UInt64, _ e: Int) {
+        var s = Int(truncatingIfNeeded: h) & mask
+        while slots[s] != ByteTable.empty { s = (s &+ 1) & mask }
+        slots[s] = (h &>> 32) << 32 | UInt64(e)
+    }
+}
+
+/// A non-owning view of a table's storage for read-only lookups from several threads: no reference
+/// counting per lookup (atomic refcount traffic on one shared object would serialize the threads).
+/// Valid while the table it came from is alive and unmodified.
+@usableFromInline
+struct ByteTableView: @unchecked Sendable {
+    @usableFromInline let arena: UnsafeMutablePointer<UInt8>
+    @usableFromInline let starts: UnsafeMutablePointer<Int32>
+    @usableFromInline let lengths: UnsafeMutablePointer<Int32>
+    @usableFromInline let values: UnsafeMutablePointer<Int32>
+    @usableFromInline let slots: UnsafeMutablePointer<UInt64>
+    @usableFromInline let mask: Int
+
+    @inlinable @inline(__always)
+    init(_ b: ByteTableBuffer) {
+        arena = b.arena; starts = b.starts; lengths = b.lengths; values = b.values; slots = b.slots; mask = b.mask
+    }
+
+    @inlinable @inline(__always)
+    func lookupEntry(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
         let tag = h &>> 32
         var s = Int(truncatingIfNeeded: h) & mask
         while true {
@@ -65,10 +94,11 @@ final class ByteTableBuffer: @unchecked Sendable {
         }
     }
 
-    @inline(__always) func place(_ h: UInt64, _ e: Int) {
-        var s = Int(truncatingIfNeeded: h) & mask
-        while slots[s] != ByteTable.empty { s = (s &+ 1) & mask }
-        slots[s] = (h &>> 32) << 32 | UInt64(e)
+    /// The value of key `p[0..<n]`, or -1.
+    @inlinable @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        let e = lookupEntry(p, n, hash: hashBytes(p, n))
+        return e < 0 ? -1 : values[e]
     }
 }
 
@@ -173,6 +203,9 @@ public struct ByteTable: @unchecked Sendable {
 
     /// The id of the key `p[0..<n]`, or -1.
     @inlinable @inline(__always)
+    /// See `ByteTableView`.
+    var view: ByteTableView { ByteTableView(buffer) }
+
     public func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
         let b = buffer
         let e = b.lookupEntry(p, n, hash: hashBytes(p, n))
