@@ -54,7 +54,7 @@ let package = Package(
                     exclude: ["Fixtures", "make_fixtures.py"]),
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
         .testTarget(name: "GlossaTrainingTests", dependencies: ["GlossaTraining"], exclude: ["Fixtures"]),
-        .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"]),
+        .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"], exclude: ["Fixtures"]),
         .testTarget(name: "GlossaVocabularyTests", dependencies: ["GlossaVocabulary"]),
         .testTarget(name: "GlossaInitTests", dependencies: ["GlossaInit"]),
         .testTarget(name: "GlossaModelsTests", dependencies: ["GlossaModels", "GlossaWeights", "GlossaTensor"]),

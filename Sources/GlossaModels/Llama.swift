@@ -75,30 +75,38 @@ public struct LlamaModel: Sendable {
         let positions = Array(start..<(start + seqLen))
         var x = g.embedding(p[embedIndex], ids: ids, idsShape: [batch, seqLen])
         for l in 0..<c.numLayers {
-            let li = layerIndex(l)
-            let h = g.rmsNorm(x, weight: p[li.inNorm], eps: c.rmsNormEps)
-            var q = g.reshape(g.linear(h, p[li.q]), [batch, seqLen, c.numHeads, c.headDim])
-            var k = g.reshape(g.linear(h, p[li.k]), [batch, seqLen, c.numKVHeads, c.headDim])
-            var v = g.reshape(g.linear(h, p[li.v]), [batch, seqLen, c.numKVHeads, c.headDim])
-            q = g.rope(q, rope, positions: positions)
-            k = g.rope(k, rope, positions: positions)
-            var offset = 0
-            if let cache {
-                precondition(batch == 1, "KV cache supports batch 1")
-                cache.append(layer: l, k: g[k].data, v: g[v].data)
-                let s = cache.length(layer: l)
-                k = g.constant(Tensor(shape: [1, s, c.numKVHeads, c.headDim], data: cache.keys[l]))
-                v = g.constant(Tensor(shape: [1, s, c.numKVHeads, c.headDim], data: cache.values[l]))
-                offset = s - seqLen
-            }
-            let a = g.attention(q: q, k: k, v: v, causal: true, queryOffset: offset)
-            x = g.add(x, g.linear(g.reshape(a, [batch, seqLen, c.numHeads * c.headDim]), p[li.o]))
-            let h2 = g.rmsNorm(x, weight: p[li.postNorm], eps: c.rmsNormEps)
-            let m = g.swiglu(gate: g.linear(h2, p[li.gate]), up: g.linear(h2, p[li.up]))
-            x = g.add(x, g.linear(m, p[li.down]))
+            x = layer(g, p, l, x, batch: batch, seqLen: seqLen, positions: positions, cache: cache)
         }
         cache?.commit(seqLen)
         return g.rmsNorm(x, weight: p[normIndex], eps: c.rmsNormEps)
+    }
+
+    /// Decoder layer `l` on the residual stream `x` `[B, T, H]`.
+    func layer(_ g: Graph, _ p: [Var], _ l: Int, _ x0: Var, batch: Int, seqLen: Int, positions: [Int],
+               cache: KVCache?) -> Var {
+        let c = config
+        var x = x0
+        let li = layerIndex(l)
+        let h = g.rmsNorm(x, weight: p[li.inNorm], eps: c.rmsNormEps)
+        var q = g.reshape(g.linear(h, p[li.q]), [batch, seqLen, c.numHeads, c.headDim])
+        var k = g.reshape(g.linear(h, p[li.k]), [batch, seqLen, c.numKVHeads, c.headDim])
+        var v = g.reshape(g.linear(h, p[li.v]), [batch, seqLen, c.numKVHeads, c.headDim])
+        q = g.rope(q, rope, positions: positions)
+        k = g.rope(k, rope, positions: positions)
+        var offset = 0
+        if let cache {
+            precondition(batch == 1, "KV cache supports batch 1")
+            cache.append(layer: l, k: g[k].data, v: g[v].data)
+            let s = cache.length(layer: l)
+            k = g.constant(Tensor(shape: [1, s, c.numKVHeads, c.headDim], data: cache.keys[l]))
+            v = g.constant(Tensor(shape: [1, s, c.numKVHeads, c.headDim], data: cache.values[l]))
+            offset = s - seqLen
+        }
+        let a = g.attention(q: q, k: k, v: v, causal: true, queryOffset: offset)
+        x = g.add(x, g.linear(g.reshape(a, [batch, seqLen, c.numHeads * c.headDim]), p[li.o]))
+        let h2 = g.rmsNorm(x, weight: p[li.postNorm], eps: c.rmsNormEps)
+        let m = g.swiglu(gate: g.linear(h2, p[li.gate]), up: g.linear(h2, p[li.up]))
+        return g.add(x, g.linear(m, p[li.down]))
     }
 
     /// Logits `[B, T, V]`.
@@ -106,11 +114,23 @@ public struct LlamaModel: Sendable {
         g.linear(hidden(g, p, ids: ids, batch: batch, seqLen: seqLen), p[headIndex])
     }
 
-    /// Logits as a tensor `[B, T, V]` (no gradients).
+    /// Logits as a tensor `[B, T, V]` (no gradients), with one graph per layer: a graph keeps every value it records, so a whole-model inference graph would hold all
+    /// layers' intermediates and page-fault fresh memory for each; per layer, the memory is freed and reused.
     public func forward(ids: [Int32], batch: Int, seqLen: Int) -> Tensor {
+        precondition(ids.count == batch * seqLen)
+        let positions = Array(0..<seqLen)
+        func bound(_ g: Graph) -> [Var] { parameters.tensors.map { g.constant($0) } }
+        var x: Tensor = {
+            let g = Graph(training: false)
+            return g[g.embedding(bound(g)[embedIndex], ids: ids, idsShape: [batch, seqLen])]
+        }()
+        for l in 0..<config.numLayers {
+            let g = Graph(training: false)
+            x = g[layer(g, bound(g), l, g.constant(x), batch: batch, seqLen: seqLen, positions: positions, cache: nil)]
+        }
         let g = Graph(training: false)
-        let p = parameters.tensors.map { g.constant($0) }
-        return g[logits(g, p, ids: ids, batch: batch, seqLen: seqLen)]
+        let p = bound(g)
+        return g[g.linear(g.rmsNorm(g.constant(x), weight: p[normIndex], eps: config.rmsNormEps), p[headIndex])]
     }
 
     /// Mean next-token cross-entropy of `targets` (one per input position; `ignoreIndex` skips) and the

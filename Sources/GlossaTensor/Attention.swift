@@ -59,18 +59,21 @@ extension Graph {
         let b = tx.shape[0], t = tx.shape[1], heads = tx.shape[2], d = tx.shape[3], half = d / 2
         func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
             cs.withUnsafeBufferPointer { pc in sn.withUnsafeBufferPointer { ps in
-                for bi in 0..<b { for ti in 0..<t {
-                    let tab = ti &* half
-                    for h in 0..<heads {
-                        let off = ((bi &* t &+ ti) &* heads &+ h) &* d
-                        for j in 0..<half {
-                            let x1 = src[off &+ j], x2 = src[off &+ j &+ half]
-                            let c = pc[tab &+ j], s = ps[tab &+ j] * sign
-                            dst[off &+ j] = x1 * c - x2 * s
-                            dst[off &+ j &+ half] = x2 * c + x1 * s
+                // One (batch, position) row of all heads per iteration; rows are independent.
+                Parallel.forRanges(b &* t, grain: Grain.rows(heads &* d, Grain.memory)) { rows in
+                    for row in rows {
+                        let tab = (row % t) &* half
+                        for h in 0..<heads {
+                            let off = (row &* heads &+ h) &* d
+                            for j in 0..<half {
+                                let x1 = src[off &+ j], x2 = src[off &+ j &+ half]
+                                let c = pc[tab &+ j], s = ps[tab &+ j] * sign
+                                dst[off &+ j] = x1 * c - x2 * s
+                                dst[off &+ j &+ half] = x2 * c + x1 * s
+                            }
                         }
                     }
-                } }
+                }
             } }
         }
         let out = withRead(tx.data) { px in makeArray(tx.count) { o in apply(px, o, sign: 1) } }
@@ -113,12 +116,18 @@ extension Graph {
             }
         }
         let ldq = h * d, ldk = hkv * d
-        // Probabilities [B, H, T, S], kept for the backward pass.
-        var probs = [Float](repeating: 0, count: b * h * t * s)
+        // Probabilities [B, H, T, S], kept for the backward pass (every entry is written by the score GEMM).
+        var probs = makeArray(b * h * t * s) { _ in }
+        // Heads run in parallel, each with single-threaded GEMMs (small GEMMs scale better this way than
+        // with OpenBLAS threads inside each one). Each (batch, head) writes its own probabilities and output
+        // columns, so the result does not depend on the thread count.
+        let workers = Parallel.threads
+        let parallelHeads = workers > 1 && b &* h > 1 && b &* h &* t &* s &* d >= 1 << 18
         let out = withRead(tq.data) { pq in withRead(tk.data) { pk in withRead(tv.data) { pv in withRead(biasData) { pb in
             makeArray(b * t * h * d) { o in
-                probs.withUnsafeMutableBufferPointer { pp in
-                    for bi in 0..<b { for hi in 0..<h {
+                probs.withUnsafeMutableBufferPointer { pp in BLAS.singleThreaded(when: parallelHeads) {
+                    Parallel.forEach(b &* h, workers: parallelHeads ? workers : 1) { task in
+                        let bi = task / h, hi = task % h
                         let kh = hi / group
                         let qb = pq + (bi &* t &* ldq &+ hi &* d)
                         let kb = pk + (bi &* s &* ldk &+ kh &* d)
@@ -130,56 +139,67 @@ extension Graph {
                         for i in 0..<t {
                             let row = p + i &* s
                             if biasMode != 0 { let br = pb + (bo &+ i &* s); for j in 0..<s { row[j] += br[j] } }
-                            if causal {
-                                let last = queryOffset &+ i
-                                if last &+ 1 < s { for j in (last &+ 1)..<s { row[j] = -Float.infinity } }
-                            }
-                            Kernels.softmaxRow(row, row, s)
+                            // Causal: keys past the query's position get probability 0 directly (no exp for them).
+                            let valid = causal ? Swift.min(s, Swift.max(0, queryOffset &+ i &+ 1)) : s
+                            if valid < s { (row + valid).update(repeating: 0, count: s &- valid) }
+                            if valid > 0 { Kernels.softmaxRow(row, row, valid) }
                         }
                         BLAS.gemm(m: t, n: d, k: s, a: p, lda: s, b: vb, ldb: ldk, c: o + (bi &* t &* ldq &+ hi &* d), ldc: ldq)
-                    } }
-                }
+                    }
+                } }
             }
         } } } }
         let inputs = [q, k, v] + (bias.map { [$0] } ?? [])
         return record(Tensor(shape: [b, t, h, d], data: out), inputs) { g, dy in
             let qd = g.values[q.id].data, kd = g.values[k.id].data, vd = g.values[v.id].data
-            var dq = [Float](repeating: 0, count: qd.count)
+            var dq = makeArray(qd.count) { _ in }   // written by the dQ GEMM (beta 0)
             var dk = [Float](repeating: 0, count: kd.count)
             var dv = [Float](repeating: 0, count: vd.count)
             let wantBias = bias.map { g.needs($0) } ?? false
             var dbias = [Float](repeating: 0, count: wantBias ? biasData.count : 0)
-            var ds = [Float](repeating: 0, count: t * s)
+            // One task per (batch, KV head): it owns dK/dV of that head and dQ of its query heads, processed
+            // in order. A bias shared across batches or heads is accumulated by one thread, in order.
+            let workers = Parallel.threads
+            let parallelHeads = workers > 1 && b &* hkv > 1 && (!wantBias || biasMode == 3)
+                && b &* h &* t &* s &* d >= 1 << 18
             withRead(dy) { pdy in withRead(qd) { pq in withRead(kd) { pk in withRead(vd) { pv in withRead(probs) { pp in
                 dq.withUnsafeMutableBufferPointer { odq in dk.withUnsafeMutableBufferPointer { odk in
-                    dv.withUnsafeMutableBufferPointer { odv in ds.withUnsafeMutableBufferPointer { pds in
-                        dbias.withUnsafeMutableBufferPointer { odb in
-                            let dsp = pds.baseAddress!
-                            for bi in 0..<b { for hi in 0..<h {
-                                let kh = hi / group
-                                let qoff = bi &* t &* ldq &+ hi &* d
-                                let koff = bi &* s &* ldk &+ kh &* d
-                                let p = pp + (bi &* h &+ hi) &* t &* s
-                                // dV += Pᵀ dO
-                                BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: pdy + qoff, ldb: ldq,
-                                          beta: 1, c: odv.baseAddress! + koff, ldc: ldk)
-                                // dP = dO Vᵀ
-                                BLAS.gemm(transB: true, m: t, n: s, k: d, a: pdy + qoff, lda: ldq, b: pv + koff,
-                                          ldb: ldk, c: dsp, ldc: s)
-                                // dS = P ⊙ (dP − rowsum(dP ⊙ P))   (gradient wrt the scaled+biased scores)
-                                for i in 0..<t { Kernels.softmaxBackwardRow(p + i &* s, dsp + i &* s, s) }
-                                if wantBias {
-                                    let bo = biasOffset(bi, hi)
-                                    for j in 0..<(t &* s) { odb[bo &+ j] += dsp[j] }
+                    dv.withUnsafeMutableBufferPointer { odv in
+                        dbias.withUnsafeMutableBufferPointer { odb in BLAS.singleThreaded(when: parallelHeads) {
+                            Parallel.forEach(b &* hkv, workers: parallelHeads ? workers : 1) { task in
+                                let dsp = UnsafeMutablePointer<Float>.allocate(capacity: t &* s)
+                                defer { dsp.deallocate() }
+                                let bi = task / hkv, kvh = task % hkv
+                                for hi in (kvh &* group)..<((kvh &+ 1) &* group) {
+                                    let kh = hi / group
+                                    let qoff = bi &* t &* ldq &+ hi &* d
+                                    let koff = bi &* s &* ldk &+ kh &* d
+                                    let p = pp + (bi &* h &+ hi) &* t &* s
+                                    // dV += Pᵀ dO
+                                    BLAS.gemm(transA: true, m: s, n: d, k: t, a: p, lda: s, b: pdy + qoff, ldb: ldq,
+                                              beta: 1, c: odv.baseAddress! + koff, ldc: ldk)
+                                    // dP = dO Vᵀ
+                                    BLAS.gemm(transB: true, m: t, n: s, k: d, a: pdy + qoff, lda: ldq, b: pv + koff,
+                                              ldb: ldk, c: dsp, ldc: s)
+                                    // dS = P ⊙ (dP − rowsum(dP ⊙ P))   (gradient wrt the scaled+biased scores)
+                                    for i in 0..<t {
+                                        let valid = causal ? Swift.min(s, Swift.max(0, queryOffset &+ i &+ 1)) : s
+                                        if valid < s { (dsp + (i &* s &+ valid)).update(repeating: 0, count: s &- valid) }
+                                        Kernels.softmaxBackwardRow(p + i &* s, dsp + i &* s, valid)
+                                    }
+                                    if wantBias {
+                                        let bo = biasOffset(bi, hi)
+                                        for j in 0..<(t &* s) { odb[bo &+ j] += dsp[j] }
+                                    }
+                                    // dQ = sc · dS K ; dK += sc · dSᵀ Q
+                                    BLAS.gemm(m: t, n: d, k: s, alpha: sc, a: dsp, lda: s, b: pk + koff, ldb: ldk,
+                                              beta: 0, c: odq.baseAddress! + qoff, ldc: ldq)
+                                    BLAS.gemm(transA: true, m: s, n: d, k: t, alpha: sc, a: dsp, lda: s, b: pq + qoff,
+                                              ldb: ldq, beta: 1, c: odk.baseAddress! + koff, ldc: ldk)
                                 }
-                                // dQ = sc · dS K ; dK += sc · dSᵀ Q
-                                BLAS.gemm(m: t, n: d, k: s, alpha: sc, a: dsp, lda: s, b: pk + koff, ldb: ldk,
-                                          beta: 0, c: odq.baseAddress! + qoff, ldc: ldq)
-                                BLAS.gemm(transA: true, m: s, n: d, k: t, alpha: sc, a: dsp, lda: s, b: pq + qoff,
-                                          ldb: ldq, beta: 1, c: odk.baseAddress! + koff, ldc: ldk)
-                            } }
-                        }
-                    } }
+                            }
+                        } }
+                    }
                 } }
             } } } } }
             g.accumulate(q, dq)

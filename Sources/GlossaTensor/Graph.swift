@@ -87,7 +87,7 @@ public final class Graph {
         if grads[v.id] == nil { grads[v.id] = g; return }
         grads[v.id]!.withUnsafeMutableBufferPointer { d in
             g.withUnsafeBufferPointer { s in
-                for i in 0..<d.count { d[i] += s[i] }
+                if let dp = d.baseAddress, let sp = s.baseAddress { Kernels.parallelAddInPlace(dp, sp, d.count) }
             }
         }
     }

@@ -24,22 +24,26 @@ extension Graph {
         let n = ta.count, m = tb.count
         precondition(m > 0 && n % m == 0 && Array(ta.shape.suffix(tb.rank)) == tb.shape,
                      "add: cannot broadcast \(tb.shape) to \(ta.shape)")
+        let rows = n / m
         let out = withRead(ta.data) { pa in withRead(tb.data) { pb in
             makeArray(n) { o in
-                var base = 0
-                while base < n {
-                    for j in 0..<m { o[base &+ j] = pa[base &+ j] + pb[j] }
-                    base &+= m
+                Parallel.forRanges(rows, grain: Grain.rows(m, Grain.memory)) { rr in
+                    for r in rr {
+                        let base = r &* m
+                        Kernels.add(pa + base, pb, o + base, m)
+                    }
                 }
             }
         } }
         return record(Tensor(shape: ta.shape, data: out), [a, b]) { g, dy in
             if g.needs(b) {
                 if m == n { g.accumulate(b, dy) } else {
-                    g.accumulate(b, withRead(dy) { d in zerosArray(m) { o in
-                        var base = 0
-                        while base < n { for j in 0..<m { o[j] += d[base &+ j] }; base &+= m }
-                    } })
+                    // Column sums over the broadcast rows (fixed chunking: deterministic).
+                    g.accumulate(b, withRead(dy) { d in
+                        Parallel.reduceRows(rows, width: m, grain: Grain.rows(m, Grain.memory)) { rr, acc in
+                            for r in rr { Kernels.addInPlace(acc, d + r &* m, m) }
+                        }
+                    })
                 }
             }
             g.accumulate(a, dy)
@@ -55,18 +59,29 @@ extension Graph {
         let n = ta.count, m = tb.count
         precondition(m > 0 && n % m == 0 && Array(ta.shape.suffix(tb.rank)) == tb.shape,
                      "mul: cannot broadcast \(tb.shape) to \(ta.shape)")
+        let rows = n / m
         let out = withRead(ta.data) { pa in withRead(tb.data) { pb in
-            makeArray(n) { o in for i in 0..<n { o[i] = pa[i] * pb[i % m] } }
+            makeArray(n) { o in
+                Parallel.forRanges(rows, grain: Grain.rows(m, Grain.memory)) { rr in
+                    for r in rr { let base = r &* m; for j in 0..<m { o[base &+ j] = pa[base &+ j] * pb[j] } }
+                }
+            }
         } }
         return record(Tensor(shape: ta.shape, data: out), [a, b]) { g, dy in
             let ta = g.values[a.id].data, tb = g.values[b.id].data
             if g.needs(a) {
                 g.accumulate(a, withRead(dy) { d in withRead(tb) { pb in makeArray(n) { o in
-                    for i in 0..<n { o[i] = d[i] * pb[i % m] } } } })
+                    Parallel.forRanges(rows, grain: Grain.rows(m, Grain.memory)) { rr in
+                        for r in rr { let base = r &* m; for j in 0..<m { o[base &+ j] = d[base &+ j] * pb[j] } }
+                    }
+                } } })
             }
             if g.needs(b) {
-                g.accumulate(b, withRead(dy) { d in withRead(ta) { pa in zerosArray(m) { o in
-                    for i in 0..<n { o[i % m] += d[i] * pa[i] } } } })
+                g.accumulate(b, withRead(dy) { d in withRead(ta) { pa in
+                    Parallel.reduceRows(rows, width: m, grain: Grain.rows(m, Grain.memory)) { rr, acc in
+                        for r in rr { let base = r &* m; for j in 0..<m { acc[j] += d[base &+ j] * pa[base &+ j] } }
+                    }
+                } })
             }
         }
     }
@@ -74,17 +89,18 @@ extension Graph {
     /// `s · x`.
     public func scale(_ x: Var, _ s: Float) -> Var {
         let t = values[x.id]
-        let out = withRead(t.data) { p in makeArray(t.count) { o in for i in 0..<t.count { o[i] = p[i] * s } } }
+        let out = withRead(t.data) { p in makeArray(t.count) { o in Kernels.scale(p, o, t.count, s) } }
         return record(Tensor(shape: t.shape, data: out), [x]) { g, dy in
-            g.accumulate(x, withRead(dy) { d in makeArray(dy.count) { o in for i in 0..<dy.count { o[i] = d[i] * s } } })
+            g.accumulate(x, withRead(dy) { d in makeArray(dy.count) { o in Kernels.scale(d, o, dy.count, s) } })
         }
     }
 
     /// Sum of all elements (a scalar).
     public func sum(_ x: Var) -> Var {
         let t = values[x.id]
-        var s: Double = 0
-        for v in t.data { s += Double(v) }
+        let s = withRead(t.data) { p in
+            Parallel.sum(t.count, grain: Grain.memory) { r in var a = 0.0; for i in r { a += Double(p[i]) }; return a }
+        }
         return record(Tensor(scalar: Float(s)), [x]) { g, dy in
             g.accumulate(x, [Float](repeating: dy[0], count: g.values[x.id].count))
         }
@@ -96,14 +112,17 @@ extension Graph {
     /// Applies `f` elementwise with derivative `df(x, y)`.
     func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
         let t = values[x.id]
-        let out = withRead(t.data) { p in makeArray(t.count) { o in for i in 0..<t.count { o[i] = f(p[i]) } } }
+        let out = withRead(t.data) { p in makeArray(t.count) { o in
+            Parallel.forRanges(t.count, grain: Grain.compute) { r in for i in r { o[i] = f(p[i]) } }
+        } }
         return record(Tensor(shape: t.shape, data: out), [x]) { g, dy in
             let xs = g.values[x.id].data
             let n = dy.count
             // The output value is recomputed from x where df needs it; passing it avoids a second forward.
             let ys = out
             g.accumulate(x, withRead(dy) { d in withRead(xs) { px in withRead(ys) { py in makeArray(n) { o in
-                for i in 0..<n { o[i] = d[i] * df(px[i], py[i]) } } } } })
+                Parallel.forRanges(n, grain: Grain.compute) { r in for i in r { o[i] = d[i] * df(px[i], py[i]) } }
+            } } } })
         }
     }
 
@@ -141,21 +160,25 @@ extension Graph {
         precondition(tg.shape == tu.shape)
         let n = tg.count
         let out = withRead(tg.data) { pg in withRead(tu.data) { pu in makeArray(n) { o in
-            var i = 0
-            let one = F8(repeating: 1)
-            while i &+ 8 <= n {
-                let v = load8(pg + i)
-                store8(o + i, v / (one + Kernels.exp8(-v)) * load8(pu + i))
-                i &+= 8
+            Parallel.forRanges(n, grain: Grain.compute) { r in
+                var i = r.lowerBound
+                let end = r.upperBound
+                let one = F8(repeating: 1)
+                while i &+ 8 <= end {
+                    let v = load8(pg + i)
+                    store8(o + i, v / (one + Kernels.exp8(-v)) * load8(pu + i))
+                    i &+= 8
+                }
+                while i < end { let v = pg[i]; o[i] = v / (1 + Kernels.exp1(-v)) * pu[i]; i &+= 1 }
             }
-            while i < n { let v = pg[i]; o[i] = v / (1 + Kernels.exp1(-v)) * pu[i]; i &+= 1 }
         } } }
         return record(Tensor(shape: tg.shape, data: out), [gate, up]) { g, dy in
             let gd = g.values[gate.id].data, ud = g.values[up.id].data
             var dg = [Float](), du = [Float]()
             withRead(dy) { d in withRead(gd) { pg in withRead(ud) { pu in
-                dg = makeArray(n) { og in du = makeArray(n) { ou in
-                    var i = 0
+                dg = makeArray(n) { og in du = makeArray(n) { ou in Parallel.forRanges(n, grain: Grain.compute) { r in
+                    var i = r.lowerBound
+                    let n = r.upperBound
                     let one = F8(repeating: 1)
                     while i &+ 8 <= n {
                         let v = load8(pg + i), dd = load8(d + i)
@@ -171,7 +194,7 @@ extension Graph {
                         og[i] = d[i] * pu[i] * s * (1 + v * (1 - s))
                         i &+= 1
                     }
-                } }
+                } } }
             } } }
             g.accumulate(gate, dg)
             g.accumulate(up, du)
@@ -245,15 +268,22 @@ extension Graph {
         let v = tt.shape[0], d = tt.shape[1], n = ids.count
         for id in ids { precondition(id >= 0 && Int(id) < v, "embedding: id \(id) outside 0..<\(v)") }
         let out = withRead(tt.data) { pt in makeArray(n * d) { o in
-            for (i, id) in ids.enumerated() { (o + i &* d).update(from: pt + Int(id) &* d, count: d) }
+            Parallel.forRanges(n, grain: Grain.rows(d, Grain.memory)) { r in
+                for i in r { (o + i &* d).update(from: pt + Int(ids[i]) &* d, count: d) }
+            }
         } }
         return record(Tensor(shape: (idsShape ?? [n]) + [d], data: out), [table]) { g, dy in
-            g.accumulate(table, withRead(dy) { dd in zerosArray(v * d) { o in
-                for (i, id) in ids.enumerated() {
-                    let dst = o + Int(id) &* d, src = dd + i &* d
-                    for j in 0..<d { dst[j] += src[j] }
+            // Each worker owns a band of table rows and scans all ids in order, so a repeated id sums its
+            // rows in the same order for any thread count.
+            g.accumulate(table, withRead(dy) { dd in makeArray(v * d) { o in ids.withUnsafeBufferPointer { pid in
+                Parallel.forRanges(v, grain: Grain.rows(d, Grain.memory)) { band in
+                    (o + band.lowerBound &* d).update(repeating: 0, count: band.count &* d)
+                    for i in 0..<n {
+                        let id = Int(pid[i])
+                        if band.contains(id) { Kernels.addInPlace(o + id &* d, dd + i &* d, d) }
+                    }
                 }
-            } })
+            } } })
         }
     }
 
@@ -266,24 +296,27 @@ extension Graph {
         precondition(tw.count == d)
         var inv = [Float](repeating: 0, count: rows)
         let out = withRead(tx.data) { px in withRead(tw.data) { pw in makeArray(rows * d) { o in
-            for r in 0..<rows {
-                let xr = px + r &* d, orow = o + r &* d
-                let ss = Kernels.dot(xr, xr, d)
-                let s = 1 / (ss / Float(d) + eps).squareRoot()
-                inv[r] = s
-                for j in 0..<d { orow[j] = pw[j] * (xr[j] * s) }
+            inv.withUnsafeMutableBufferPointer { pinv in
+                Parallel.forRanges(rows, grain: Grain.rows(d)) { rr in
+                    for r in rr {
+                        let xr = px + r &* d, orow = o + r &* d
+                        let ss = Kernels.dot(xr, xr, d)
+                        let s = 1 / (ss / Float(d) + eps).squareRoot()
+                        pinv[r] = s
+                        for j in 0..<d { orow[j] = pw[j] * (xr[j] * s) }
+                    }
+                }
             }
         } } }
         return record(Tensor(shape: tx.shape, data: out), [x, weight]) { g, dy in
             let xd = g.values[x.id].data, wd = g.values[weight.id].data
-            var dx = [Float](repeating: 0, count: rows * d)
-            var dw = [Float](repeating: 0, count: d)
+            var dx = makeArray(rows * d) { _ in }   // every row is written below
+            var dw = [Float]()
             withRead(dy) { pd in withRead(xd) { px in withRead(wd) { pw in withRead(inv) { pi in
-                dx.withUnsafeMutableBufferPointer { ox in dw.withUnsafeMutableBufferPointer { ow in
-                    for r in 0..<rows {
+                dx.withUnsafeMutableBufferPointer { ox in dw = Parallel.reduceRows(rows, width: d, grain: Grain.rows(d)) { rr, owp in
+                    for r in rr {
                         let xr = px + r &* d, dr = pd + r &* d
                         let s = pi[r]
-                        let owp = ow.baseAddress!
                         var acc = F8(repeating: 0)
                         let sv = F8(repeating: s)
                         var j = 0
@@ -314,8 +347,9 @@ extension Graph {
         var inv = [Float](repeating: 0, count: rows)
         var xhat = [Float](repeating: 0, count: rows * d)
         let out = withRead(tx.data) { px in withRead(tw.data) { pw in withRead(tb.data) { pb in makeArray(rows * d) { o in
-            xhat.withUnsafeMutableBufferPointer { xh in
-                for r in 0..<rows {
+            xhat.withUnsafeMutableBufferPointer { xh in inv.withUnsafeMutableBufferPointer { inv in
+              Parallel.forRanges(rows, grain: Grain.rows(d)) { rr in
+                for r in rr {
                     let xr = px + r &* d, base = r &* d
                     var mu: Float = 0
                     for j in 0..<d { mu += xr[j] }
@@ -330,16 +364,18 @@ extension Graph {
                         o[base &+ j] = h * pw[j] + pb[j]
                     }
                 }
-            }
+              }
+            } }
         } } } }
         return record(Tensor(shape: tx.shape, data: out), [x, weight, bias]) { g, dy in
             let wd = g.values[weight.id].data
             var dx = [Float](repeating: 0, count: rows * d)
-            var dw = [Float](repeating: 0, count: d), db = [Float](repeating: 0, count: d)
+            var dwb = [Float]()  // dw and db side by side: one deterministic row reduction
             withRead(dy) { pd in withRead(xhat) { ph in withRead(wd) { pw in
-                dx.withUnsafeMutableBufferPointer { ox in dw.withUnsafeMutableBufferPointer { ow in
-                    db.withUnsafeMutableBufferPointer { ob in
-                        for r in 0..<rows {
+                dx.withUnsafeMutableBufferPointer { ox in
+                    dwb = Parallel.reduceRows(rows, width: 2 * d, grain: Grain.rows(d)) { rr, ow in
+                        let ob = ow + d
+                        for r in rr {
                             let base = r &* d
                             var m1: Float = 0, m2: Float = 0
                             for j in 0..<d {
@@ -357,11 +393,11 @@ extension Graph {
                             }
                         }
                     }
-                } }
+                }
             } } }
             g.accumulate(x, dx)
-            g.accumulate(weight, dw)
-            g.accumulate(bias, db)
+            g.accumulate(weight, Array(dwb[0..<d]))
+            g.accumulate(bias, Array(dwb[d...]))
         }
     }
 
@@ -372,15 +408,19 @@ extension Graph {
         let tx = values[x.id]
         let d = tx.lastDim, rows = tx.rows
         let out = withRead(tx.data) { px in makeArray(rows * d) { o in
-            for r in 0..<rows { Kernels.softmaxRow(px + r &* d, o + r &* d, d) }
+            Parallel.forRanges(rows, grain: Grain.rows(d)) { rr in
+                for r in rr { Kernels.softmaxRow(px + r &* d, o + r &* d, d) }
+            }
         } }
         return record(Tensor(shape: tx.shape, data: out), [x]) { g, dy in
             g.accumulate(x, withRead(dy) { pd in withRead(out) { py in makeArray(rows * d) { o in
-                for r in 0..<rows {
-                    let b = r &* d
-                    var dot: Float = 0
-                    for j in 0..<d { dot += pd[b &+ j] * py[b &+ j] }
-                    for j in 0..<d { o[b &+ j] = py[b &+ j] * (pd[b &+ j] - dot) }
+                Parallel.forRanges(rows, grain: Grain.rows(d)) { rr in
+                    for r in rr {
+                        let b = r &* d
+                        var dot: Float = 0
+                        for j in 0..<d { dot += pd[b &+ j] * py[b &+ j] }
+                        for j in 0..<d { o[b &+ j] = py[b &+ j] * (pd[b &+ j] - dot) }
+                    }
                 }
             } } })
         }
@@ -398,43 +438,52 @@ extension Graph {
             counted += 1
         }
         let wantGrad = requiresGrad[logits.id]
-        var total: Double = 0
+        // Per-row losses, summed in row order afterwards (the same total for any thread count).
+        var rowLoss = [Double](repeating: 0, count: rows)
         // With a gradient wanted, the forward pass keeps softmax(logits) and the backward pass turns it into
         // the gradient in place (one exp per logit in all).
         let probs = ArrayBox(wantGrad ? makeArray(rows * v) { _ in } : [])
-        withRead(tl.data) { pl in
+        withRead(tl.data) { pl in targets.withUnsafeBufferPointer { tg in rowLoss.withUnsafeMutableBufferPointer { lossp in
             if wantGrad {
                 probs.array.withUnsafeMutableBufferPointer { pp in
                     let po = pp.baseAddress!
-                    for r in 0..<rows {
-                        let row = pl + r &* v, orow = po + r &* v
-                        if targets[r] == ignoreIndex { orow.update(repeating: 0, count: v); continue }
-                        let m = Kernels.maxValue(row, v)
-                        let sum = Kernels.expShiftSum(row, orow, v, shift: m)
-                        total += Double(m + logf(sum) - row[Int(targets[r])])
-                        Kernels.scaleInPlace(orow, v, 1 / sum)
+                    Parallel.forRanges(rows, grain: Grain.rows(v)) { rr in
+                        for r in rr {
+                            let row = pl + r &* v, orow = po + r &* v
+                            if tg[r] == ignoreIndex { orow.update(repeating: 0, count: v); continue }
+                            let m = Kernels.maxValue(row, v)
+                            let sum = Kernels.expShiftSum(row, orow, v, shift: m)
+                            lossp[r] = Double(m + logf(sum) - row[Int(tg[r])])
+                            Kernels.scaleInPlace(orow, v, 1 / sum)
+                        }
                     }
                 }
             } else {
-                for r in 0..<rows where targets[r] != ignoreIndex {
-                    let row = pl + r &* v
-                    total += Double(Kernels.logSumExp(row, v) - row[Int(targets[r])])
+                Parallel.forRanges(rows, grain: Grain.rows(v)) { rr in
+                    for r in rr where tg[r] != ignoreIndex {
+                        let row = pl + r &* v
+                        lossp[r] = Double(Kernels.logSumExp(row, v) - row[Int(tg[r])])
+                    }
                 }
             }
-        }
+        } } }
+        var total: Double = 0
+        for l in rowLoss { total += l }
         let denom = Float(max(counted, 1))
         return record(Tensor(scalar: Float(total / Double(max(counted, 1)))), [logits]) { g, dy in
             let scale = dy[0] / denom
             var grad = probs.array
             probs.array = []
-            grad.withUnsafeMutableBufferPointer { pg in
+            grad.withUnsafeMutableBufferPointer { pg in targets.withUnsafeBufferPointer { tg in
                 let po = pg.baseAddress!
-                for r in 0..<rows where targets[r] != ignoreIndex {
-                    let orow = po + r &* v
-                    Kernels.scaleInPlace(orow, v, scale)
-                    orow[Int(targets[r])] -= scale
+                Parallel.forRanges(rows, grain: Grain.rows(v, Grain.memory)) { rr in
+                    for r in rr where tg[r] != ignoreIndex {
+                        let orow = po + r &* v
+                        Kernels.scaleInPlace(orow, v, scale)
+                        orow[Int(tg[r])] -= scale
+                    }
                 }
-            }
+            } }
             g.accumulate(logits, grad)
         }
     }

@@ -46,7 +46,17 @@ public enum GradientOps {
     /// Global L2 norm of all gradients.
     public static func globalNorm(_ grads: Gradients) -> Float {
         var s: Double = 0
-        for g in grads { if let g { for v in g.data { s += Double(v) * Double(v) } } }
+        for g in grads {
+            guard let g else { continue }
+            // Fixed chunks per tensor, partial sums added in order: the same norm for any thread count.
+            s += g.data.withUnsafeBufferPointer { p in
+                Parallel.sum(p.count, grain: Grain.memory) { r in
+                    var a = 0.0
+                    for i in r { let v = Double(p[i]); a += v * v }
+                    return a
+                }
+            }
+        }
         return Float(s.squareRoot())
     }
 
@@ -62,7 +72,9 @@ public enum GradientOps {
 
     public static func scale(_ grads: inout Gradients, _ f: Float) {
         for i in grads.indices where grads[i] != nil {
-            grads[i]!.data.withUnsafeMutableBufferPointer { p in for j in 0..<p.count { p[j] *= f } }
+            grads[i]!.data.withUnsafeMutableBufferPointer { p in
+                if let b = p.baseAddress { Kernels.scale(b, b, p.count, f) }
+            }
         }
     }
 
@@ -74,7 +86,9 @@ public enum GradientOps {
             guard let gi = g[i] else { continue }
             if into[i] == nil { into[i] = gi; continue }
             into[i]!.data.withUnsafeMutableBufferPointer { d in
-                gi.data.withUnsafeBufferPointer { s in for j in 0..<d.count { d[j] += s[j] } }
+                gi.data.withUnsafeBufferPointer { s in
+                    if let dp = d.baseAddress, let sp = s.baseAddress { Kernels.parallelAddInPlace(dp, sp, d.count) }
+                }
             }
         }
     }
@@ -122,12 +136,15 @@ public struct AdamW: Sendable {
                 m[i].withUnsafeMutableBufferPointer { pm in
                     v[i].withUnsafeMutableBufferPointer { pv in
                         g.data.withUnsafeBufferPointer { pg in
-                            for j in 0..<p.count {
-                                let gj = pg[j]
-                                let mj = b1 * pm[j] + (1 - b1) * gj
-                                let vj = b2 * pv[j] + (1 - b2) * gj * gj
-                                pm[j] = mj; pv[j] = vj
-                                p[j] = p[j] * decay - stepSize * mj / (vj.squareRoot() * invBc2Sqrt + eps)
+                            // Element-wise: chunks over the engine's threads give the same result.
+                            Parallel.forRanges(p.count, grain: Grain.compute) { r in
+                                for j in r {
+                                    let gj = pg[j]
+                                    let mj = b1 * pm[j] + (1 - b1) * gj
+                                    let vj = b2 * pv[j] + (1 - b2) * gj * gj
+                                    pm[j] = mj; pv[j] = vj
+                                    p[j] = p[j] * decay - stepSize * mj / (vj.squareRoot() * invBc2Sqrt + eps)
+                                }
                             }
                         }
                     }

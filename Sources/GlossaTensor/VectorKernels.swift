@@ -112,6 +112,39 @@ extension Kernels {
         while j < n { x[j] *= s; j &+= 1 }
     }
 
+    /// `o[j] = a[j] + b[j]`.
+    @inline(__always)
+    static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int) {
+        var j = 0
+        while j &+ 8 <= n { store8(o + j, load8(a + j) + load8(b + j)); j &+= 8 }
+        while j < n { o[j] = a[j] + b[j]; j &+= 1 }
+    }
+
+    /// `d[j] += s[j]`.
+    @inline(__always)
+    static func addInPlace(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
+        var j = 0
+        while j &+ 8 <= n { store8(d + j, load8(d + j) + load8(s + j)); j &+= 8 }
+        while j < n { d[j] += s[j]; j &+= 1 }
+    }
+
+    /// `o[j] = x[j] · s` over `n` elements, split over the engine's threads when large.
+    @inline(__always)
+    static func scale(_ x: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float) {
+        Parallel.forRanges(n, grain: Grain.memory) { r in
+            let v = F8(repeating: s)
+            var j = r.lowerBound
+            while j &+ 8 <= r.upperBound { store8(o + j, load8(x + j) * v); j &+= 8 }
+            while j < r.upperBound { o[j] = x[j] * s; j &+= 1 }
+        }
+    }
+
+    /// `d[j] += s[j]` over `n` elements, split over the engine's threads when large.
+    @inline(__always)
+    static func parallelAddInPlace(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
+        Parallel.forRanges(n, grain: Grain.memory) { r in addInPlace(d + r.lowerBound, s + r.lowerBound, r.count) }
+    }
+
     /// Σ a[j]·b[j].
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -57,7 +57,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     /// Types this reader can dequantize.
     public var isSupported: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
         default: return false
         }
     }
@@ -289,6 +289,74 @@ public enum Dequantize {
                         for l in 0..<32 { out[y &+ l] = d1 * Float(raw[q &+ l] & 0x0F) - mm1 }
                         for l in 0..<32 { out[y &+ 32 &+ l] = d2 * Float(raw[q &+ l] >> 4) - mm2 }
                         y &+= 64; sIdx &+= 2
+                    }
+                }
+            case .q5_K:
+                // block: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]; high bit of sub-block k in qh bit k
+                for b in 0..<blocks {
+                    let o = b &* bb, d = h(raw, o), dmin = h(raw, o &+ 2)
+                    let sc = o &+ 4, qh = o &+ 16, qs = o &+ 48
+                    var y = b &* 256
+                    var sIdx = 0
+                    for jj in stride(from: 0, to: 256, by: 64) {
+                        let (s1, m1) = scaleMinK4(raw, sc, sIdx)
+                        let (s2, m2) = scaleMinK4(raw, sc, sIdx &+ 1)
+                        let d1 = d * Float(s1), mm1 = dmin * Float(m1), d2 = d * Float(s2), mm2 = dmin * Float(m2)
+                        let q = qs &+ jj / 2
+                        let u1 = UInt8(1) << UInt8(sIdx), u2 = UInt8(2) << UInt8(sIdx)
+                        for l in 0..<32 {
+                            let hb: UInt8 = raw[qh &+ l] & u1 != 0 ? 16 : 0
+                            out[y &+ l] = d1 * Float((raw[q &+ l] & 0x0F) | hb) - mm1
+                        }
+                        for l in 0..<32 {
+                            let hb: UInt8 = raw[qh &+ l] & u2 != 0 ? 16 : 0
+                            out[y &+ 32 &+ l] = d2 * Float((raw[q &+ l] >> 4) | hb) - mm2
+                        }
+                        y &+= 64; sIdx &+= 2
+                    }
+                }
+            case .q2_K:
+                // block: u8 scales[16] (low nibble scale, high nibble min), u8 qs[64], f16 d, f16 dmin
+                for b in 0..<blocks {
+                    let o = b &* bb, d = h(raw, o &+ 80), dmin = h(raw, o &+ 82)
+                    var y = b &* 256
+                    var sIdx = 0
+                    for half in 0..<2 {
+                        let q = o &+ 16 &+ half &* 32
+                        for shift in stride(from: UInt8(0), to: 8, by: 2) {
+                            for part in 0..<2 {
+                                let s = raw[o &+ sIdx]
+                                let dl = d * Float(s & 0xF), ml = dmin * Float(s >> 4)
+                                for l in 0..<16 { out[y &+ l] = dl * Float((raw[q &+ part &* 16 &+ l] >> shift) & 3) - ml }
+                                y &+= 16; sIdx &+= 1
+                            }
+                        }
+                    }
+                }
+            case .q3_K:
+                // block: u8 hmask[32], u8 qs[64], u8 scales[12] (16 × 6 bits), f16 d. A clear hmask bit subtracts 4.
+                for b in 0..<blocks {
+                    let o = b &* bb, d = h(raw, o &+ 108)
+                    let hm = o, sc = o &+ 96
+                    var y = b &* 256
+                    var sIdx = 0
+                    var bit: UInt8 = 1
+                    for half in 0..<2 {
+                        let q = o &+ 32 &+ half &* 32
+                        for shift in stride(from: UInt8(0), to: 8, by: 2) {
+                            for part in 0..<2 {
+                                let lo = sIdx < 8 ? raw[sc &+ sIdx] & 0xF : raw[sc &+ sIdx &- 8] >> 4
+                                let hi = (raw[sc &+ 8 &+ sIdx % 4] >> UInt8(2 &* (sIdx / 4))) & 3
+                                let dl = d * Float(Int(lo | hi << 4) - 32)
+                                for l in 0..<16 {
+                                    let i = part &* 16 &+ l
+                                    let v = Int((raw[q &+ i] >> shift) & 3) - (raw[hm &+ i] & bit != 0 ? 0 : 4)
+                                    out[y &+ l] = dl * Float(v)
+                                }
+                                y &+= 16; sIdx &+= 1
+                            }
+                            bit = bit &<< 1
+                        }
                     }
                 }
             case .q6_K:

@@ -3,9 +3,10 @@
 
 Same model as `glossa model bench` defaults: 4 layers, d=256, 4 heads, FFN 704, tied vocab 8192, seq 256, batch 8.
 Runs torch, then Glossa (`glossa model bench`), with the same thread count; prints tokens/s for both and the ratio.
-Optionally the SmolLM2 forward pass (--smollm2-dir, an exported HF directory).
+Optionally the SmolLM2 forward pass (--smollm2-dir, an exported HF directory; --no-train skips the training step).
 
   .venv/bin/python Tests/parity/torch_bench.py --glossa .build/release/glossa --threads 2
+  .venv/bin/python Tests/parity/torch_bench.py --threads 2 --no-train --smollm2-dir smollm2-hf
 """
 import argparse
 import re
@@ -45,6 +46,7 @@ def torch_forward(d, threads, steps, seq=256):
     ids = torch.randint(0, model.config.vocab_size, (1, seq))
     times = []
     with torch.no_grad():
+        model(ids)  # warm-up: the first call includes one-time initialisation
         for _ in range(steps):
             t0 = time.perf_counter()
             model(ids)
@@ -64,13 +66,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--smollm2-dir")
+    ap.add_argument("--no-train", action="store_true", help="only the SmolLM2 forward comparison")
     a = ap.parse_args()
-    t = torch_train(a.threads, a.steps)
-    tm, tb = 8 * 256 / statistics.median(t), 8 * 256 / min(t)
-    gm, gb, line = glossa_tokens_per_s([a.glossa, "model", "bench", "--threads", str(a.threads), "--steps", str(a.steps)])
-    print(f"train step, {a.threads} threads: torch median {tm:.0f} tok/s (best {tb:.0f}); glossa median {gm} tok/s "
-          f"(best {gb}); ratio glossa/torch median {gm / tm:.2f}, best {gb / tb:.2f}")
-    print("  glossa:", line)
+    if not a.no_train:
+        t = torch_train(a.threads, a.steps)
+        tm, tb = 8 * 256 / statistics.median(t), 8 * 256 / min(t)
+        gm, gb, line = glossa_tokens_per_s([a.glossa, "model", "bench", "--threads", str(a.threads), "--steps", str(a.steps)])
+        print(f"train step, {a.threads} threads: torch median {tm:.0f} tok/s (best {tb:.0f}); glossa median {gm} tok/s "
+              f"(best {gb}); ratio glossa/torch median {gm / tm:.2f}, best {gb / tb:.2f}")
+        print("  glossa:", line)
     if a.smollm2_dir:
         t = torch_forward(a.smollm2_dir, a.threads, a.steps)
         tm, tb = 256 / statistics.median(t), 256 / min(t)
