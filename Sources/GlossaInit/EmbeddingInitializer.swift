@@ -5,12 +5,12 @@ import GlossaTokenizers
 import GlossaWeights
 
 public enum InitMethod: String, Sendable, CaseIterable {
-    case random, mean, mvn, fvt, wechsel, focus, ofa, omp
+    case random, mean, mvn, fvt, wechsel, focus, ofa, omp, cw2v
 
     /// Methods whose rows are convex combinations of old rows (spec §1): the output bound holds.
     public var inHull: Bool {
         switch self {
-        case .mean, .fvt, .wechsel, .focus, .ofa: return true
+        case .mean, .fvt, .wechsel, .focus, .ofa, .cw2v: return true
         case .random, .mvn, .omp: return false
         }
     }
@@ -32,6 +32,8 @@ public struct InitOptions: Sendable {
     public var ompPool = 1024
     /// OFA: coordinate dimension D' (nil or ≥ d: no factorization).
     public var ofaDim: Int? = nil
+    /// CW2V: training options (the corpus comes with `PlanInputs.cw2v`).
+    public var cw2v = CW2VOptions()
     public init(method: InitMethod) { self.method = method }
 }
 
@@ -45,6 +47,8 @@ public struct PlanInputs: Sendable {
     public var queryAux: AuxVectors?
     public var anchorAux: AuxVectors?
     public var anchorIds: [Int]
+    /// CW2V: the matrices and the tokenized corpus (nil for every other method).
+    public var cw2v: CW2VInputs? = nil
     public init(decompositions: [[Int]], copyFrom: [Int?], queryAux: AuxVectors? = nil, anchorAux: AuxVectors? = nil,
                 anchorIds: [Int] = []) {
         self.decompositions = decompositions; self.copyFrom = copyFrom; self.queryAux = queryAux
@@ -84,6 +88,9 @@ public enum EmbeddingInitializer {
             let (q, a) = try aux()
             let k = o.ompK ?? max(1, min(64, q.dim / 4))
             plan = Planner.omp(queries: q, anchors: a, anchorIds: inputs.anchorIds, k: k, pool: o.ompPool, fallback: o.fallback)
+        case .cw2v:
+            guard let c = inputs.cw2v else { throw InitError("cw2v needs a corpus (--corpus)") }
+            plan = try CW2V.plan(inputs, c, options: o.cw2v)
         }
         // Overlap and special-token copies (not for the sampling baselines or WECHSEL, which has no explicit copy).
         if o.method != .random && o.method != .mean && o.method != .mvn && o.method != .wechsel {
@@ -117,9 +124,10 @@ public enum EmbeddingInitializer {
     ///   - extendedTokenizer: the new tokenizer (written as tokenizer.json; spellings of the new ids).
     ///   - tokenVectors: aux vectors indexed by extended id (for wechsel/focus/ofa/omp).
     ///   - padToMultipleOf: round the row count up; padding rows get the mean row.
+    ///   - corpus: cw2v's training text as extended-tokenizer ids (token vectors, when given, add candidates).
     public static func extend(model: ModelWeights, manifest: ExtensionManifest, baseTokenizer: Tokenizer,
                               extendedTokenizer: Tokenizer?, tokenVectors: AuxVectors?, options: InitOptions,
-                              padToMultipleOf: Int? = nil) throws(InitError) -> (ModelWeights, [String]) {
+                              padToMultipleOf: Int? = nil, corpus: [[Int32]]? = nil) throws(InitError) -> (ModelWeights, [String]) {
         let base = manifest.baseVocabSize
         let baseSize = baseTokenizer.vocabularySize
         guard base == baseSize else {
@@ -158,7 +166,7 @@ public enum EmbeddingInitializer {
             copies.append(copy)
         }
         var inputs = PlanInputs(decompositions: decs, copyFrom: copies)
-        if options.method.needsAux {
+        if options.method.needsAux || (options.method == .cw2v && tokenVectors != nil) {
             guard let tv = tokenVectors else { throw InitError("\(options.method.rawValue) needs --token-vectors") }
             guard tv.count >= ext else {
                 throw InitError("the token vectors cover \(tv.count) ids, the extended vocabulary has \(ext)")
@@ -175,6 +183,10 @@ public enum EmbeddingInitializer {
                 for j in 0..<tv.dim { a.data[i &* tv.dim &+ j] = tv.data[id &* tv.dim &+ j] }
             }
             inputs.queryAux = q; inputs.anchorAux = a; inputs.anchorIds = anchorIds
+        }
+        if options.method == .cw2v {
+            // Corpus ids come from the extended tokenizer: new ids are base..<ext, old ones the non-special rows.
+            inputs.cw2v = CW2VInputs(input: model.embedding, output: model.head, sequences: corpus ?? [], newIds: newIds, oldRows: statRows)
         }
         var plan = try plan(inputs, options: options)
         // Special tokens never get random/MVN noise: copy by single-id encoding, otherwise the mean.

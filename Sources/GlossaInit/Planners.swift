@@ -118,18 +118,19 @@ public enum Planner {
         var recipes = [RowRecipe](repeating: fallback.recipe, count: queries.count)
         let a = anchors.dim
         let poolSize = min(max(pool, k), anchorIds.count)
-        let missing = SimilarityScan.scan(queries: queries, anchors: anchors, normalize: false) { i, dots in
-            // Pre-select by |⟨y, d_j⟩|.
-            var cand = Array(0..<dots.count)
-            if poolSize < dots.count {
-                cand.sort { abs(dots[$0]) > abs(dots[$1]) }
-                cand.removeLast(cand.count - poolSize)
-            }
-            let y = Array(queries.row(i))
-            let (sel, beta) = OMPSolver.solve(y: y, atoms: cand.map { Array(anchors.row($0)) }, k: k, dim: a)
-            if sel.isEmpty { return fallback.recipe }
-            return .combine(Combination(ids: sel.map { anchorIds[cand[$0]] }, weights: beta))
-        } store: { i, r in recipes[i] = r }
+        // The atoms are read in place from the anchor matrix (no per-query copies of the pool rows).
+        let missing = anchors.data.withUnsafeBufferPointer { pa in
+            nonisolated(unsafe) let atoms = pa.baseAddress!
+            return SimilarityScan.scan(queries: queries, anchors: anchors, normalize: false) { i, dots in
+                // Pre-select by |⟨y, d_j⟩| with a partial selection (O(A)) instead of a full sort.
+                let cand = OMPSolver.largestMagnitudes(dots, count: poolSize)
+                let (sel, beta) = queries.data.withUnsafeBufferPointer { pq in
+                    OMPSolver.solve(y: pq.baseAddress! + i &* a, atoms: atoms, rows: cand, k: k, dim: a)
+                }
+                if sel.isEmpty { return fallback.recipe }
+                return .combine(Combination(ids: sel.map { anchorIds[cand[$0]] }, weights: beta))
+            } store: { i, r in recipes[i] = r }
+        }
         return InitPlan(input: recipes, notes: missing > 0 ? ["omp: \(missing) tokens without an aux vector took the \(fallback.rawValue) fallback"] : [])
     }
 }
@@ -218,25 +219,46 @@ public enum Sparsemax {
 public enum OMPSolver {
     /// Selects up to `k` atoms greedily; returns their indices and the least-squares coefficients.
     public static func solve(y: [Float], atoms: [[Float]], k: Int, dim: Int) -> (selected: [Int], coefficients: [Float]) {
-        let yd = y.map(Double.init)
+        let flat = atoms.flatMap { $0 }
+        return y.withUnsafeBufferPointer { py in flat.withUnsafeBufferPointer { pa in
+            solve(y: py.baseAddress!, atoms: pa.baseAddress!, rows: Array(0..<atoms.count), k: k, dim: dim)
+        } }
+    }
+
+    /// OMP over the atoms `atoms[rows[j]·dim ..< (rows[j]+1)·dim]` (rows of a row-major matrix, read in place).
+    /// Returns indices into `rows` and the least-squares coefficients. The greedy scan (the `k·|rows|·dim` part)
+    /// runs in Float SIMD; the Gram–Schmidt basis, residual and back-substitution (`k²·dim`) stay in Double.
+    public static func solve(y: UnsafePointer<Float>, atoms: UnsafePointer<Float>, rows: [Int], k: Int,
+                             dim: Int) -> (selected: [Int], coefficients: [Float]) {
+        let n = rows.count
+        var yd = [Double](repeating: 0, count: dim)
+        for t in 0..<dim { yd[t] = Double(y[t]) }
         var r = yd
+        var rf = [Float](repeating: 0, count: dim)
         var q: [[Double]] = []
         var rMat: [[Double]] = []   // rMat[s] = column s of R (length s+1)
         var sel: [Int] = []
-        var used = Set<Int>()
+        var used = [Bool](repeating: false, count: n)
         let ynorm = yd.reduce(0) { $0 + $1 * $1 }.squareRoot()
         if ynorm == 0 { return ([], []) }
-        for _ in 0..<min(k, atoms.count, dim) {
+        var v = [Double](repeating: 0, count: dim)
+        for _ in 0..<min(k, n, dim) {
+            for t in 0..<dim { rf[t] = Float(r[t]) }
             var best = -1
-            var bestV = 0.0
-            for (j, at) in atoms.enumerated() where !used.contains(j) {
-                var s = 0.0
-                for t in 0..<dim { s += r[t] * Double(at[t]) }
-                if abs(s) > bestV { bestV = abs(s); best = j }
+            var bestV: Float = 0
+            rf.withUnsafeBufferPointer { pr in
+                let rp = pr.baseAddress!
+                for j in 0..<n where !used[j] {
+                    let s = abs(FloatKernels.dot(rp, atoms + rows[j] &* dim, dim))
+                    if s > bestV { bestV = s; best = j }
+                }
             }
-            if best < 0 || bestV <= 1e-12 * ynorm { break }
-            used.insert(best)
-            var v = atoms[best].map(Double.init)
+            if best < 0 || Double(bestV) <= 1e-12 * ynorm { break }
+            used[best] = true
+            let atom = atoms + rows[best] &* dim
+            var an = 0.0
+            for t in 0..<dim { let x = Double(atom[t]); v[t] = x; an += x * x }
+            an = an.squareRoot()
             var col = [Double](repeating: 0, count: q.count + 1)
             for _ in 0..<2 {
                 for (i, qi) in q.enumerated() {
@@ -247,7 +269,6 @@ public enum OMPSolver {
                 }
             }
             let nv = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            let an = atoms[best].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             if nv <= 1e-8 * max(an, 1e-30) { continue }   // linearly dependent: skip this atom
             for t in 0..<dim { v[t] /= nv }
             col[q.count] = nv
@@ -268,5 +289,48 @@ public enum OMPSolver {
             beta[i] = s / rMat[i][i]
         }
         return (sel, beta.map(Float.init))
+    }
+
+    /// The indices of the `count` entries of largest magnitude, in index order; ties at the threshold go to the
+    /// lower indices. Quickselect on the magnitudes (O(n) expected) instead of sorting all n.
+    public static func largestMagnitudes(_ x: UnsafeBufferPointer<Float>, count c: Int) -> [Int] {
+        let n = x.count
+        if c >= n { return Array(0..<n) }
+        if c <= 0 { return [] }
+        var keys = [Float](repeating: 0, count: n)
+        for j in 0..<n { keys[j] = abs(x[j]) }
+        let thr = keys.withUnsafeMutableBufferPointer { kthLargest($0, c &- 1) }
+        var out = [Int]()
+        out.reserveCapacity(c)
+        var ties = 0
+        for j in 0..<n { let m = abs(x[j]); if m > thr { out.append(j) } else if m == thr { ties &+= 1 } }
+        if out.count < c {
+            var need = c &- out.count
+            var tied = [Int](); tied.reserveCapacity(min(need, ties))
+            for j in 0..<n where need > 0 && abs(x[j]) == thr { tied.append(j); need &-= 1 }
+            out.append(contentsOf: tied)
+            out.sort()
+        }
+        return out
+    }
+
+    /// The `k`-th largest value (0-based) of `a`, reordering `a` (three-way quickselect, median-of-three pivot).
+    static func kthLargest(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Float {
+        var lo = 0, hi = a.count &- 1
+        while lo < hi {
+            let mid = lo &+ (hi &- lo) / 2
+            let x = a[lo], y = a[mid], z = a[hi]
+            let pivot = max(min(x, y), min(max(x, y), z))
+            // [lo, lt) > pivot, [lt, gt] == pivot, (gt, hi] < pivot.
+            var lt = lo, i = lo, gt = hi
+            while i <= gt {
+                let v = a[i]
+                if v > pivot { a.swapAt(lt, i); lt &+= 1; i &+= 1 }
+                else if v < pivot { a.swapAt(i, gt); gt &-= 1 }
+                else { i &+= 1 }
+            }
+            if k < lt { hi = lt &- 1 } else if k <= gt { return pivot } else { lo = gt &+ 1 }
+        }
+        return a[lo]
     }
 }

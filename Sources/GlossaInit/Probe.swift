@@ -67,6 +67,8 @@ public struct ProbeOptions: Sendable {
     /// Fraction of lowest-norm candidates dropped as under-trained.
     public var lowNormFraction = 0.01
     public var boundContexts = 256
+    /// cw2v's corpus, tokenized with the model's tokenizer (the hidden ids are the "new" tokens); nil skips cw2v.
+    public var corpus: [[Int32]]? = nil
     public init(methods: [InitOptions]) { self.methods = methods }
 }
 
@@ -165,8 +167,12 @@ public enum Probe {
                 }
                 inputs.queryAux = q; inputs.anchorAux = a; inputs.anchorIds = anchors
             }
+            if let corpus = options.corpus {
+                inputs.cw2v = CW2VInputs(input: input, output: output, sequences: corpus, newIds: hidden, oldRows: rest)
+            }
             for m in options.methods {
                 if m.method.needsAux && aux == nil { continue }
+                if m.method == .cw2v && options.corpus == nil { continue }
                 let t0 = Date()
                 let plan = try EmbeddingInitializer.plan(inputs, options: m)
                 var mats: [(String, Tensor, [RowRecipe])] = [("input", input, plan.input)]

@@ -195,31 +195,124 @@ public enum SkipGram {
 
 /// WECHSEL's alignment step (§3.1): dictionary pairs whose words are in both vector sets, then Procrustes.
 public enum VectorAlignment {
-    /// `dictionary` holds `source<TAB>target` lines; each pair is tried as given, lowercased and capitalized.
-    /// Returns the source vectors rotated into the target space and the number of pairs used.
-    public static func align(source s: WordVectors, target t: WordVectors, dictionary: [UInt8],
-                             names: (source: String, target: String, dictionary: String)) throws(InitError) -> (WordVectors, Int) {
-        guard s.dim == t.dim else {
-            throw InitError("\(names.source) has dimension \(s.dim), \(names.target) has \(t.dim); Procrustes needs equal dimensions")
-        }
+    /// Dictionary pairs (source row, target row) found in both vector sets; `lines` counts the dictionary's
+    /// `source<TAB>target` lines. Each pair is tried as given, lowercased and capitalized (WECHSEL), first match
+    /// wins; repeated (source, target) row pairs are kept once.
+    public static func pairs(source s: WordVectors, target t: WordVectors, dictionary: [UInt8],
+                             dictionaryName: String) throws(InitError) -> (pairs: [(Int, Int)], lines: Int) {
         let si = s.index(), ti = t.index()
-        var xs: [Float] = [], ys: [Float] = [], pairs = 0, lines = 0
-        for line in String(decoding: dictionary, as: UTF8.self).split(separator: "\n") {
+        var out: [(Int, Int)] = [], seen = Set<Int>(), lines = 0
+        for line in String(decoding: dictionary, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let f = line.split(separator: "\t")
             guard f.count >= 2 else { continue }
             lines &+= 1
-            let a = String(f[0]), b = String(f[1]).trimmingCharacters(in: .whitespaces)
+            let a = String(f[0]).trimmingCharacters(in: .whitespaces), b = String(f[1]).trimmingCharacters(in: .whitespacesAndNewlines)
             for (x, y) in [(a, b), (a.lowercased(), b.lowercased()), (a.capitalized, b.capitalized)] {
-                if let i = si[x], let j = ti[y] { xs.append(contentsOf: s.row(i)); ys.append(contentsOf: t.row(j)); pairs &+= 1; break }
+                if let i = si[x], let j = ti[y] {
+                    if seen.insert(i &* t.count &+ j).inserted { out.append((i, j)) }
+                    break
+                }
             }
         }
-        guard lines > 0 else { throw InitError("\(names.dictionary): no `source<TAB>target` line") }
-        guard pairs > 0 else {
-            throw InitError("\(names.dictionary): none of its \(lines) pairs has both words in the vector files; nothing to align on")
+        guard lines > 0 else { throw InitError("\(dictionaryName): no `source<TAB>target` line") }
+        guard !out.isEmpty else {
+            throw InitError("\(dictionaryName): none of its \(lines) pairs has both words in the vector files; nothing to align on")
         }
-        let w = try Procrustes.solve(x: Tensor(shape: [pairs, s.dim], data: xs), y: Tensor(shape: [pairs, s.dim], data: ys))
+        return (out, lines)
+    }
+
+    /// The Procrustes rotation fitted on `pairs` (rows of `s` onto rows of `t`).
+    public static func fit(source s: WordVectors, target t: WordVectors, pairs: [(Int, Int)]) throws(InitError) -> Tensor {
+        var xs: [Float] = [], ys: [Float] = []
+        xs.reserveCapacity(pairs.count &* s.dim); ys.reserveCapacity(pairs.count &* s.dim)
+        for (i, j) in pairs { xs.append(contentsOf: s.row(i)); ys.append(contentsOf: t.row(j)) }
+        return try Procrustes.solve(x: Tensor(shape: [pairs.count, s.dim], data: xs), y: Tensor(shape: [pairs.count, s.dim], data: ys))
+    }
+
+    /// Returns the source vectors rotated into the target space (fitted on every dictionary pair) and the number of
+    /// pairs used.
+    public static func align(source s: WordVectors, target t: WordVectors, dictionary: [UInt8],
+                             names: (source: String, target: String, dictionary: String)) throws(InitError) -> (WordVectors, Int) {
+        try checkDims(s, t, names: names)
+        let (p, _) = try pairs(source: s, target: t, dictionary: dictionary, dictionaryName: names.dictionary)
+        let w = try fit(source: s, target: t, pairs: p)
         let aligned = Linalg.matmul(Tensor(shape: [s.count, s.dim], data: s.data), w)
-        return (WordVectors(words: s.words, dim: s.dim, data: aligned.data), pairs)
+        return (WordVectors(words: s.words, dim: s.dim, data: aligned.data), p.count)
+    }
+
+    public static func checkDims(_ s: WordVectors, _ t: WordVectors, names: (source: String, target: String, dictionary: String)) throws(InitError) {
+        guard s.dim == t.dim else {
+            throw InitError("\(names.source) has dimension \(s.dim), \(names.target) has \(t.dim); Procrustes needs equal dimensions")
+        }
+    }
+
+    /// Held-out evaluation: the pairs are grouped by source word, `fraction` of the source words (seeded shuffle) are
+    /// held out, the rotation is fitted on the rest, and each held-out source word's rotated vector retrieves its
+    /// nearest target word by cosine among **all** target vectors. Precision@1 = the fraction whose neighbour is one
+    /// of its dictionary translations. `identityP1` is the same retrieval without the rotation (a floor).
+    public static func evaluate(source s: WordVectors, target t: WordVectors, pairs: [(Int, Int)], fraction: Double = 0.1,
+                                seed: UInt64 = 1) throws(InitError) -> AlignmentEvaluation {
+        var gold = [Int: Set<Int>]()
+        for (i, j) in pairs { gold[i, default: []].insert(j) }
+        var srcWords = gold.keys.sorted()
+        var rng = RandomGenerator(seed: seed)
+        for i in stride(from: srcWords.count &- 1, to: 0, by: -1) { srcWords.swapAt(i, rng.nextInt(i &+ 1)) }
+        let nHeld = Int((Double(srcWords.count) * fraction).rounded())
+        guard nHeld > 0, nHeld < srcWords.count else {
+            throw InitError("alignment evaluation: \(srcWords.count) source words with pairs; too few to hold out \(fraction)")
+        }
+        let held = Array(srcWords[0..<nHeld]), heldSet = Set(held)
+        let train = pairs.filter { !heldSet.contains($0.0) }
+        let w = try fit(source: s, target: t, pairs: train)
+        let d = s.dim
+        // Unit target rows once; queries in blocks (block × |target| scores).
+        let tn = AuxVectors(dim: d, data: t.data, present: [Bool](repeating: true, count: t.count)).normalized()
+        func p1(rotate: Bool) -> Double {
+            var q = [Float](); q.reserveCapacity(held.count &* d)
+            for i in held { q.append(contentsOf: s.row(i)) }
+            if rotate { q = Linalg.matmul(Tensor(shape: [held.count, d], data: q), w).data }
+            var hits = 0
+            let block = 256, nt = t.count
+            var scores = [Float](repeating: 0, count: block &* nt)
+            var b0 = 0
+            while b0 < held.count {
+                let nb = min(block, held.count &- b0)
+                q.withUnsafeBufferPointer { pq in tn.data.withUnsafeBufferPointer { pt in scores.withUnsafeMutableBufferPointer { ps in
+                    BLAS.gemm(transB: true, m: nb, n: nt, k: d, a: pq.baseAddress! + b0 &* d, lda: d, b: pt.baseAddress!, ldb: d,
+                              c: ps.baseAddress!, ldc: nt)
+                } } }
+                for r in 0..<nb {
+                    var best = -1, bv = -Float.infinity
+                    for j in 0..<nt where scores[r &* nt &+ j] > bv { bv = scores[r &* nt &+ j]; best = j }
+                    if gold[held[b0 &+ r]]!.contains(best) { hits &+= 1 }
+                }
+                b0 &+= nb
+            }
+            return Double(hits) / Double(held.count)
+        }
+        return AlignmentEvaluation(pairs: pairs.count, trainPairs: train.count, heldOutWords: held.count,
+                                   heldOutPairs: pairs.count &- train.count, targetCandidates: t.count,
+                                   precisionAt1: p1(rotate: true), identityPrecisionAt1: p1(rotate: false))
+    }
+}
+
+/// The result of `VectorAlignment.evaluate`.
+public struct AlignmentEvaluation: Sendable {
+    public var pairs: Int, trainPairs: Int, heldOutWords: Int, heldOutPairs: Int, targetCandidates: Int
+    public var precisionAt1: Double, identityPrecisionAt1: Double
+    /// No evaluation (nothing held out).
+    public static let none = AlignmentEvaluation(pairs: 0, trainPairs: 0, heldOutWords: 0, heldOutPairs: 0, targetCandidates: 0,
+                                                 precisionAt1: 0, identityPrecisionAt1: 0)
+    public func json(extra: [(String, String)] = []) -> [UInt8] {
+        var w = JSONWriter(pretty: true)
+        w.beginObject()
+        for (k, v) in extra { w.key(k); w.string(v) }
+        w.key("pairs"); w.int(pairs); w.key("train_pairs"); w.int(trainPairs)
+        w.key("heldout_source_words"); w.int(heldOutWords); w.key("heldout_pairs"); w.int(heldOutPairs)
+        w.key("target_candidates"); w.int(targetCandidates)
+        w.key("precision_at_1"); w.double(precisionAt1); w.key("identity_precision_at_1"); w.double(identityPrecisionAt1)
+        w.endObject()
+        return w.bytes + [0x0A]
     }
 }
 

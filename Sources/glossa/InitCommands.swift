@@ -54,13 +54,19 @@ struct InitEmbeddings: ParsableCommand {
         commandName: "init-embeddings",
         abstract: "Initialize the new rows of an extended vocabulary and write a HF model directory.",
         discussion: """
-        Methods: random, mean, mvn, fvt, wechsel, focus, ofa, omp (Docs/initializers.md). wechsel/focus/ofa/omp need
-        --token-vectors: a .vec file keyed by the extended tokenizer's token spellings (glossa vectors train).
+        Methods: random, mean, mvn, fvt, wechsel, focus, ofa, omp, cw2v (Docs/initializers.md). cw2v needs --corpus
+        (text it tokenizes with --tokenizer); aux vectors, when given, add aux neighbours to its candidates. wechsel/focus/ofa/omp need
+        aux vectors: either --token-vectors (a .vec keyed by the extended tokenizer's token spellings, glossa vectors
+        train -t), or WECHSEL's word-level pair --source-vectors/--target-vectors (.glft subword models or .vec
+        files, the source aligned to the target with glossa vectors align): old tokens get the source vector of
+        their text, new tokens the target vector of theirs.
 
         Examples:
           glossa init-embeddings --model SmolLM2.gguf --base-tokenizer base.json --tokenizer ext.json --method fvt -o out
           glossa init-embeddings --model hf-dir --extension manifest.json --tokenizer ext.json --method mvn -o out
           glossa init-embeddings --model hf-dir --tokenizer ext.json --method focus --token-vectors tok.vec -o out
+          glossa init-embeddings --model hf-dir --extension ext/extension.json --tokenizer ext/tokenizer.json \\
+            --method wechsel --source-vectors en.aligned.glft --target-vectors ru.glft -o out
         """)
 
     @Option(help: "The model: a HF directory or a llama .gguf file.")
@@ -71,23 +77,29 @@ struct InitEmbeddings: ParsableCommand {
     var baseTokenizer: String?
     @Option(help: "The extended tokenizer (written to the output as tokenizer.json).")
     var tokenizer: String?
-    @Option(help: "Method: random, mean, mvn, fvt, wechsel, focus, ofa, omp.")
+    @Option(help: "Method: random, mean, mvn, fvt, wechsel, focus, ofa, omp, cw2v.")
     var method: String
     @OptionGroup var methodOptions: MethodOptions
     @Option(help: "Token vectors (.vec keyed by extended-vocabulary spellings) for wechsel/focus/ofa/omp.")
     var tokenVectors: String?
+    @Option(help: "WECHSEL word vectors of the source language, aligned to --target-vectors (.glft model or .vec); old tokens look up their text.")
+    var sourceVectors: String?
+    @Option(help: "Word vectors of the target language (.glft model or .vec); new tokens look up their text.")
+    var targetVectors: String?
     @Option(help: "Round the number of rows up to a multiple (padding rows get the mean).")
     var padToMultipleOf: Int?
     @Option(help: "Also write the manifest used here.")
     var writeManifest: String?
     @Option(name: .shortAndLong, help: "Output HF directory.")
     var output: String
+    @OptionGroup var cw2v: CW2VArguments
     @OptionGroup var blas: BLASOptions
 
     func run() throws {
         try blas.setUp()
         let t0 = Date()
-        let opts = try methodOptions.options(method)
+        var opts = try methodOptions.options(method)
+        try cw2v.apply(to: &opts)
         let weights = try cli { () throws(InitError) in try ModelWeights.load(path: model) }
         let baseTok = try baseTokenizer.map(loadTok) ?? cli { () throws(InitError) in try weights.loadTokenizer() }
         let extTok = try tokenizer.map(loadTok)
@@ -100,7 +112,19 @@ struct InitEmbeddings: ParsableCommand {
         }
         if let writeManifest { try cli { () throws(InitError) in try manifest.write(path: writeManifest) } }
         var aux: AuxVectors? = nil
-        if let tokenVectors {
+        if sourceVectors != nil || targetVectors != nil {
+            guard let sourceVectors, let targetVectors else { throw CLIError("--source-vectors and --target-vectors go together") }
+            guard tokenVectors == nil else { throw CLIError("give either --token-vectors or --source-vectors/--target-vectors") }
+            guard let t = extTok else { throw CLIError("--target-vectors needs --tokenizer (the new tokens' texts)") }
+            let sv = try cli { () throws(InitError) in try VectorSource.load(path: sourceVectors) }
+            let tv = try cli { () throws(InitError) in try VectorSource.load(path: targetVectors) }
+            let (a, cov) = try cli { () throws(InitError) in
+                try Wechsel.auxVectors(baseTokenizer: baseTok, extendedTokenizer: t, base: manifest.baseVocabSize, source: sv,
+                                       target: tv, names: (sourceVectors, targetVectors))
+            }
+            stderr(cov.description)
+            aux = a
+        } else if let tokenVectors {
             let vec = try cli { () throws(InitError) in try WordVectors.read(path: tokenVectors) }
             guard let t = extTok else { throw CLIError("--token-vectors needs --tokenizer (to map spellings to ids)") }
             aux = try cli { () throws(InitError) in
@@ -109,10 +133,17 @@ struct InitEmbeddings: ParsableCommand {
                 }
             }
         }
+        var corpus: [[Int32]]? = nil
+        if opts.method == .cw2v {
+            guard let t = extTok else { throw CLIError("cw2v needs --tokenizer (the corpus is tokenized with the extended tokenizer)") }
+            guard let c = try cw2v.loadCorpus(tokenizer: t) else { throw CLIError("cw2v needs --corpus") }
+            corpus = c
+        }
         let (out, notes) = try cli { () throws(InitError) in
             try EmbeddingInitializer.extend(model: weights, manifest: manifest, baseTokenizer: baseTok, extendedTokenizer: extTok,
-                                            tokenVectors: aux, options: opts, padToMultipleOf: padToMultipleOf)
+                                            tokenVectors: aux, options: opts, padToMultipleOf: padToMultipleOf, corpus: corpus)
         }
+        cw2v.endProgress(opts)
         let t1 = Date()
         try cli { () throws(InitError) in try EmbeddingInitializer.write(out, directory: output) }
         for n in notes { stderr("note: \(n)") }
@@ -124,60 +155,188 @@ struct InitEmbeddings: ParsableCommand {
 
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "vectors", abstract: "Train and align word/token vectors (fastText .vec format).",
-        subcommands: [VectorsTrain.self, VectorsAlign.self])
+        commandName: "vectors", abstract: "Train, query and align word/token vectors (fastText .vec format, .glft subword models).",
+        subcommands: [VectorsTrain.self, VectorsQuery.self, VectorsAlign.self])
+}
+
+/// Reads at most `maxBytes` of a file, cut back to a character boundary, split into lines.
+private func corpusLines(_ path: String, maxBytes: Int?) throws -> [[UInt8]] {
+    var bytes = try readFile(path)
+    if let maxBytes, bytes.count > maxBytes {
+        var cut = maxBytes
+        while cut > 0 && bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
+        bytes = Array(bytes[0..<cut])
+    }
+    return bytes.split(separator: 0x0A).map(Array.init)
 }
 
 struct VectorsTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Skip-gram with negative sampling on a corpus tokenized with a tokenizer; writes token vectors keyed by spelling.",
+        abstract: "Skip-gram with negative sampling on words or on a tokenizer's tokens, optionally with fastText character n-grams.",
         discussion: """
-        Token-level vectors (FOCUS §4 step 1; the probe's aux space). Character n-grams (fastText word-level
-        vectors) are not implemented.
+        Units: the tokens of -t TOKENIZER (keys: token spellings), or --words (words split by --split unicode|whitespace).
+        --char-ngrams: fastText (Bojanowski et al. 2017): each unit's vector is the mean of its own row and the rows
+        of the character n-grams (--minn..--maxn characters) of `<unit>`, hashed FNV-1a into --bucket rows, so any
+        string, also out of vocabulary, gets a vector. -o then writes the model (.glft, Docs/initializers.md), or the
+        vocabulary's vectors when it ends in .vec; --vec writes those in addition. Without --char-ngrams: .vec only.
+        Defaults: with --char-ngrams or --words fastText's skipgram (5 negatives, 5 epochs, min count 5); token-level
+        without n-grams 10 negatives, 3 epochs, min count 10.
 
-        Example:
+        Examples:
           glossa vectors train -t tokenizer.json -i ../shared/corpora/en/train.txt --dim 100 --epochs 3 -o tok.vec
+          glossa vectors train --words --char-ngrams --bucket 200000 -i ../shared/corpora/ru/train.txt \\
+            --max-bytes 10000000 -o ru.glft --vec ru.vec
         """)
-    @Option(name: [.customShort("t"), .long], help: "Tokenizer used to tokenize the corpus.")
-    var tokenizer: String
+    @Option(name: [.customShort("t"), .long], help: "Tokenizer whose tokens are the units (token-level vectors).")
+    var tokenizer: String?
+    @Flag(help: "Word-level vectors: the units are words of the text.")
+    var words = false
+    @Option(help: "Word splitting for --words: unicode (letter/digit runs, punctuation split off) or whitespace (fastText's).")
+    var split: String = "unicode"
     @Option(name: [.short, .customLong("input")], help: "Corpus (UTF-8 text, one document per line).")
     var input: String
     @Option(help: "Read at most this many bytes of the corpus.")
     var maxBytes: Int?
+    @Flag(help: "fastText character n-grams (subword information).")
+    var charNgrams = false
+    @Option var minn: Int = 3
+    @Option var maxn: Int = 6
+    @Option(help: "Hash buckets for the n-grams (fastText: 2,000,000; 4·dim bytes each).")
+    var bucket: Int = 2_000_000
     @Option var dim: Int = 100
     @Option var window: Int = 5
-    @Option var negatives: Int = 10
-    @Option var epochs: Int = 3
-    @Option var minCount: Int = 10
+    @Option var negatives: Int?
+    @Option var epochs: Int?
+    @Option var minCount: Int?
+    @Option var lr: Float = 0.05
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .shortAndLong, help: "Output .vec file.")
+    @Option var seed: UInt64 = 1
+    @Option(name: .shortAndLong, help: "Output: a .glft model (--char-ngrams) or a .vec file.")
     var output: String
+    @Option(help: "Also write the vocabulary's vectors as .vec here.")
+    var vec: String?
 
     func run() throws {
-        let tok = try loadTok(tokenizer)
-        var bytes = try readFile(input)
-        if let maxBytes, bytes.count > maxBytes {
-            var cut = maxBytes
-            while cut > 0 && bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
-            bytes = Array(bytes[0..<cut])
-        }
-        let lines = bytes.split(separator: 0x0A).map(Array.init)
+        guard (tokenizer != nil) != words else { throw CLIError("give either -t TOKENIZER (token vectors) or --words (word vectors)") }
+        guard let mode = WordSplitter.Mode(rawValue: split) else { throw CLIError("unknown --split \(split); use unicode or whitespace") }
+        let lines = try corpusLines(input, maxBytes: maxBytes)
         let t0 = Date()
-        let seqs: [[Int32]]
-        do { seqs = try tok.encodeIdsBatch(lines, specialTokens: .text) } catch { throw CLIError(error.description) }
-        stderr(String(format: "tokenized %d lines, %d tokens in %.1f s", lines.count, seqs.reduce(0) { $0 + $1.count }, Date().timeIntervalSince(t0)))
-        var o = SkipGramOptions()
-        o.dim = dim; o.window = window; o.negatives = negatives; o.epochs = epochs; o.minCount = minCount; o.threads = threads
-        let t1 = Date()
-        let v = SkipGram.train(sequences: seqs, vocabSize: tok.vocabularySize, options: o)
-        var words: [String] = [], data: [Float] = []
-        for id in 0..<v.count where v.present[id] {
-            guard let s = tok.token(of: Int32(id)), !s.contains(" "), !s.contains("\n") else { continue }
-            words.append(s); data.append(contentsOf: v.row(id))
+        var seqs: [[Int32]] = []
+        var units: [String] = []
+        var tok: Tokenizer? = nil
+        if let tokenizer {
+            let tk = try loadTok(tokenizer)
+            tok = tk
+            do { seqs = try tk.encodeIdsBatch(lines, specialTokens: .text) } catch { throw CLIError(error.description) }
+            units = (0..<tk.vocabularySize).map { tk.token(of: Int32($0)) ?? "" }
+        } else {
+            var index = [String: Int32]()
+            var ws: [String] = []
+            seqs.reserveCapacity(lines.count)
+            for l in lines {
+                ws.removeAll(keepingCapacity: true)
+                WordSplitter.split(l, mode: mode, into: &ws)
+                var s = [Int32](); s.reserveCapacity(ws.count)
+                for w in ws {
+                    if let i = index[w] { s.append(i) } else { let i = Int32(units.count); index[w] = i; units.append(w); s.append(i) }
+                }
+                seqs.append(s)
+            }
         }
-        try cli { () throws(InitError) in try WordVectors(words: words, dim: dim, data: data).write(path: output) }
-        stderr(String(format: "trained %d vectors (dim %d) in %.1f s → %@", words.count, dim, Date().timeIntervalSince(t1), output))
+        stderr(String(format: "read %d lines, %d %@ in %.1f s", lines.count, seqs.reduce(0) { $0 + $1.count },
+                      words ? "words" : "tokens", Date().timeIntervalSince(t0)))
+        let t1 = Date()
+        if !charNgrams && !words, let tk = tok {
+            // Token-level skip-gram without n-grams (the original trainer; FOCUS-style token vectors).
+            var o = SkipGramOptions()
+            o.dim = dim; o.window = window; o.negatives = negatives ?? 10; o.epochs = epochs ?? 3; o.minCount = minCount ?? 10
+            o.threads = threads; o.learningRate = lr; o.seed = seed
+            guard output.hasSuffix(".vec"), vec == nil else { throw CLIError("without --char-ngrams the output is a .vec file (-o X.vec)") }
+            let v = SkipGram.train(sequences: seqs, vocabSize: tk.vocabularySize, options: o)
+            var ws: [String] = [], data: [Float] = []
+            for id in 0..<v.count where v.present[id] {
+                guard let s = tk.token(of: Int32(id)), !s.contains(" "), !s.contains("\n") else { continue }
+                ws.append(s); data.append(contentsOf: v.row(id))
+            }
+            try cli { () throws(InitError) in try WordVectors(words: ws, dim: dim, data: data).write(path: output) }
+            stderr(String(format: "trained %d vectors (dim %d) in %.1f s → %@", ws.count, dim, Date().timeIntervalSince(t1), output))
+            return
+        }
+        var o = SubwordTrainingOptions()
+        o.dim = dim; o.window = window; o.negatives = negatives ?? 5; o.epochs = epochs ?? 5; o.minCount = minCount ?? 5
+        o.learningRate = lr; o.threads = threads; o.seed = seed
+        o.minn = minn; o.maxn = charNgrams ? maxn : 0; o.bucket = charNgrams ? bucket : 0
+        if charNgrams {
+            guard minn >= 1, maxn >= minn, bucket > 0 else { throw CLIError("--char-ngrams needs 1 ≤ --minn ≤ --maxn and --bucket > 0") }
+        }
+        let m = SubwordSkipGram.train(sequences: seqs, words: units, options: o) { stderr($0) }
+        stderr(String(format: "trained %d vocabulary vectors%@ (dim %d) in %.1f s", m.words.count,
+                      charNgrams ? " + \(m.bucket) n-gram buckets" : "", dim, Date().timeIntervalSince(t1)))
+        // .vec keys cannot hold spaces or newlines (token spellings of some tokenizers do); those rows are left out.
+        func vecFile() -> WordVectors {
+            let all = m.wordVectors()
+            var ws: [String] = [], data: [Float] = []
+            for (i, w) in all.words.enumerated() where !w.isEmpty && !w.contains(" ") && !w.contains("\n") {
+                ws.append(w); data.append(contentsOf: all.row(i))
+            }
+            return WordVectors(words: ws, dim: dim, data: data)
+        }
+        if output.hasSuffix(".vec") || !charNgrams {
+            try cli { () throws(InitError) in try vecFile().write(path: output) }
+        } else {
+            try cli { () throws(InitError) in try m.write(path: output) }
+        }
+        if let vec { try cli { () throws(InitError) in try vecFile().write(path: vec) } }
+        stderr("→ \(output)" + (vec.map { ", \($0)" } ?? ""))
+    }
+}
+
+struct VectorsQuery: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Write .vec vectors for given strings or for every token of a tokenizer, from a .glft subword model (out-of-vocabulary strings included) or a .vec.",
+        discussion: """
+        With -t, each token's text (its decoded form with the boundary marker removed and whitespace trimmed, as WECHSEL
+        asks fastText for) is looked up, and the row is keyed by the token's spelling, so the file works as
+        init-embeddings --token-vectors. Strings without a vector (no n-gram, not in a .vec) are left out.
+
+        Examples:
+          glossa vectors query --vectors ru.glft -t ru8k/tokenizer.json -o ru8k-tokens.vec
+          glossa vectors query --vectors ru.glft --strings words.txt -o words.vec
+        """)
+    @Option(help: "A .glft model or a .vec file.")
+    var vectors: String
+    @Option(name: [.customShort("t"), .long], help: "Write one row per token of this tokenizer.")
+    var tokenizer: String?
+    @Option(help: "A file with one string per line.")
+    var strings: String?
+    @Option(name: .shortAndLong) var output: String
+
+    func run() throws {
+        guard (tokenizer != nil) != (strings != nil) else { throw CLIError("give either -t TOKENIZER or --strings FILE") }
+        let src = try cli { () throws(InitError) in try VectorSource.load(path: vectors) }
+        var keys: [String] = [], texts: [String] = []
+        if let tokenizer {
+            let tk = try loadTok(tokenizer)
+            let surf = VocabularySurfaces(tokenizer: tk)
+            for id in 0..<tk.vocabularySize {
+                guard let spell = tk.token(of: Int32(id)), let text = Wechsel.text(of: surf[id]) else { continue }
+                keys.append(spell); texts.append(text)
+            }
+        } else if let strings {
+            for l in try readFile(strings).split(separator: 0x0A) {
+                let s = String(decoding: l, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if !s.isEmpty { keys.append(s); texts.append(s) }
+            }
+        }
+        var ws: [String] = [], data: [Float] = []
+        for (k, t) in zip(keys, texts) where !k.contains(" ") && !k.contains("\n") {
+            guard let v = src.vector(for: t) else { continue }
+            ws.append(k); data.append(contentsOf: v)
+        }
+        try cli { () throws(InitError) in try WordVectors(words: ws, dim: src.dim, data: data).write(path: output) }
+        stderr("wrote \(ws.count) of \(keys.count) vectors → \(output)")
     }
 }
 
@@ -187,25 +346,62 @@ struct VectorsAlign: ParsableCommand {
         abstract: "Orthogonal Procrustes: rotate the source vectors onto the target space using a bilingual dictionary.",
         discussion: """
         The dictionary has one `source<TAB>target` pair per line (../shared/dicts/wechsel-en2x/russian.txt). Pairs are
-        tried as given, lowercased and capitalized, like WECHSEL.
+        tried as given, lowercased and capitalized, like WECHSEL. Source and target are .vec files or .glft subword
+        models (pairs are looked up among the model's vocabulary words). The rotation written out is fitted on all
+        pairs; the reported precision@1 comes from a second fit that holds out --holdout of the source words
+        (nearest target word by cosine among all target words; a hit if it is one of the dictionary translations).
+        A .glft source is written as a rotated .glft (every row, so out-of-vocabulary strings rotate too) unless -o
+        ends in .vec.
 
         Example:
-          glossa vectors align --source en.vec --target ru.vec --dictionary ../shared/dicts/wechsel-en2x/russian.txt -o en-aligned.vec
+          glossa vectors align --source en.glft --target ru.glft --dictionary ../shared/dicts/wechsel-en2x/russian.txt \\
+            -o en-aligned.glft --json align.json
         """)
     @Option var source: String
     @Option var target: String
     @Option var dictionary: String
+    @Option(help: "Fraction of the dictionary's source words held out for precision@1 (0 skips the evaluation).")
+    var holdout: Double = 0.1
+    @Option var seed: UInt64 = 1
+    @Option(help: "Write the evaluation as JSON here.")
+    var json: String?
     @Option(name: .shortAndLong) var output: String
 
     func run() throws {
-        let s = try cli { () throws(InitError) in try WordVectors.read(path: source) }
-        let t = try cli { () throws(InitError) in try WordVectors.read(path: target) }
-        let dict = try readFile(dictionary)
-        let (aligned, pairs) = try cli { () throws(InitError) in
-            try VectorAlignment.align(source: s, target: t, dictionary: dict, names: (source, target, dictionary))
+        let s = try cli { () throws(InitError) in try VectorSource.load(path: source) }
+        let t = try cli { () throws(InitError) in try VectorSource.load(path: target) }
+        func table(_ v: VectorSource) -> WordVectors {
+            switch v { case .table(let w, _): return w; case .subword(let m): return m.wordVectors() }
         }
-        try cli { () throws(InitError) in try aligned.write(path: output) }
-        stderr("aligned \(s.count) vectors on \(pairs) dictionary pairs → \(output)")
+        let sw = table(s), tw = table(t)
+        let dict = try readFile(dictionary)
+        let names = (source, target, dictionary)
+        try cli { () throws(InitError) in try VectorAlignment.checkDims(sw, tw, names: names) }
+        let (pairs, lines) = try cli { () throws(InitError) in
+            try VectorAlignment.pairs(source: sw, target: tw, dictionary: dict, dictionaryName: dictionary)
+        }
+        print("dictionary: \(lines) lines, \(pairs.count) pairs with both words in the vectors (\(sw.count) source, \(tw.count) target words)")
+        if holdout > 0 {
+            // Too few pairs to hold any out is not an error for the alignment itself.
+            let ev: AlignmentEvaluation
+            do { ev = try VectorAlignment.evaluate(source: sw, target: tw, pairs: pairs, fraction: holdout, seed: seed) }
+            catch { stderr("note: precision@1 not measured: \(error.description)"); ev = AlignmentEvaluation.none }
+            if ev.heldOutWords > 0 {
+                print(String(format: "precision@1 on %d held-out source words (%d pairs; fitted on %d pairs; %d candidates): %.4f (unaligned %.4f)",
+                             ev.heldOutWords, ev.heldOutPairs, ev.trainPairs, ev.targetCandidates, ev.precisionAt1, ev.identityPrecisionAt1))
+                if let json {
+                    try writeAtomically(ev.json(extra: [("source", source), ("target", target), ("dictionary", dictionary)]), to: json)
+                }
+            }
+        }
+        let w = try cli { () throws(InitError) in try VectorAlignment.fit(source: sw, target: tw, pairs: pairs) }
+        if case .subword(let m) = s, !output.hasSuffix(".vec") {
+            try cli { () throws(InitError) in try m.transformed(by: w).write(path: output) }
+        } else {
+            let rotated = Linalg.matmul(Tensor(shape: [sw.count, sw.dim], data: sw.data), w)
+            try cli { () throws(InitError) in try WordVectors(words: sw.words, dim: sw.dim, data: rotated.data).write(path: output) }
+        }
+        stderr("aligned \(sw.count) vectors on \(pairs.count) dictionary pairs → \(output)")
     }
 }
 
@@ -234,6 +430,7 @@ struct ProbeCommand: ParsableCommand {
     var svg: String?
     @Flag(help: "Also print the per-stratum table (length, word-start/continuation, script; with --token-vectors also aux vector / no aux vector).")
     var strata = false
+    @OptionGroup var cw2v: CW2VArguments
     @OptionGroup var blas: BLASOptions
 
     func run() throws {
@@ -259,9 +456,20 @@ struct ProbeCommand: ParsableCommand {
         }
         var po = ProbeOptions(methods: list)
         po.seeds = seeds; po.fraction = fraction
+        // cw2v: the hidden tokens are trained on --corpus tokenized with the model's own tokenizer.
+        var progressLine = false
+        for i in po.methods.indices where po.methods[i].method == .cw2v {
+            try cw2v.apply(to: &po.methods[i]); progressLine = po.methods[i].cw2v.progress != nil
+        }
+        if po.methods.contains(where: { $0.method == .cw2v }) {
+            po.corpus = try cw2v.loadCorpus(tokenizer: tok)
+            if po.corpus == nil { stderr("note: no --corpus; skipping cw2v") }
+        }
         let label = name ?? URL(fileURLWithPath: model).lastPathComponent
         let results = try cli { () throws(InitError) in
-            try Probe.run(modelName: label, input: w.embedding, output: w.head, tokenizer: tok, aux: aux, options: po, log: stderr)
+            try Probe.run(modelName: label, input: w.embedding, output: w.head, tokenizer: tok, aux: aux, options: po) { line in
+                stderr((progressLine ? "\r\u{1B}[K" : "") + line)
+            }
         }
         print(Probe.table(results))
         if strata { print(Probe.strataTable(results)) }

@@ -117,7 +117,7 @@ func rows(_ r: [RowRecipe], _ m: Tensor = E, stat: [Int] = [0, 1, 2, 3], options
     for _ in 0..<n { decs.append((0..<(1 + rng.nextInt(4))).map { _ in rng.nextInt(v) }) }
     let inputs = PlanInputs(decompositions: decs, copyFrom: [Int?](repeating: nil, count: n), queryAux: q, anchorAux: anchors, anchorIds: Array(0..<v))
     let contexts = Tensor.randn([500, d], std: 3, rng: &rng)
-    for m in InitMethod.allCases where m.inHull {
+    for m in InitMethod.allCases where m.inHull && m != .cw2v {   // cw2v needs a corpus: CW2VTests
         for variant in (m == .fvt ? FVTVariant.allCases : [.mean]) {
             var o = InitOptions(method: m); o.fvtVariant = variant
             let plan = try EmbeddingInitializer.plan(inputs, options: o)
