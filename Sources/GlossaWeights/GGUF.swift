@@ -274,28 +274,12 @@ public enum Dequantize {
                         }
                     }
                 }
-            case .q4_K:
-                // block: f16 d, f16 dmin, u8 scales[12], u8 qs[128]
+            case .q4_K, .q5_K:
+                // block: f16 d, f16 dmin, u8 scales[12], [Q5_K: u8 qh[32], the high bit of sub-block k in bit k], u8 qs[128]
+                let five = type == .q5_K
                 for b in 0..<blocks {
                     let o = b &* bb, d = h(raw, o), dmin = h(raw, o &+ 2)
-                    let sc = o &+ 4, qs = o &+ 16
-                    var y = b &* 256
-                    var sIdx = 0
-                    for jj in stride(from: 0, to: 256, by: 64) {
-                        let (s1, m1) = scaleMinK4(raw, sc, sIdx)
-                        let (s2, m2) = scaleMinK4(raw, sc, sIdx &+ 1)
-                        let d1 = d * Float(s1), mm1 = dmin * Float(m1), d2 = d * Float(s2), mm2 = dmin * Float(m2)
-                        let q = qs &+ jj / 2
-                        for l in 0..<32 { out[y &+ l] = d1 * Float(raw[q &+ l] & 0x0F) - mm1 }
-                        for l in 0..<32 { out[y &+ 32 &+ l] = d2 * Float(raw[q &+ l] >> 4) - mm2 }
-                        y &+= 64; sIdx &+= 2
-                    }
-                }
-            case .q5_K:
-                // block: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]; high bit of sub-block k in qh bit k
-                for b in 0..<blocks {
-                    let o = b &* bb, d = h(raw, o), dmin = h(raw, o &+ 2)
-                    let sc = o &+ 4, qh = o &+ 16, qs = o &+ 48
+                    let sc = o &+ 4, qh = o &+ 16, qs = o &+ (five ? 48 : 16)
                     var y = b &* 256
                     var sIdx = 0
                     for jj in stride(from: 0, to: 256, by: 64) {
@@ -305,11 +289,11 @@ public enum Dequantize {
                         let q = qs &+ jj / 2
                         let u1 = UInt8(1) << UInt8(sIdx), u2 = UInt8(2) << UInt8(sIdx)
                         for l in 0..<32 {
-                            let hb: UInt8 = raw[qh &+ l] & u1 != 0 ? 16 : 0
+                            let hb: UInt8 = five && raw[qh &+ l] & u1 != 0 ? 16 : 0
                             out[y &+ l] = d1 * Float((raw[q &+ l] & 0x0F) | hb) - mm1
                         }
                         for l in 0..<32 {
-                            let hb: UInt8 = raw[qh &+ l] & u2 != 0 ? 16 : 0
+                            let hb: UInt8 = five && raw[qh &+ l] & u2 != 0 ? 16 : 0
                             out[y &+ 32 &+ l] = d2 * Float((raw[q &+ l] >> 4) | hb) - mm2
                         }
                         y &+= 64; sIdx &+= 2
