@@ -15,7 +15,8 @@ public enum BLASRuntime {
 
     /// Stops OpenBLAS's worker threads. The library starts them when it loads and they spin (sched_yield)
     /// for about 0.1 s, taking a core from commands that never multiply a matrix (tokenizer loading and
-    /// encoding); a later threaded BLAS call starts them again.
+    /// encoding); a later threaded BLAS call starts them again. Call it only while no other thread is inside a
+    /// BLAS call (OpenBLAS would wait forever for the stopped workers).
     public static func stopIdleThreads() {
         _ = blas_thread_shutdown_()
     }
