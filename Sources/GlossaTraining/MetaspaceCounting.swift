@@ -119,24 +119,8 @@ enum MetaspaceCounting {
         let p = p0
         var rewritten = false
         if !ascii && options.normalization != .none || options.lowercase {
-            if ascii {
-                scratch.removeAll(keepingCapacity: true)
-                for k in 0 ..< n {
-                    let c = p[k]
-                    scratch.append(c &- 0x41 < 26 ? c | 0x20 : c)
-                }
-            } else {
-                var t = NormalizedText(UnsafeBufferPointer(start: p, count: n))
-                switch options.normalization {
-                case .none: break
-                case .nfc: t.nfc()
-                case .nfd: t.nfd()
-                case .nfkc: t.nfkc()
-                case .nfkd: t.nfkd()
-                }
-                if options.lowercase { t.lowercase() }
-                scratch = t.normalized
-            }
+            normalizeLine(p, n, ascii: ascii, normalization: options.normalization, lowercase: options.lowercase,
+                          into: &scratch)
             rewritten = true
         }
         // Escape the meta pieces (only lines holding a first byte of one are copied).

@@ -101,6 +101,30 @@ final class CountingWorker: @unchecked Sendable {
     enum FailureKind { case utf8, json(String) }
 }
 
+/// A line's normalized bytes into `scratch`: ASCII lines only need lowercasing (no normalization form changes
+/// them); others go through `NormalizedText`.
+func normalizeLine(_ p: UnsafePointer<UInt8>, _ n: Int, ascii: Bool, normalization: TrainingNormalization, lowercase: Bool,
+                   into scratch: inout [UInt8]) {
+    if ascii {
+        scratch.removeAll(keepingCapacity: true)
+        for k in 0 ..< n {
+            let c = p[k]
+            scratch.append(lowercase && c &- 0x41 < 26 ? c | 0x20 : c)
+        }
+        return
+    }
+    var t = NormalizedText(UnsafeBufferPointer(start: p, count: n))
+    switch normalization {
+    case .none: break
+    case .nfc: t.nfc()
+    case .nfd: t.nfd()
+    case .nfkc: t.nfkc()
+    case .nfkd: t.nfkd()
+    }
+    if lowercase { t.lowercase() }
+    scratch = t.normalized
+}
+
 /// Reads every source in blocks of whole lines, splits each block among `threads` workers (slices cut at line
 /// ends) and sums the workers' tables. `process` counts one slice into its worker; the first failure is reported
 /// with its line number in the source.
@@ -242,28 +266,11 @@ enum PreTokenCounting {
             split(p, n, splitter: splitter, counter: &counter)
             return true
         }
-        if ascii {
-            if !options.lowercase {
-                split(p, n, splitter: splitter, counter: &counter)
-                return true
-            }
-            scratch.removeAll(keepingCapacity: true)
-            for k in 0 ..< n {
-                let c = p[k]
-                scratch.append(c &- 0x41 < 26 ? c | 0x20 : c)
-            }
-        } else {
-            var t = NormalizedText(UnsafeBufferPointer(start: p, count: n))
-            switch options.normalization {
-            case .none: break
-            case .nfc: t.nfc()
-            case .nfd: t.nfd()
-            case .nfkc: t.nfkc()
-            case .nfkd: t.nfkd()
-            }
-            if options.lowercase { t.lowercase() }
-            scratch = t.normalized
+        if ascii && !options.lowercase {
+            split(p, n, splitter: splitter, counter: &counter)
+            return true
         }
+        normalizeLine(p, n, ascii: ascii, normalization: options.normalization, lowercase: options.lowercase, into: &scratch)
         let s = scratch
         s.withUnsafeBufferPointer { b in
             if let base = b.baseAddress { split(base, b.count, splitter: splitter, counter: &counter) }
