@@ -139,8 +139,8 @@ public struct LlamaModel: Sendable {
                                  ignoreIndex: Int32 = -100) -> (loss: Float, gradients: Gradients) {
         let g = Graph(training: true)
         let p = bind(g)
-        let lg = logits(g, p, ids: ids, batch: batch, seqLen: seqLen)
-        let loss = g.crossEntropy(lg, targets: targets, ignoreIndex: ignoreIndex)
+        let h = hidden(g, p, ids: ids, batch: batch, seqLen: seqLen)
+        let loss = g.linearCrossEntropy(h, p[headIndex], targets: targets, ignoreIndex: ignoreIndex)
         g.backward(loss)
         let grads: Gradients = p.map { g.takeGrad($0) }
         return (g[loss][0], grads)
@@ -226,8 +226,8 @@ public struct LlamaModel: Sendable {
             let ids = Array(tokens[start..<end]), tg = Array(tokens[(start + 1)...end])
             let g = Graph(training: false)
             let p = parameters.tensors.map { g.constant($0) }
-            let lg = logits(g, p, ids: ids, batch: 1, seqLen: ids.count)
-            let loss = g[g.crossEntropy(lg, targets: tg)][0]
+            let h = hidden(g, p, ids: ids, batch: 1, seqLen: ids.count)
+            let loss = g[g.linearCrossEntropy(h, p[headIndex], targets: tg)][0]
             total += Double(loss) * Double(tg.count)
             count += tg.count
             start = end

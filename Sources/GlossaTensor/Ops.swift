@@ -489,6 +489,100 @@ extension Graph {
     }
 }
 
+extension Graph {
+    /// Mean cross-entropy of `linear(x, w)` (`w` `[V, D]`, PyTorch Linear layout) against `targets`, without
+    /// materializing the `[rows, V]` logits: blocks of rows go through logits → softmax → gradient → the two
+    /// gradient GEMMs while the block is still in cache. The full logits of a training batch (67 MB for 2048
+    /// rows × 8k vocab, more for real vocabularies) would otherwise be written, read three times and
+    /// page-faulted fresh each step. The gradients are computed in the forward pass for an upstream gradient
+    /// of 1 and scaled by the actual one in backward. Blocks depend on the sizes only, so results do not
+    /// depend on the thread count.
+    public func linearCrossEntropy(_ x: Var, _ w: Var, targets: [Int32], ignoreIndex: Int32 = -100) -> Var {
+        linearCrossEntropy(x, w, targets: targets, ignoreIndex: ignoreIndex,
+                           blockRows: max(64, (1 << 21) / max(values[w.id].shape[0], 1)))
+    }
+
+    /// `blockRows` rows of logits at a time (tests use small blocks).
+    func linearCrossEntropy(_ x: Var, _ w: Var, targets: [Int32], ignoreIndex: Int32, blockRows: Int) -> Var {
+        let tx = values[x.id], tw = values[w.id]
+        precondition(tw.rank == 2, "linearCrossEntropy: weight must be [V, D]")
+        let d = tx.lastDim, rows = tx.rows, v = tw.shape[0]
+        precondition(tw.shape[1] == d, "linearCrossEntropy: \(tx.shape) · \(tw.shape)ᵀ")
+        precondition(targets.count == rows, "linearCrossEntropy: \(rows) rows, \(targets.count) targets")
+        var counted = 0
+        for t in targets where t != ignoreIndex {
+            precondition(t >= 0 && Int(t) < v, "linearCrossEntropy: target \(t) outside 0..<\(v)")
+            counted += 1
+        }
+        let needX = requiresGrad[x.id], needW = requiresGrad[w.id]
+        let inv = 1 / Float(max(counted, 1))
+        let block = max(1, min(rows, blockRows))
+        var rowLoss = [Double](repeating: 0, count: rows)
+        var dx = needX ? [Float](repeating: 0, count: rows * d) : []
+        var dw = needW ? [Float](repeating: 0, count: v * d) : []
+        var logits = [Float](repeating: 0, count: block * v)
+        withRead(tx.data) { px in withRead(tw.data) { pw in targets.withUnsafeBufferPointer { tg in
+            rowLoss.withUnsafeMutableBufferPointer { lossp in logits.withUnsafeMutableBufferPointer { lb in
+                dx.withUnsafeMutableBufferPointer { pdx in dw.withUnsafeMutableBufferPointer { pdw in
+                    let pl = lb.baseAddress!
+                    var r0 = 0
+                    while r0 < rows {
+                        let n = min(block, rows - r0)
+                        BLAS.gemm(transB: true, m: n, n: v, k: d, a: px + r0 &* d, lda: d, b: pw, ldb: d, c: pl, ldc: v)
+                        let wantGrad = needX || needW
+                        Parallel.forRanges(n, grain: Grain.rows(v)) { rr in
+                            for i in rr {
+                                let row = pl + i &* v, t = tg[r0 &+ i]
+                                if t == ignoreIndex {
+                                    if wantGrad { row.update(repeating: 0, count: v) }
+                                    continue
+                                }
+                                if !wantGrad {
+                                    lossp[r0 &+ i] = Double(Kernels.logSumExp(row, v) - row[Int(t)])
+                                    continue
+                                }
+                                let m = Kernels.maxValue(row, v)
+                                let target = row[Int(t)]
+                                let sum = Kernels.expShiftSum(row, row, v, shift: m)
+                                lossp[r0 &+ i] = Double(m + logf(sum) - target)
+                                // d loss / d logits = (softmax − onehot) / counted
+                                Kernels.scaleInPlace(row, v, inv / sum)
+                                row[Int(t)] -= inv
+                            }
+                        }
+                        if needX {  // dX block = dLogits · W
+                            BLAS.gemm(m: n, n: d, k: v, a: pl, lda: v, b: pw, ldb: d, c: pdx.baseAddress! + r0 &* d, ldc: d)
+                        }
+                        if needW {  // dW += dLogitsᵀ · X block
+                            BLAS.gemm(transA: true, m: v, n: d, k: n, a: pl, lda: v, b: px + r0 &* d, ldb: d,
+                                      beta: r0 == 0 ? 0 : 1, c: pdw.baseAddress!, ldc: d)
+                        }
+                        r0 += n
+                    }
+                } }
+            } }
+        } } }
+        var total: Double = 0
+        for l in rowLoss { total += l }
+        let grads = GradientPair(dx, dw)
+        return record(Tensor(scalar: Float(total / Double(max(counted, 1)))), [x, w]) { g, dy in
+            let s = dy[0]
+            for (input, isX) in [(x, true), (w, false)] where g.needs(input) {
+                var a = isX ? grads.x : grads.w
+                if isX { grads.x = [] } else { grads.w = [] }
+                if s != 1 { a.withUnsafeMutableBufferPointer { Kernels.scaleInPlace($0.baseAddress!, $0.count, s) } }
+                g.accumulate(input, a)
+            }
+        }
+    }
+}
+
+/// The two gradients a fused loss computes in its forward pass, handed to its backward closure.
+final class GradientPair: @unchecked Sendable {
+    var x: [Float], w: [Float]
+    init(_ x: [Float], _ w: [Float]) { self.x = x; self.w = w }
+}
+
 /// A mutable array shared between an op's forward pass and its backward closure (moved out, not copied).
 final class ArrayBox: @unchecked Sendable {
     var array: [Float]

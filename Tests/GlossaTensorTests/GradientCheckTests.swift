@@ -283,3 +283,50 @@ enum Ref {
     g.backward(y)
     #expect(g.grad(a)!.data == [3, 5])
 }
+
+/// The fused head + loss: gradients of x and w against finite differences, with blocks smaller than the rows
+/// (the dW accumulation across blocks) and an ignored row.
+@Test func gradLinearCrossEntropy() {
+    let x = randomTensor([5, 4], seed: 21), w = randomTensor([7, 4], seed: 22, scale: 0.7)
+    let targets: [Int32] = [3, -100, 0, 6, 2]
+    for block in [2, 5] {
+        checkGradients(GradCase(inputs: [x, w], differentiable: [true, true],
+                                build: { g, v in g.linearCrossEntropy(v[0], v[1], targets: targets, ignoreIndex: -100,
+                                                                      blockRows: block) },
+                                reference: { a in
+                                    var s = 0.0, n = 0.0
+                                    for r in 0..<5 where targets[r] != -100 {
+                                        let row = (0..<7).map { j in (0..<4).reduce(0.0) { $0 + a[0][r * 4 + $1] * a[1][j * 4 + $1] } }
+                                        let m = row.max()!
+                                        let lse = m + Foundation.log(row.map { Foundation.exp($0 - m) }.reduce(0, +))
+                                        s += lse - row[Int(targets[r])]; n += 1
+                                    }
+                                    return [s / n] }))
+    }
+}
+
+/// The fused op equals `crossEntropy(linear(x, w))` in value and gradients, for any block size, and the
+/// forward-only path (no gradients wanted) gives the same loss.
+@Test func linearCrossEntropyMatchesUnfused() {
+    let rows = 70, d = 24, v = 300
+    let x = randomTensor([rows, d], seed: 23), w = randomTensor([v, d], seed: 24, scale: 0.3)
+    let targets = (0..<rows).map { $0 % 9 == 4 ? Int32(-100) : Int32(($0 * 13) % v) }
+    let g0 = Graph()
+    let x0 = g0.parameter(x), w0 = g0.parameter(w)
+    let l0 = g0.crossEntropy(g0.linear(x0, w0), targets: targets)
+    g0.backward(g0.scale(l0, 3))
+    for block in [1, 16, 64, 70, 500] {
+        let g = Graph()
+        let x1 = g.parameter(x), w1 = g.parameter(w)
+        let l1 = g.linearCrossEntropy(x1, w1, targets: targets, ignoreIndex: -100, blockRows: block)
+        g.backward(g.scale(l1, 3))
+        #expect(abs(g[l1][0] - g0[l0][0]) <= 1e-6 * abs(g0[l0][0]), "block \(block): loss")
+        for (a, b) in [(g.grad(x1)!, g0.grad(x0)!), (g.grad(w1)!, g0.grad(w0)!)] {
+            let worst = zip(a.data, b.data).map { abs($0 - $1) }.max()!, scale = b.data.map { abs($0) }.max()!
+            #expect(worst <= 1e-5 * scale, "block \(block): gradient max |Δ| \(worst) of \(scale)")
+        }
+        let gc = Graph(training: false)
+        let lc = gc.linearCrossEntropy(gc.constant(x), gc.constant(w), targets: targets, ignoreIndex: -100, blockRows: block)
+        #expect(abs(gc[lc][0] - g0[l0][0]) <= 1e-6 * abs(g0[l0][0]), "block \(block): forward-only loss")
+    }
+}

@@ -32,7 +32,11 @@ func parallelOpsRun(gemm: Bool = true) -> [[Float]] {
     let a = g.attention(q: r, k: k, v: k, causal: true)
     let logits = gemm ? g.matmul(g.reshape(a, [rows, d]), table, transposeW: true) : g.reshape(a, [rows, d])
     let targets = (0..<rows).map { Int32(($0 * 7) % (gemm ? v : d)) }
-    let loss = g.add(g.crossEntropy(logits, targets: targets), g.mean(h))
+    var loss = g.add(g.crossEntropy(logits, targets: targets), g.mean(h))
+    if gemm {  // the fused head + loss, in blocks of 40 rows
+        loss = g.add(loss, g.linearCrossEntropy(g.reshape(a, [rows, d]), table, targets: targets, ignoreIndex: -100,
+                                                blockRows: 40))
+    }
     g.backward(loss)
     return [g[loss].data, g[h].data] + [x, w, bias, table].map { g.grad($0)!.data }
 }

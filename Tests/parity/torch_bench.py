@@ -3,9 +3,11 @@
 
 Same model as `glossa model bench` defaults: 4 layers, d=256, 4 heads, FFN 704, tied vocab 8192, seq 256, batch 8.
 Runs torch, then Glossa (`glossa model bench`), with the same thread count; prints tokens/s for both and the ratio.
+With --rounds R the two alternate R times (torch keeps its model and optimizer between rounds) and the ratio of each
+round is printed with their median: on a shared machine, load that changes over a minute then hits both sides alike.
 Optionally the SmolLM2 forward pass (--smollm2-dir, an exported HF directory; --no-train skips the training step).
 
-  .venv/bin/python Tests/parity/torch_bench.py --glossa .build/release/glossa --threads 2
+  .venv/bin/python Tests/parity/torch_bench.py --glossa .build/release/glossa --threads 2 --rounds 5
   .venv/bin/python Tests/parity/torch_bench.py --threads 2 --no-train --smollm2-dir smollm2-hf
 """
 import argparse
@@ -18,7 +20,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 
-def torch_train(threads, steps, batch=8, seq=256):
+def torch_trainer(threads, batch=8, seq=256):
+    """Returns run(steps) -> step times; the model and optimizer persist across calls."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=8192, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
@@ -26,18 +29,21 @@ def torch_train(threads, steps, batch=8, seq=256):
                       tie_word_embeddings=True, attn_implementation="sdpa")
     model = LlamaForCausalLM(cfg).float().train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
-    times = []
-    for _ in range(steps):
-        ids = torch.randint(0, 8192, (batch, seq + 1))
-        t0 = time.perf_counter()
-        logits = model(ids[:, :-1]).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 8192), ids[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    return times
+
+    def run(steps):
+        times = []
+        for _ in range(steps):
+            ids = torch.randint(0, 8192, (batch, seq + 1))
+            t0 = time.perf_counter()
+            logits = model(ids[:, :-1]).logits
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 8192), ids[:, 1:].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            times.append(time.perf_counter() - t0)
+        return times
+    return run
 
 
 def torch_forward(d, threads, steps, seq=256):
@@ -65,16 +71,26 @@ def main():
     ap.add_argument("--glossa", default=".build/release/glossa")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate torch and Glossa this many times")
     ap.add_argument("--smollm2-dir")
     ap.add_argument("--no-train", action="store_true", help="only the SmolLM2 forward comparison")
     a = ap.parse_args()
     if not a.no_train:
-        t = torch_train(a.threads, a.steps)
-        tm, tb = 8 * 256 / statistics.median(t), 8 * 256 / min(t)
-        gm, gb, line = glossa_tokens_per_s([a.glossa, "model", "bench", "--threads", str(a.threads), "--steps", str(a.steps)])
-        print(f"train step, {a.threads} threads: torch median {tm:.0f} tok/s (best {tb:.0f}); glossa median {gm} tok/s "
-              f"(best {gb}); ratio glossa/torch median {gm / tm:.2f}, best {gb / tb:.2f}")
-        print("  glossa:", line)
+        run = torch_trainer(a.threads)
+        ratios = []
+        for r in range(a.rounds):
+            t = run(a.steps)
+            tm, tb = 8 * 256 / statistics.median(t), 8 * 256 / min(t)
+            gm, gb, line = glossa_tokens_per_s([a.glossa, "model", "bench", "--threads", str(a.threads), "--steps",
+                                                str(a.steps)])
+            ratios.append(gm / tm)
+            label = f"round {r + 1}: " if a.rounds > 1 else ""
+            print(f"{label}train step, {a.threads} threads: torch median {tm:.0f} tok/s (best {tb:.0f}); glossa median "
+                  f"{gm} tok/s (best {gb}); ratio glossa/torch median {gm / tm:.2f}, best {gb / tb:.2f}", flush=True)
+            print("  glossa:", line)
+        if a.rounds > 1:
+            print(f"train step, {a.threads} threads, {a.rounds} rounds: ratio glossa/torch per round "
+                  f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}")
     if a.smollm2_dir:
         t = torch_forward(a.smollm2_dir, a.threads, a.steps)
         tm, tb = 256 / statistics.median(t), 256 / min(t)
