@@ -72,17 +72,17 @@ public struct LlamaModel: Sendable {
         precondition(ids.count == batch * seqLen)
         let c = config
         let start = cache?.length ?? 0
-        let positions = Array(start..<(start + seqLen))
+        let tables = rope.tables(positions: Array(start..<(start + seqLen)))
         var x = g.embedding(p[embedIndex], ids: ids, idsShape: [batch, seqLen])
         for l in 0..<c.numLayers {
-            x = layer(g, p, l, x, batch: batch, seqLen: seqLen, positions: positions, cache: cache)
+            x = layer(g, p, l, x, batch: batch, seqLen: seqLen, rope: tables, cache: cache)
         }
         cache?.commit(seqLen)
         return g.rmsNorm(x, weight: p[normIndex], eps: c.rmsNormEps)
     }
 
     /// Decoder layer `l` on the residual stream `x` `[B, T, H]`.
-    func layer(_ g: Graph, _ p: [Var], _ l: Int, _ x0: Var, batch: Int, seqLen: Int, positions: [Int],
+    func layer(_ g: Graph, _ p: [Var], _ l: Int, _ x0: Var, batch: Int, seqLen: Int, rope tables: RoPE.Tables,
                cache: KVCache?) -> Var {
         let c = config
         var x = x0
@@ -91,8 +91,8 @@ public struct LlamaModel: Sendable {
         var q = g.reshape(g.linear(h, p[li.q]), [batch, seqLen, c.numHeads, c.headDim])
         var k = g.reshape(g.linear(h, p[li.k]), [batch, seqLen, c.numKVHeads, c.headDim])
         var v = g.reshape(g.linear(h, p[li.v]), [batch, seqLen, c.numKVHeads, c.headDim])
-        q = g.rope(q, rope, positions: positions)
-        k = g.rope(k, rope, positions: positions)
+        q = g.rope(q, tables)
+        k = g.rope(k, tables)
         var offset = 0
         if let cache {
             precondition(batch == 1, "KV cache supports batch 1")
@@ -118,7 +118,7 @@ public struct LlamaModel: Sendable {
     /// layers' intermediates and page-fault fresh memory for each; per layer, the memory is freed and reused.
     public func forward(ids: [Int32], batch: Int, seqLen: Int) -> Tensor {
         precondition(ids.count == batch * seqLen)
-        let positions = Array(0..<seqLen)
+        let tables = rope.tables(positions: Array(0..<seqLen))
         func bound(_ g: Graph) -> [Var] { parameters.tensors.map { g.constant($0) } }
         var x: Tensor = {
             let g = Graph(training: false)
@@ -126,7 +126,7 @@ public struct LlamaModel: Sendable {
         }()
         for l in 0..<config.numLayers {
             let g = Graph(training: false)
-            x = g[layer(g, bound(g), l, g.constant(x), batch: batch, seqLen: seqLen, positions: positions, cache: nil)]
+            x = g[layer(g, bound(g), l, g.constant(x), batch: batch, seqLen: seqLen, rope: tables, cache: nil)]
         }
         let g = Graph(training: false)
         let p = bound(g)

@@ -36,8 +36,14 @@ public struct RoPE: Sendable {
         }
     }
 
-    /// cos and sin tables `[positions.count, headDim/2]`.
-    public func tables(positions: [Int]) -> (cos: [Float], sin: [Float]) {
+    /// cos and sin for `positions`, `[positions.count, headDim/2]` each. A model computes them once per
+    /// forward pass and shares them between the layers and between queries and keys.
+    public struct Tables: Sendable {
+        public let headDim: Int, positions: Int
+        public let cos: [Float], sin: [Float]
+    }
+
+    public func tables(positions: [Int]) -> Tables {
         let h = headDim / 2
         var c = [Float](repeating: 0, count: positions.count * h), s = c
         for (i, p) in positions.enumerated() {
@@ -46,16 +52,21 @@ public struct RoPE: Sendable {
                 c[i * h + j] = cosf(a); s[i * h + j] = sinf(a)
             }
         }
-        return (c, s)
+        return Tables(headDim: headDim, positions: positions.count, cos: c, sin: s)
     }
 }
 
 extension Graph {
     /// Applies rotary embeddings to `x` `[B, T, H, d]` at `positions` (length T).
     public func rope(_ x: Var, _ rope: RoPE, positions: [Int]) -> Var {
+        self.rope(x, rope.tables(positions: positions))
+    }
+
+    /// Applies rotary embeddings with precomputed tables (`tables.positions` = T).
+    public func rope(_ x: Var, _ tables: RoPE.Tables) -> Var {
         let tx = values[x.id]
-        precondition(tx.rank == 4 && tx.shape[3] == rope.headDim && tx.shape[1] == positions.count)
-        let (cs, sn) = rope.tables(positions: positions)
+        precondition(tx.rank == 4 && tx.shape[3] == tables.headDim && tx.shape[1] == tables.positions)
+        let cs = tables.cos, sn = tables.sin
         let b = tx.shape[0], t = tx.shape[1], heads = tx.shape[2], d = tx.shape[3], half = d / 2
         func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
             cs.withUnsafeBufferPointer { pc in sn.withUnsafeBufferPointer { ps in
