@@ -39,7 +39,7 @@ let package = Package(
         // Llama-family causal LM: forward/backward, KV-cache generation, bits-per-byte evaluation.
         .target(name: "GlossaModels", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaTokenizers"]),
         .target(name: "GlossaVocabulary", dependencies: ["GlossaTraining", "GlossaTokenizers", "GlossaFormats", "GlossaJSON"]),
-        .target(name: "GlossaInit", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTokenizers", "GlossaJSON"]),
+        .target(name: "GlossaInit", dependencies: ["GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTokenizers", "GlossaFormats", "GlossaJSON"]),
 
         .executableTarget(name: "glossa", dependencies: [
             "GlossaTokenizers", "GlossaTensor", "GlossaWeights", "GlossaModels", "GlossaTraining", "GlossaInit", "GlossaVocabulary",
@@ -55,8 +55,8 @@ let package = Package(
         .testTarget(name: "GlossaTensorTests", dependencies: ["GlossaTensor"]),
         .testTarget(name: "GlossaTrainingTests", dependencies: ["GlossaTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "GlossaWeightsTests", dependencies: ["GlossaWeights", "GlossaTensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "GlossaVocabularyTests", dependencies: ["GlossaVocabulary"]),
-        .testTarget(name: "GlossaInitTests", dependencies: ["GlossaInit"]),
+        .testTarget(name: "GlossaVocabularyTests", dependencies: ["GlossaVocabulary", "GlossaFormats"]),
+        .testTarget(name: "GlossaInitTests", dependencies: ["GlossaInit", "GlossaFormats"]),
         .testTarget(name: "GlossaModelsTests", dependencies: ["GlossaModels", "GlossaWeights", "GlossaTensor"]),
     ],
     swiftLanguageModes: [.v6]

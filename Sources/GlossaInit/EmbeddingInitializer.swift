@@ -1,4 +1,5 @@
 import Foundation
+import GlossaFormats
 import GlossaJSON
 import GlossaTensor
 import GlossaTokenizers

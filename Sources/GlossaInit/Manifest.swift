@@ -1,5 +1,5 @@
 import Foundation
-import GlossaJSON
+import GlossaFormats
 import GlossaTokenizers
 
 /// Errors of the initializer pipeline: one readable line each, naming the file or field at fault.
@@ -8,106 +8,18 @@ public struct InitError: Error, CustomStringConvertible, Sendable {
     public init(_ d: String) { description = d }
 }
 
-/// The extension manifest: which ids were appended to a base vocabulary, their bytes, and their decomposition
-/// under the base tokenizer. Format (Docs/formats.md, "Extension manifest"):
-///
-///     {"base_vocab_size": 49152,
-///      "tokens": [{"id": 49152, "bytes_b64": "INC/0YDQuNCy", "surface": "ĠÐ¿ÑĢÐ¸Ð²", "base_ids": [2189, 4581]}, ...]}
-public struct ExtensionManifest: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
-        /// Id in the extended vocabulary (≥ `baseVocabSize`).
-        public var id: Int
-        /// The raw bytes the token stands for (byte-level: the decoded bytes, leading space included).
-        public var bytes: [UInt8]
-        /// The token's spelling in the extended vocabulary (informational).
-        public var surface: String
-        /// The base tokenizer's encoding of `bytes` (no special tokens added).
-        public var baseIds: [Int]
-        public init(id: Int, bytes: [UInt8], surface: String, baseIds: [Int]) {
-            self.id = id; self.bytes = bytes; self.surface = surface; self.baseIds = baseIds
-        }
+extension InitError {
+    init(_ e: ExtensionManifestError) { self.init(e.description) }
+}
+
+/// The manifest (GlossaFormats' `ExtensionManifest`) read and written with the initializers' error type.
+extension ExtensionManifest {
+    public static func load(path: String) throws(InitError) -> ExtensionManifest {
+        do { return try read(path: path) } catch { throw InitError(error) }
     }
 
-    public var baseVocabSize: Int
-    public var tokens: [Entry]
-
-    public init(baseVocabSize: Int, tokens: [Entry]) {
-        self.baseVocabSize = baseVocabSize
-        self.tokens = tokens
-    }
-
-    /// Size of the extended vocabulary: one past the largest new id (at least the base size).
-    public var extendedVocabSize: Int { max(baseVocabSize, (tokens.map(\.id).max() ?? -1) &+ 1) }
-
-    // MARK: JSON
-
-    public static func read(path: String) throws(InitError) -> ExtensionManifest {
-        let doc: JSONDocument
-        do { doc = try JSONDocument(contentsOfFile: path) } catch { throw InitError("\(path): \(error)") }
-        return try parse(doc.root, file: path)
-    }
-
-    public static func parse(json: String) throws(InitError) -> ExtensionManifest {
-        let doc: JSONDocument
-        do { doc = try JSONDocument(string: json) } catch { throw InitError("manifest: \(error)") }
-        return try parse(doc.root, file: "manifest")
-    }
-
-    static func parse(_ root: JSONValue, file: String) throws(InitError) -> ExtensionManifest {
-        do {
-            let base = try root.require("base_vocab_size").requireInt()
-            guard base > 0 else { throw InitError("\(file): base_vocab_size must be positive, got \(base)") }
-            var out: [Entry] = []
-            var seen = Set<Int>()
-            for (k, t) in try root.require("tokens").requireArray().enumerated() {
-                let id = try t.require("id").requireInt()
-                guard id >= base else {
-                    throw InitError("\(file): tokens[\(k)].id = \(id) is below base_vocab_size \(base)")
-                }
-                guard seen.insert(id).inserted else { throw InitError("\(file): tokens[\(k)].id = \(id) appears twice") }
-                let b64 = try t.require("bytes_b64").requireString()
-                guard let data = Data(base64Encoded: b64) else {
-                    throw InitError("\(file): tokens[\(k)].bytes_b64 is not valid base64")
-                }
-                let surface = try t.optional("surface")?.requireString() ?? ""
-                var ids: [Int] = []
-                for v in try t.require("base_ids").requireArray() {
-                    let i = try v.requireInt()
-                    guard i >= 0 && i < base else {
-                        throw InitError("\(file): tokens[\(k)].base_ids holds \(i), outside the base vocabulary (0..<\(base))")
-                    }
-                    ids.append(i)
-                }
-                out.append(Entry(id: id, bytes: Array(data), surface: surface, baseIds: ids))
-            }
-            return ExtensionManifest(baseVocabSize: base, tokens: out)
-        } catch let e as InitError {
-            throw e
-        } catch {
-            throw InitError("\(file): \(error)")
-        }
-    }
-
-    public func jsonBytes() -> [UInt8] {
-        var w = JSONWriter(pretty: false, reservingCapacity: 64 &* tokens.count &+ 64)
-        w.beginObject()
-        w.key("base_vocab_size"); w.int(baseVocabSize)
-        w.key("tokens"); w.beginArray()
-        for t in tokens {
-            w.beginObject()
-            w.key("id"); w.int(t.id)
-            w.key("bytes_b64"); w.string(Data(t.bytes).base64EncodedString())
-            w.key("surface"); w.string(t.surface)
-            w.key("base_ids"); w.beginArray(); for i in t.baseIds { w.int(i) }; w.endArray()
-            w.endObject()
-        }
-        w.endArray()
-        w.endObject()
-        return w.bytes + [0x0A]
-    }
-
-    public func write(path: String) throws(InitError) {
-        do { try BinaryFile.write(jsonBytes(), to: path) } catch { throw InitError("\(path): \(error)") }
+    public func save(path: String) throws(InitError) {
+        do { try write(path: path) } catch { throw InitError(error) }
     }
 
     // MARK: building from two tokenizers

@@ -58,7 +58,7 @@ public struct AnalyzedTokenizer: Sendable {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             let dir = isDir.boolValue ? path : (path as NSString).deletingLastPathComponent
-            base = ExtensionManifestData.baseVocabSize(path: (dir.isEmpty ? "." : dir) + "/" + ExtensionOutput.manifestName)
+            base = ExtensionManifest.baseVocabSize(path: (dir.isEmpty ? "." : dir) + "/" + ExtensionOutput.manifestName)
         }
         let name = label ?? Self.defaultLabel(path)
         return AnalyzedTokenizer(label: name, tokenizer: t, baseVocabSize: base)

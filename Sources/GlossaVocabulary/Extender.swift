@@ -60,7 +60,7 @@ public struct ExtensionStatistics: Sendable {
 public struct ExtensionResult: Sendable {
     public var base: ExtensionBase
     public var tokenizer: Tokenizer
-    public var manifest: ExtensionManifestData
+    public var manifest: ExtensionManifest
     /// The new merges (left, right, merged) in rank order, after every base merge.
     public var newMerges: [(Int32, Int32, Int32)]
     public var statistics: ExtensionStatistics
@@ -167,7 +167,7 @@ public enum VocabularyExtender {
 
         // Manifest: each new token's bytes and its base decomposition.
         let alphabet = ByteLevelAlphabet.gpt2
-        var entries: [ExtensionManifestData.Entry] = []
+        var entries: [ExtensionManifest.Entry] = []
         var plain = ExtensionEncoder(base: base)   // base ids only: no new characters substituted
         for t in allNew {
             let raw: [UInt8]
@@ -184,8 +184,9 @@ public enum VocabularyExtender {
             entries.append(.init(id: Int(t.id), bytes: raw, surface: String(decoding: spelled, as: UTF8.self),
                                  baseIds: baseIds.map(Int.init), count: t.count))
         }
-        let manifest = ExtensionManifestData(baseVocabSize: base.firstNewId, tokens: entries, method: o.method.rawValue,
-                                             base: base.path, kind: base.kind.rawValue)
+        let manifest = ExtensionManifest(baseVocabSize: base.firstNewId, tokens: entries,
+                                         provenance: .init(method: o.method.rawValue, base: base.path,
+                                                           baseKind: base.kind.rawValue))
 
         var protect: ProtectReport?
         if !o.protectLines.isEmpty {

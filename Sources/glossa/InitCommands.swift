@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GlossaFormats
 import GlossaInit
 import GlossaJSON
 import GlossaTensor
@@ -105,12 +106,12 @@ struct InitEmbeddings: ParsableCommand {
         let extTok = try tokenizer.map(loadTok)
         let manifest: ExtensionManifest
         if let manifestPath {
-            manifest = try cli { () throws(InitError) in try ExtensionManifest.read(path: manifestPath) }
+            manifest = try cli { () throws(InitError) in try ExtensionManifest.load(path: manifestPath) }
         } else {
             guard let extTok else { throw CLIError("give --extension or --tokenizer (with --base-tokenizer or the model's own)") }
             manifest = try cli { () throws(InitError) in try ExtensionManifest.build(base: baseTok, extended: extTok) }
         }
-        if let writeManifest { try cli { () throws(InitError) in try manifest.write(path: writeManifest) } }
+        if let writeManifest { try cli { () throws(InitError) in try manifest.save(path: writeManifest) } }
         var aux: AuxVectors? = nil
         if sourceVectors != nil || targetVectors != nil {
             guard let sourceVectors, let targetVectors else { throw CLIError("--source-vectors and --target-vectors go together") }

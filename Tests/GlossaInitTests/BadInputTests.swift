@@ -4,6 +4,7 @@ import GlossaJSON
 import GlossaTensor
 import GlossaWeights
 @testable import GlossaInit
+import GlossaFormats
 
 // Bad inputs to `glossa init-embeddings` and `glossa vectors align`: wrong-dimension vectors, vectors keyed by
 // another tokenizer, a dictionary with no overlap, a manifest that does not match the model. Each case is checked

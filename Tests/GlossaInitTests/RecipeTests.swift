@@ -3,6 +3,7 @@ import Testing
 import GlossaJSON
 import GlossaTensor
 @testable import GlossaInit
+import GlossaFormats
 
 /// 4 old rows in 2-D, hand-checkable.
 let E = Tensor(shape: [4, 2], data: [1, 0,  0, 1,  2, 2,  -1, 3])
@@ -140,9 +141,9 @@ func rows(_ r: [RowRecipe], _ m: Tensor = E, stat: [Int] = [0, 1, 2, 3], options
     let back = try ExtensionManifest.parse(json: String(decoding: m.jsonBytes(), as: UTF8.self))
     #expect(back == m)
     #expect(back.extendedVocabSize == 12)
-    #expect(throws: InitError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 5, "bytes_b64": "", "base_ids": []}]}"#) }
-    #expect(throws: InitError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 12, "bytes_b64": "AA==", "base_ids": [10]}]}"#) }
-    #expect(throws: InitError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 12, "bytes_b64": "%%", "base_ids": []}]}"#) }
+    #expect(throws: ExtensionManifestError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 5, "bytes_b64": "", "base_ids": []}]}"#) }
+    #expect(throws: ExtensionManifestError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 12, "bytes_b64": "AA==", "base_ids": [10]}]}"#) }
+    #expect(throws: ExtensionManifestError.self) { try ExtensionManifest.parse(json: #"{"base_vocab_size": 10, "tokens": [{"id": 12, "bytes_b64": "%%", "base_ids": []}]}"#) }
 }
 
 @Test func untiedHeadAndBiasAreExtendedWithTheirOwnRows() throws {

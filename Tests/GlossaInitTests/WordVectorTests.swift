@@ -4,6 +4,7 @@ import GlossaJSON
 import GlossaTensor
 import GlossaWeights
 @testable import GlossaInit
+import GlossaFormats
 
 // fastText character n-grams, Procrustes alignment with held-out precision@1, and WECHSEL's word-level aux vectors.
 

@@ -3,6 +3,7 @@ import GlossaTokenizers
 import GlossaTraining
 import XCTest
 import GlossaVocabulary
+import GlossaFormats
 
 /// Paths into ../shared (the read-only corpora and tokenizers next to the project).
 enum Shared {
@@ -88,7 +89,7 @@ final class ExtensionTests: XCTestCase {
             let a = try r.tokenizer.encodeIds(bytes: l, specialTokens: .text, state: &s1)
             XCTAssertEqual(try hf.encodeIds(bytes: l, specialTokens: .text, state: &s2), a)
         }
-        XCTAssertEqual(ExtensionManifestData.baseVocabSize(path: dir + "/extension.json"), 50257)
+        XCTAssertEqual(ExtensionManifest.baseVocabSize(path: dir + "/extension.json"), 50257)
         let stats = try AnalyzedTokenizer.load(path: dir).measure(held)
         XCTAssertGreaterThan(stats.newTokens, 0)
     }
