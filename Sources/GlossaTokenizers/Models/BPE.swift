@@ -207,21 +207,27 @@ public final class BPEModel: Sendable {
         let h = hashBytes(p, n)
         if options.ignoreMerges {
             let id = lookup.find(p, n, hash: h)
-            if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
+            if id >= 0 {
+                ids.append(id)
+                if scratch.withOffsets { offsets.append(ByteSpan(start: base, end: base &+ Int32(n))) }
+                return
+            }
         }
         let cacheable = n <= WordCache.maxKey
         scratch.cache.bind(to: self)
         if cacheable {
-            if scratch.cache.lookup(p, n, hash: h, base: base, ids: &ids, offsets: &offsets) { return }
+            if scratch.cache.lookup(p, n, hash: h, base: base, ids: &ids, offsets: &offsets, withOffsets: scratch.withOffsets) { return }
         }
         scratch.reset()
         if n <= Self.backtrackMinBytes || !backtrack(p, n, &scratch) { mergePiece(p, n, &scratch) }
         let mark = ids.count
-        for k in 0..<scratch.count where scratch.alive(k) {
-            ids.append(scratch.ids[k])
-            offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
+        for k in 0..<scratch.count where scratch.alive(k) { ids.append(scratch.ids[k]) }
+        if scratch.withOffsets {
+            for k in 0..<scratch.count where scratch.alive(k) {
+                offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
+            }
         }
-        if cacheable { scratch.cache.store(p, n, hash: h, base: base, ids: ids, offsets: offsets, from: mark) }
+        if cacheable { scratch.cache.store(p, n, hash: h, ids: ids, from: mark, symbols: scratch) }
     }
 
     /// Pieces longer than this go to the backtracking encoder when the model has one (shorter ones
@@ -498,6 +504,8 @@ public struct BPEScratch {
     var pendingUnkStart: Int32 = 0
     var pendingUnkEnd: Int32 = 0
     var cache = WordCache()
+    /// Whether callers want byte spans (`offsets`); the ids-only paths skip them.
+    var withOffsets = true
     /// This thread's use of the backtracking encoder of the model last used.
     var backtracking: BacktrackState?
     /// Pair ranks for the short-piece merge loop (48 entries, reused).
@@ -589,7 +597,7 @@ struct WordCache {
     static let pairBits = 15
     static let pairSlots = 1 << pairBits
     /// Memo of the backtracking encoder's pair checks: (left << 32 | right), bit 63 set when valid.
-    static let validBits = 14
+    static let validBits = 16
     static let validSlots = 1 << validBits
     final class Storage {
         let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
@@ -650,20 +658,22 @@ struct WordCache {
     }
 
     @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan]) -> Bool {
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan],
+                withOffsets: Bool) -> Bool {
         let s = Self.slot(hash)
         if Int(keyLen[s]) != n || memcmp(keys + s &* Self.maxKey, p, n) != 0 { return false }
         let c = Int(outCount[s])
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
-        for k in 0..<c {
-            ids.append(idp[k])
-            offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])))
+        for k in 0..<c { ids.append(idp[k]) }
+        if withOffsets {
+            for k in 0..<c { offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1]))) }
         }
         return true
     }
 
+    /// Stores the piece's ids (`ids[mark...]`) with the spans of the live symbols of `sym` (relative to the piece).
     @inline(__always)
-    func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: [Int32], offsets: [ByteSpan], from mark: Int) {
+    func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, ids: [Int32], from mark: Int, symbols sym: borrowing BPEScratch) {
         let c = ids.count &- mark
         if c > Self.maxOut || n == 0 { return }
         let s = Self.slot(hash)
@@ -671,10 +681,12 @@ struct WordCache {
         keyLen[s] = UInt8(n)
         outCount[s] = UInt8(c)
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
-        for k in 0..<c {
-            idp[k] = ids[mark &+ k]
-            sp[2 &* k] = UInt8(truncatingIfNeeded: offsets[mark &+ k].start &- base)
-            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: offsets[mark &+ k].end &- base)
+        for k in 0..<c { idp[k] = ids[mark &+ k] }
+        var j = 0
+        for k in 0..<sym.count where sym.alive(k) {
+            sp[2 &* j] = UInt8(truncatingIfNeeded: sym.starts[k])
+            sp[2 &* j &+ 1] = UInt8(truncatingIfNeeded: sym.ends[k])
+            j &+= 1
         }
     }
 }

@@ -23,6 +23,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Trie of reachable tokens: root children by byte, deeper edges in a hash table of
     /// (node << 8 | byte) << 32 | child; `terminal[node]` is the token ending there or -1.
     private let rootChild: UnsafeMutablePointer<Int32>
+    /// Node of each two-byte prefix (b0 << 8 | b1), or -1: saves the first hashed edge of most matches.
+    private let rootChild2: UnsafeMutablePointer<Int32>
     private let edges: UnsafeMutablePointer<UInt64>
     private let edgeShift: UInt64
     private let edgeMask: Int
@@ -141,6 +143,13 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
+        rootChild2 = .allocate(capacity: 65536)
+        rootChild2.initialize(repeating: -1, count: 65536)
+        for b0 in 0..<256 {
+            let n1 = Int(rootChild[b0])
+            if n1 < 0 { continue }
+            for b1 in 0..<256 { rootChild2[b0 &<< 8 | b1] = Int32(Self.child(edges, edgeShift, edgeMask, n1, UInt8(b1))) }
+        }
         // BPE never produces an unreachable token: drop it from the trie and from prefix chains.
         for t in 0..<n where indexed[t] {
             if !reachable[t] { terminal[Int(tokenNode[t])] = -1; continue }
@@ -152,7 +161,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     deinit {
         splitLeft.deallocate(); splitRight.deallocate(); nextPrefix.deallocate()
-        rootChild.deallocate(); edges.deallocate(); terminal.deallocate()
+        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate(); terminal.deallocate()
     }
 
     @inline(__always)
@@ -209,7 +218,12 @@ final class BacktrackingBPE: @unchecked Sendable {
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
         var node = Int(rootChild[Int(p[i])])
         var best = terminal[node]
-        var j = i &+ 1
+        if i &+ 1 == n { return best }
+        node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        if node < 0 { return best }
+        let t2 = terminal[node]
+        if t2 >= 0 { best = t2 }
+        var j = i &+ 2
         while j < n {
             node = Self.child(edges, edgeShift, edgeMask, node, p[j])
             if node < 0 { break }
