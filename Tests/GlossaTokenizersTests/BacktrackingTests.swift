@@ -81,6 +81,32 @@ import Testing
         }
     }
 
+    /// Llama 3's rank file has tokens that BPE never builds from their own bytes (ranks not from one
+    /// training run), where the encoder gave wrong ids: it must refuse, leaving the merge loop.
+    @Test func refusedForRanksNotFromOneTrainingRun() throws {
+        let m = try Self.model("llama3.2/tokenizer.model")
+        #expect(m.uncachedPieceIds(Array(" традиционных".utf8), backtracking: true) == nil)
+        #expect(m.uncachedPieceIds(Array(" традиционных".utf8), backtracking: false) != nil)
+    }
+
+    /// The encoder is built once the model as a whole has merged as many long-piece bytes as its
+    /// vocabulary has key bytes, even when every call starts from a fresh `EncoderState`.
+    @Test func builtOnceTheModelHasMergedEnough() throws {
+        let t = try Tokenizer.load(path: TestPaths.tokenizer("cl100k_base/cl100k_base.tiktoken"))
+        guard case .bpe(let m) = t.model else { throw TokenizerError.invalidArgument("not BPE") }
+        func built() -> Bool { m.backtracker.note(merged: 0, budget: .max) { nil }.built }
+        let text = Array(try String(contentsOfFile: TestPaths.shared + "/bench/zh_linux_docs_translation.txt", encoding: .utf8).utf8)
+        #expect(!built())
+        var at = 0
+        while at < text.count && !built() {
+            var e = min(at + 4096, text.count)
+            while e < text.count && text[e] & 0xC0 == 0x80 { e += 1 }
+            _ = try t.encode(bytes: Array(text[at..<e]), options: EncodeOptions(withTokens: false))
+            at = e
+        }
+        #expect(built())
+    }
+
     /// Real Chinese sentences (the long pieces of such text): the encoder is used for
     /// every piece longer than `backtrackMinBytes`.
     @Test func realChinesePiecesMatchMergeLoop() throws {

@@ -238,19 +238,20 @@ public final class BPEModel: Sendable {
     /// should (the model has no encoder, or it is not built yet).
     ///
     /// Building the encoder costs about as much as merging as many long-piece bytes as the vocabulary
-    /// has key bytes (~50 ms for cl100k), so a thread builds it (or takes the one another thread built)
-    /// only once it has merged that many bytes itself: never more than twice the cost of the better
-    /// choice in hindsight, and short texts never pay. `force` builds it at once (tests).
+    /// has key bytes (~50 ms for cl100k), so it is built once the model has merged that many bytes
+    /// (all threads and calls together): never more than twice the cost of the better choice in
+    /// hindsight, and short texts never pay. `force` builds it at once (tests).
     func backtrack(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch, force: Bool = false) -> Bool {
         if s.backtracking?.model !== self { s.backtracking = BacktrackState(model: self) }
         if s.backtracking!.encoder == nil {
             guard !s.backtracking!.none, case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else {
                 return false
             }
-            s.backtracking!.merged &+= n
-            let build = force || s.backtracking!.merged >= lookup.arenaCount
-            guard let e = backtracker.get(build: build, { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }) else {
-                if build { s.backtracking!.none = true }
+            let (e, built) = backtracker.note(merged: n, budget: force ? 0 : lookup.arenaCount) {
+                BacktrackingBPE(lookup: lookup, byteIds: byteIds)
+            }
+            guard let e else {
+                if built { s.backtracking!.none = true }
                 return false
             }
             s.backtracking!.encoder = e
@@ -526,12 +527,11 @@ public struct BPEScratch {
     @inline(__always) func alive(_ k: Int) -> Bool { compact || !dead[k] }
 }
 
-/// Per thread: the backtracking encoder of one model, or how many long-piece bytes were merged without it.
+/// Per thread: the backtracking encoder of one model once this thread has seen it built.
 struct BacktrackState {
     let model: BPEModel
     var encoder: BacktrackingBPE? = nil
-    var merged = 0
-    /// The model has no encoder (not a rank file, or its bytes are not all tokens).
+    /// The model has no encoder (its bytes are not all tokens).
     var none = false
 }
 
