@@ -6,7 +6,8 @@
 /// token is small and independent of the piece length: long CJK pieces and adversarial runs that the
 /// heap BPE takes in O(n log n), with cache misses, become near-linear.
 ///
-/// Built from the vocabulary on first use (`LazyBacktracker`); immutable afterwards and shared by threads.
+/// Built from the vocabulary once the model has merged enough long pieces without it (`LazyBacktracker`);
+/// immutable afterwards and shared by threads.
 final class BacktrackingBPE: @unchecked Sendable {
     /// Keeps the key bytes and lengths alive (the table is the model's own, never modified).
     private let table: ByteTableBuffer
