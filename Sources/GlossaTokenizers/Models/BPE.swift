@@ -47,6 +47,8 @@ public final class BPEModel: Sendable {
     /// True when "▁" is a token and no token has "▁" after another character (SentencePiece-style
     /// vocabularies): long pieces may then be cut before every "▁"-run.
     let metaspaceSegments: Bool
+    /// Rank files: the linear-time encoder for long pieces, built on first use.
+    let backtracker = LazyBacktracker()
 
     static func noTokenCrossesMetaspace(_ table: ByteTable) -> Bool {
         let meta: [UInt8] = [0xE2, 0x96, 0x81]
@@ -205,14 +207,61 @@ public final class BPEModel: Sendable {
         let h = hashBytes(p, n)
         if options.ignoreMerges {
             let id = lookup.find(p, n, hash: h)
-            if id >= 0 { ids.append(id); offsets.append(ByteSpan(start: base, end: base &+ Int32(n))); return }
+            if id >= 0 {
+                ids.append(id)
+                if scratch.withOffsets { offsets.append(ByteSpan(start: base, end: base &+ Int32(n))) }
+                return
+            }
         }
         let cacheable = n <= WordCache.maxKey
         scratch.cache.bind(to: self)
         if cacheable {
-            if scratch.cache.lookup(p, n, hash: h, base: base, ids: &ids, offsets: &offsets) { return }
+            if scratch.cache.lookup(p, n, hash: h, base: base, ids: &ids, offsets: &offsets, withOffsets: scratch.withOffsets) { return }
         }
         scratch.reset()
+        if n <= Self.backtrackMinBytes || !backtrack(p, n, &scratch) { mergePiece(p, n, &scratch) }
+        let mark = ids.count
+        for k in 0..<scratch.count where scratch.alive(k) { ids.append(scratch.ids[k]) }
+        if scratch.withOffsets {
+            for k in 0..<scratch.count where scratch.alive(k) {
+                offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
+            }
+        }
+        if cacheable { scratch.cache.store(p, n, hash: h, ids: ids, from: mark, symbols: scratch) }
+    }
+
+    /// Pieces longer than this go to the backtracking encoder when the model has one (shorter ones
+    /// mostly hit the word cache, and the merge loop is cheap on them).
+    static let backtrackMinBytes = 8
+
+    /// Encodes `p[0..<n]` into the empty `s` by the backtracking encoder; false when the merge loop
+    /// should (the model has no encoder, or it is not built yet).
+    ///
+    /// Building the encoder costs about as much as merging as many long-piece bytes as the vocabulary
+    /// has key bytes (~50 ms for cl100k), so it is built once the model has merged that many bytes
+    /// (all threads and calls together): never more than twice the cost of the better choice in
+    /// hindsight, and short texts never pay. `force` builds it at once (tests).
+    func backtrack(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch, force: Bool = false) -> Bool {
+        if s.backtracking?.model !== self { s.backtracking = BacktrackState(model: self) }
+        if s.backtracking!.encoder == nil {
+            guard !s.backtracking!.none, case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else {
+                return false
+            }
+            let (e, built) = backtracker.note(merged: n, budget: force ? 0 : lookup.arenaCount) {
+                BacktrackingBPE(lookup: lookup, byteIds: byteIds)
+            }
+            guard let e else {
+                if built { s.backtracking!.none = true }
+                return false
+            }
+            s.backtracking!.encoder = e
+        }
+        s.cache.bind(to: self)
+        return s.backtracking!.encoder!.encode(p, n, into: &s)
+    }
+
+    /// The merge loop proper: initial symbols of `p[0..<n]` into the empty `s`, then merges.
+    func mergePiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ scratch: inout BPEScratch) {
         if byteLevel && plainSymbols {
             var i = 0
             while i < n {
@@ -227,12 +276,21 @@ public final class BPEModel: Sendable {
         if scratch.count > 1 {
             if scratch.count <= 24 { mergeShort(&scratch) } else { mergeLong(&scratch) }
         }
-        let mark = ids.count
-        for k in 0..<scratch.count where scratch.alive(k) {
-            ids.append(scratch.ids[k])
-            offsets.append(ByteSpan(start: base &+ scratch.starts[k], end: base &+ scratch.ends[k]))
+    }
+
+    /// One piece's ids without the caches or the whole-token shortcut, by the backtracking encoder
+    /// (nil when the model has none) or by the merge loop: what the differential tests compare.
+    func uncachedPieceIds(_ bytes: [UInt8], backtracking: Bool) -> [Int32]? {
+        var s = BPEScratch()
+        return bytes.withUnsafeBufferPointer { b -> [Int32]? in
+            guard let p = b.baseAddress, b.count > 0 else { return [] }
+            if backtracking {
+                if !backtrack(p, b.count, &s, force: true) { return nil }
+            } else {
+                mergePiece(p, b.count, &s)
+            }
+            return (0..<s.count).filter { s.alive($0) }.map { s.ids[$0] }
         }
-        if cacheable { scratch.cache.store(p, n, hash: h, base: base, ids: ids, offsets: offsets, from: mark) }
     }
 
     private func initialCharacterSymbols(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch) {
@@ -447,6 +505,10 @@ public struct BPEScratch {
     var pendingUnkStart: Int32 = 0
     var pendingUnkEnd: Int32 = 0
     var cache = WordCache()
+    /// Whether callers want byte spans (`offsets`); the ids-only paths skip them.
+    var withOffsets = true
+    /// This thread's use of the backtracking encoder of the model last used.
+    var backtracking: BacktrackState?
     /// Pair ranks for the short-piece merge loop (48 entries, reused).
     var ranks: UnsafeMutablePointer<UInt64> { cache.storage.ranks }
 
@@ -463,6 +525,14 @@ public struct BPEScratch {
         if pendingUnk { pendingUnk = false; push(pendingUnkId, pendingUnkStart, pendingUnkEnd) }
     }
     @inline(__always) func alive(_ k: Int) -> Bool { compact || !dead[k] }
+}
+
+/// Per thread: the backtracking encoder of one model once this thread has seen it built.
+struct BacktrackState {
+    let model: BPEModel
+    var encoder: BacktrackingBPE? = nil
+    /// The model has no encoder (its bytes are not all tokens).
+    var none = false
 }
 
 /// Binary min-heap of packed UInt64 keys.
@@ -526,6 +596,9 @@ struct WordCache {
     /// Pair-value memo: scripts without spaces (CJK) and long pieces meet many distinct pairs.
     static let pairBits = 15
     static let pairSlots = 1 << pairBits
+    /// Memo of the backtracking encoder's pair checks: (left << 32 | right), bit 63 set when valid.
+    static let validBits = 16
+    static let validSlots = 1 << validBits
     final class Storage {
         let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
         let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
@@ -537,6 +610,7 @@ struct WordCache {
         /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries).
         let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
         let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
+        let validPairs = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.validSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
         var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
         var next = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
@@ -553,10 +627,11 @@ struct WordCache {
             keyLen.initialize(repeating: 0, count: WordCache.slots)
             pairKeys.initialize(repeating: .max, count: WordCache.pairSlots)
             pairValues.initialize(repeating: .max, count: WordCache.pairSlots)
+            validPairs.initialize(repeating: .max, count: WordCache.validSlots)
         }
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
-            ranks.deallocate(); pairKeys.deallocate(); pairValues.deallocate()
+            ranks.deallocate(); pairKeys.deallocate(); pairValues.deallocate(); validPairs.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
@@ -574,6 +649,7 @@ struct WordCache {
             owner = id
             keyLen.update(repeating: 0, count: Self.slots)
             storage.pairKeys.update(repeating: .max, count: Self.pairSlots)
+            storage.validPairs.update(repeating: .max, count: Self.validSlots)
         }
     }
 
@@ -582,20 +658,22 @@ struct WordCache {
     }
 
     @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan]) -> Bool {
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan],
+                withOffsets: Bool) -> Bool {
         let s = Self.slot(hash)
         if Int(keyLen[s]) != n || memcmp(keys + s &* Self.maxKey, p, n) != 0 { return false }
         let c = Int(outCount[s])
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
-        for k in 0..<c {
-            ids.append(idp[k])
-            offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])))
+        for k in 0..<c { ids.append(idp[k]) }
+        if withOffsets {
+            for k in 0..<c { offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1]))) }
         }
         return true
     }
 
+    /// Stores the piece's ids (`ids[mark...]`) with the spans of the live symbols of `sym` (relative to the piece).
     @inline(__always)
-    func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: [Int32], offsets: [ByteSpan], from mark: Int) {
+    func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, ids: [Int32], from mark: Int, symbols sym: borrowing BPEScratch) {
         let c = ids.count &- mark
         if c > Self.maxOut || n == 0 { return }
         let s = Self.slot(hash)
@@ -603,10 +681,12 @@ struct WordCache {
         keyLen[s] = UInt8(n)
         outCount[s] = UInt8(c)
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
-        for k in 0..<c {
-            idp[k] = ids[mark &+ k]
-            sp[2 &* k] = UInt8(truncatingIfNeeded: offsets[mark &+ k].start &- base)
-            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: offsets[mark &+ k].end &- base)
+        for k in 0..<c { idp[k] = ids[mark &+ k] }
+        var j = 0
+        for k in 0..<sym.count where sym.alive(k) {
+            sp[2 &* j] = UInt8(truncatingIfNeeded: sym.starts[k])
+            sp[2 &* j &+ 1] = UInt8(truncatingIfNeeded: sym.ends[k])
+            j &+= 1
         }
     }
 }

@@ -147,6 +147,7 @@ public final class Tokenizer: Sendable {
     public func count(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> Int {
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
+        state.bpe.withOffsets = false
         try run(bytes, policy: specialTokens, state: &state)
         return state.ids.count
     }
@@ -155,6 +156,7 @@ public final class Tokenizer: Sendable {
     public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> [Int32] {
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
+        state.bpe.withOffsets = false
         try run(bytes, policy: specialTokens, state: &state)
         return state.ids
     }
@@ -162,6 +164,7 @@ public final class Tokenizer: Sendable {
     func encodeSequence(_ bytes: [UInt8], options: EncodeOptions, state: inout EncoderState) throws(TokenizerError) -> Encoding {
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
+        state.bpe.withOffsets = true
         try run(bytes, policy: options.specialTokens, state: &state)
         let n = state.ids.count
         return Encoding(ids: state.ids, typeIds: [UInt32](repeating: 0, count: n), tokens: [],
@@ -248,7 +251,8 @@ public final class Tokenizer: Sendable {
 
     func encodePieces(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, state: inout EncoderState) {
         let base = text.baseAddress!
-        let widen = byteLevelModel
+        // Ids-only callers (the BPE model then records no spans) need no widening either.
+        let widen = byteLevelModel && state.bpe.withOffsets
         preTokenizer.forEachRange(text, start, end) { s, e in
             let mark = state.offsets.count
             tokenizeModel(base + s, e - s, base: Int32(s), state: &state)

@@ -1,0 +1,314 @@
+/// Byte-pair encoding of rank files (tiktoken semantics: two symbols merge when their concatenation
+/// is a token, ranked by id) without a merge loop: the backtracking encoder of rs-bpe
+/// (github.com/github/rust-gems, crate `bpe`). It walks the piece left to right taking the longest
+/// token that can follow the previous one, falling back to shorter prefixes and, rarely, backing up.
+/// "Can follow" (`validPair`) replays the two tokens' merge trees against each other, so the cost per
+/// token is small and independent of the piece length: long CJK pieces and adversarial runs that the
+/// heap BPE takes in O(n log n), with cache misses, become near-linear.
+///
+/// Built from the vocabulary once the model has merged enough long pieces without it (`LazyBacktracker`);
+/// immutable afterwards and shared by threads.
+final class BacktrackingBPE: @unchecked Sendable {
+    /// Keeps the key bytes and lengths alive (the table is the model's own, never modified).
+    private let table: ByteTableBuffer
+    private let lengths: UnsafeMutablePointer<Int32>
+    let tokenCount: Int
+    /// The last merge that builds each reachable token from its own bytes: (left, right); a single
+    /// byte is its own split (left == right == id). Every token is reachable, or there is no encoder.
+    private let splitLeft: UnsafeMutablePointer<Int32>
+    private let splitRight: UnsafeMutablePointer<Int32>
+    /// Longest reachable token that is a proper prefix of the token, or -1.
+    private let nextPrefix: UnsafeMutablePointer<Int32>
+    /// (left, right) → (id << 32 | id) for those canonical merges only.
+    private let pairs: PairTable
+    /// Trie of reachable tokens: root children by byte, deeper edges in a hash table of
+    /// (node << 8 | byte) << 32 | child; `terminal[node]` is the token ending there or -1.
+    private let rootChild: UnsafeMutablePointer<Int32>
+    /// Node of each two-byte prefix (b0 << 8 | b1), or -1: saves the first hashed edge of most matches.
+    private let rootChild2: UnsafeMutablePointer<Int32>
+    private let edges: UnsafeMutablePointer<UInt64>
+    private let edgeShift: UInt64
+    private let edgeMask: Int
+    private let terminal: UnsafeMutablePointer<Int32>
+
+    /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
+    init?(lookup: ByteTable, byteIds: [Int32]) {
+        guard byteIds.count == 256, !byteIds.contains(where: { $0 < 0 }) else { return nil }
+        let buf = lookup.buffer
+        let n = lookup.entryCount
+        table = buf
+        lengths = buf.lengths
+        tokenCount = n
+        // Only entries that the lookup finds as themselves are tokens (holes and repeated keys are not);
+        // a rank file indexes every entry, which spares the hash lookups.
+        let allIndexed = lookup.count == n
+        var indexed = [Bool](repeating: false, count: n)
+        var totalBytes = 0, maxLen = 0
+        for t in 0..<n {
+            let len = Int(buf.lengths[t])
+            guard len > 0, buf.values[t] == Int32(t) else { continue }
+            if !allIndexed {
+                let p = UnsafePointer(buf.arena + Int(buf.starts[t]))
+                guard buf.lookupEntry(p, len, hash: hashBytes(p, len)) == t else { continue }
+            }
+            indexed[t] = true
+            totalBytes &+= len
+            maxLen = max(maxLen, len)
+        }
+        for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
+
+        // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
+        // shortest first so that every proper prefix token is in place when a token's path is walked.
+        var byLength = [Int32](repeating: 0, count: maxLen &+ 2)
+        for t in 0..<n where indexed[t] { byLength[Int(buf.lengths[t]) &+ 1] &+= 1 }
+        for l in 1..<byLength.count { byLength[l] &+= byLength[l &- 1] }
+        var order = [Int32](repeating: 0, count: Int(byLength[maxLen &+ 1]))
+        for t in 0..<n where indexed[t] {
+            let l = Int(buf.lengths[t])
+            order[Int(byLength[l])] = Int32(t); byLength[l] &+= 1
+        }
+        let maxNodes = totalBytes &+ 1
+        terminal = .allocate(capacity: maxNodes)
+        terminal.initialize(repeating: -1, count: maxNodes)
+        rootChild = .allocate(capacity: 256)
+        rootChild.initialize(repeating: -1, count: 256)
+        var cap = 1024
+        while cap < maxNodes &+ maxNodes / 3 { cap &<<= 1 }
+        edges = .allocate(capacity: cap)
+        edges.initialize(repeating: .max, count: cap)
+        edgeMask = cap &- 1
+        edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
+        var nodes = 1
+        // Longest token (any) that is a proper prefix of each token.
+        var prefixAll = [Int32](repeating: -1, count: n)
+        for t32 in order {
+            let t = Int(t32)
+            let p = buf.arena + Int(buf.starts[t])
+            let len = Int(buf.lengths[t])
+            var node = Int(rootChild[Int(p[0])])
+            if node < 0 { node = nodes; nodes &+= 1; rootChild[Int(p[0])] = Int32(node) }
+            var best: Int32 = -1
+            var j = 1
+            while j < len {
+                let tt = terminal[node]
+                if tt >= 0 { best = tt }
+                let key = UInt64(node) &<< 8 | UInt64(p[j])
+                var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> edgeShift) & edgeMask
+                while true {
+                    let x = edges[s]
+                    if x == .max {
+                        edges[s] = key &<< 32 | UInt64(nodes)
+                        node = nodes; nodes &+= 1
+                        break
+                    }
+                    if x &>> 32 == key { node = Int(truncatingIfNeeded: x & 0xFFFF_FFFF); break }
+                    s = (s &+ 1) & edgeMask
+                }
+                j &+= 1
+            }
+            terminal[node] = t32
+            prefixAll[t] = best
+        }
+        splitLeft = .allocate(capacity: n)
+        splitRight = .allocate(capacity: n)
+        splitLeft.initialize(repeating: -1, count: n)
+        splitRight.initialize(repeating: -1, count: n)
+        nextPrefix = .allocate(capacity: n)
+        nextPrefix.initialize(repeating: -1, count: n)
+        // Reverse-engineer each token's last merge in rank order (rs-bpe's `from_dictionary`): the
+        // longest prefix token whose remainder is a token, both of lower rank, that BPE keeps apart.
+        var pt = PairTable(capacity: n)
+        var reachable = [Bool](repeating: false, count: n)
+        for t in 0..<n where indexed[t] {
+            let p = buf.arena + Int(buf.starts[t])
+            let len = Int(buf.lengths[t])
+            if len == 1 {
+                splitLeft[t] = Int32(t); splitRight[t] = Int32(t); reachable[t] = true
+                continue
+            }
+            var left = prefixAll[t]
+            while left >= 0 {
+                if Int(left) < t && reachable[Int(left)] {
+                    let ll = Int(buf.lengths[Int(left)])
+                    let right = lookup.find(p + ll, len &- ll)
+                    if right >= 0 && Int(right) < t && reachable[Int(right)]
+                        && Self.validPair(left, right, pt, splitLeft, splitRight) {
+                        splitLeft[t] = left; splitRight[t] = right; reachable[t] = true
+                        pt.insertIfAbsent(left: left, right: right, rank: Int32(t), merged: Int32(t))
+                        break
+                    }
+                }
+                left = prefixAll[Int(left)]
+            }
+        }
+        pairs = pt
+        rootChild2 = .allocate(capacity: 65536)
+        rootChild2.initialize(repeating: -1, count: 65536)
+        for b0 in 0..<256 {
+            let n1 = Int(rootChild[b0])
+            if n1 < 0 { continue }
+            for b1 in 0..<256 { rootChild2[b0 &<< 8 | b1] = Int32(Self.child(edges, edgeShift, edgeMask, n1, UInt8(b1))) }
+        }
+        for t in 0..<n where indexed[t] {
+            var q = prefixAll[t]
+            while q >= 0 && !reachable[Int(q)] { q = prefixAll[Int(q)] }
+            nextPrefix[t] = q
+        }
+        // A token that BPE cannot build from its own bytes means the ranks are not those of one BPE
+        // training run (Llama 3 appended 28k tokens to cl100k's): merges then need not come in rank
+        // order, which the pair check assumes, and the parity suite found wrong ids there. cl100k and
+        // o200k have none (every token checked against the merge loop in `BacktrackingTests`).
+        for t in 0..<n where indexed[t] && !reachable[t] { return nil }
+    }
+
+    deinit {
+        splitLeft.deallocate(); splitRight.deallocate(); nextPrefix.deallocate()
+        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate(); terminal.deallocate()
+    }
+
+    @inline(__always)
+    private static func child(_ edges: UnsafeMutablePointer<UInt64>, _ shift: UInt64, _ mask: Int,
+                              _ node: Int, _ byte: UInt8) -> Int {
+        let key = UInt64(node) &<< 8 | UInt64(byte)
+        var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
+        while true {
+            let x = edges[s]
+            if x &>> 32 == key { return Int(truncatingIfNeeded: x & 0xFFFF_FFFF) }
+            if x == .max { return -1 }
+            s = (s &+ 1) & mask
+        }
+    }
+
+    /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
+    /// the two last merges at a time and check that no merge across the boundary would come first.
+    @inline(__always)
+    private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PairTable,
+                                  _ splitLeft: UnsafeMutablePointer<Int32>, _ splitRight: UnsafeMutablePointer<Int32>) -> Bool {
+        var a = a0, b = b0
+        var limit = Int32.max
+        while true {
+            let v = pairs.lookup(a, b)
+            if v != .max && Int32(truncatingIfNeeded: v & 0xFFFF_FFFF) < limit { return false }
+            if a > b {
+                limit = a
+                let a2 = splitRight[Int(a)]
+                if a2 == a {
+                    limit = b &+ 1
+                    let b2 = splitLeft[Int(b)]
+                    if b2 == b { return true }
+                    b = b2
+                } else {
+                    a = a2
+                }
+            } else {
+                limit = b &+ 1
+                let b2 = splitLeft[Int(b)]
+                if b2 == b {
+                    limit = a
+                    let a2 = splitRight[Int(a)]
+                    if a2 == a { return true }
+                    a = a2
+                } else {
+                    b = b2
+                }
+            }
+        }
+    }
+
+    /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
+    @inline(__always)
+    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
+        var node = Int(rootChild[Int(p[i])])
+        var best = terminal[node]
+        if i &+ 1 == n { return best }
+        node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        if node < 0 { return best }
+        let t2 = terminal[node]
+        if t2 >= 0 { best = t2 }
+        var j = i &+ 2
+        while j < n {
+            node = Self.child(edges, edgeShift, edgeMask, node, p[j])
+            if node < 0 { break }
+            let t = terminal[node]
+            if t >= 0 { best = t }
+            j &+= 1
+        }
+        return best
+    }
+
+    /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, if no
+    /// encoding was found — which the theory rules out; the caller then runs the merge loop.
+    func encode(_ p: UnsafePointer<UInt8>, _ n: Int, into s: inout BPEScratch) -> Bool {
+        let memo = s.cache.storage.validPairs
+        // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
+        @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
+            let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+            let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
+            let x = memo[slot]
+            if x & ~(1 << 63) == k { return x >> 63 != 0 }
+            let v = Self.validPair(a, b, pairs, splitLeft, splitRight)
+            memo[slot] = v ? k | 1 << 63 : k
+            return v
+        }
+        let words = (n &+ 1 &+ 63) &>> 6
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
+                // bit k set: position k may still end a token of the encoding.
+                let bits = bitsBuf.baseAddress!, stack = stackBuf.baseAddress!
+                bits.initialize(repeating: .max, count: words)
+                var count = 0, pos = 0
+                var next = longestMatch(p, 0, n)
+                while next >= 0 {
+                    var token = next
+                    let last: Int32 = count > 0 ? stack[count &- 1] : -1
+                    while true {
+                        let end = pos &+ Int(lengths[Int(token)])
+                        if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
+                            && (last < 0 || valid(last, token)) {
+                            stack[count] = token; count &+= 1; pos = end
+                            next = pos < n ? longestMatch(p, pos, n) : -1
+                            break
+                        }
+                        let shorter = nextPrefix[Int(token)]
+                        if shorter >= 0 { token = shorter; continue }
+                        // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
+                        bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
+                        if count > 0 { count &-= 1; pos &-= Int(lengths[Int(last)]) }
+                        next = last
+                        break
+                    }
+                }
+                guard pos == n else { return false }
+                var at: Int32 = 0
+                for k in 0..<count {
+                    let t = stack[k]
+                    let e = at &+ lengths[Int(t)]
+                    s.push(t, at, e)
+                    at = e
+                }
+                return true
+            }
+        }
+    }
+}
+
+/// Builds a model's `BacktrackingBPE` at most once, for all threads, once the model has merged enough
+/// long-piece bytes without it (its tables take tens of milliseconds, which text without many long
+/// pieces should not pay, at load or later).
+final class LazyBacktracker: @unchecked Sendable {
+    private let lock = Lock()
+    private var built = false
+    private var merged = 0
+    private var value: BacktrackingBPE?
+
+    /// Counts `merged` more bytes merged without the encoder and builds it with `make` when the total
+    /// reaches `budget`. Returns the encoder (nil until built, or when there is none) and whether it was built.
+    func note(merged bytes: Int, budget: Int, _ make: () -> BacktrackingBPE?) -> (BacktrackingBPE?, built: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        if !built {
+            merged &+= bytes
+            if merged >= budget { value = make(); built = true }
+        }
+        return (value, built)
+    }
+}

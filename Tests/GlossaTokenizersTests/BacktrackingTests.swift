@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import GlossaTokenizers
+
+/// The backtracking encoder against the merge loop (the reference BPE) on the real rank files:
+/// every token's own bytes and generated adversarial pieces must give identical ids.
+@Suite struct BacktrackingTests {
+    static func model(_ rel: String) throws -> BPEModel {
+        let t = try Tokenizer.load(path: TestPaths.tokenizer(rel))
+        guard case .bpe(let m) = t.model else { throw TokenizerError.invalidArgument("not BPE") }
+        return m
+    }
+
+    static func check(_ m: BPEModel, _ piece: [UInt8], _ what: String) {
+        let reference = m.uncachedPieceIds(piece, backtracking: false)
+        let fast = m.uncachedPieceIds(piece, backtracking: true)
+        #expect(fast != nil && fast == reference, "\(what): \(piece.prefix(40)) (\(piece.count) bytes)")
+    }
+
+    /// Deterministic pseudo-random numbers (a 64-bit LCG's high bits), so failures reproduce.
+    struct Rng {
+        var s: UInt64
+        mutating func below(_ n: Int) -> Int {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((s >> 33) % UInt64(n))
+        }
+    }
+
+    static func generated(seed: UInt64) -> [(String, [UInt8])] {
+        var r = Rng(s: seed)
+        var out: [(String, [UInt8])] = []
+        // Runs of one character, including lengths around the longest tokens of such runs.
+        for ch in ["a", " ", "0", "-", "=", "\n", "é", "中", "ー", "🙂"] {
+            for len in [2, 3, 7, 16, 17, 31, 33, 64, 65, 100, 257, 1000] {
+                out.append(("run of \(ch)", Array(String(repeating: ch, count: len).utf8)))
+            }
+        }
+        // Random lowercase letters without whitespace, and random bytes (not UTF-8).
+        for _ in 0..<40 {
+            let n = 25 + r.below(600)
+            out.append(("letters", (0..<n).map { _ in UInt8(0x61 + r.below(26)) }))
+            out.append(("byte soup", (0..<n).map { _ in UInt8(r.below(256)) }))
+            out.append(("few letters", (0..<n).map { _ in UInt8(0x61 + r.below(3)) }))
+        }
+        // CJK, kana, Cyrillic, Devanagari and mixed-script pieces.
+        let ranges: [ClosedRange<UInt32>] = [0x4E00...0x9FFF, 0x3040...0x30FF, 0x0400...0x04FF, 0x0900...0x097F, 0xAC00...0xD7A3]
+        for _ in 0..<60 {
+            let n = 10 + r.below(200)
+            var s = ""
+            let mixed = r.below(3) == 0
+            let base = ranges[r.below(ranges.count)]
+            for _ in 0..<n {
+                let rg = mixed ? ranges[r.below(ranges.count)] : base
+                let cp = rg.lowerBound + UInt32(r.below(Int(rg.upperBound - rg.lowerBound) + 1))
+                s.unicodeScalars.append(Unicode.Scalar(cp)!)
+            }
+            out.append(("script text", Array(s.utf8)))
+        }
+        // Common CJK characters repeated in varied orders (real words get merged).
+        let common = Array("的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴随跑复".unicodeScalars)
+        for _ in 0..<60 {
+            var s = ""
+            for _ in 0..<(10 + r.below(120)) { s.unicodeScalars.append(common[r.below(min(common.count, 40 + r.below(300)))]) }
+            out.append(("common CJK", Array(s.utf8)))
+        }
+        return out
+    }
+
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken"])
+    func agreesWithMergeLoopOnGeneratedText(_ rel: String) throws {
+        let m = try Self.model(rel)
+        for (what, piece) in Self.generated(seed: 7) { Self.check(m, piece, what) }
+    }
+
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken"])
+    func agreesWithMergeLoopOnEveryToken(_ rel: String) throws {
+        let m = try Self.model(rel)
+        for id in 0..<m.lookup.entryCount {
+            let bytes = m.lookup.entryBytes(id)
+            if bytes.count > 1 { Self.check(m, bytes, "token \(id)") }
+        }
+    }
+
+    /// Llama 3's rank file has tokens that BPE never builds from their own bytes (ranks not from one
+    /// training run), where the encoder gave wrong ids: it must refuse, leaving the merge loop.
+    @Test func refusedForRanksNotFromOneTrainingRun() throws {
+        let m = try Self.model("llama3.2/tokenizer.model")
+        #expect(m.uncachedPieceIds(Array(" традиционных".utf8), backtracking: true) == nil)
+        #expect(m.uncachedPieceIds(Array(" традиционных".utf8), backtracking: false) != nil)
+    }
+
+    /// The encoder is built once the model as a whole has merged as many long-piece bytes as its
+    /// vocabulary has key bytes, even when every call starts from a fresh `EncoderState`.
+    @Test func builtOnceTheModelHasMergedEnough() throws {
+        let t = try Tokenizer.load(path: TestPaths.tokenizer("cl100k_base/cl100k_base.tiktoken"))
+        guard case .bpe(let m) = t.model else { throw TokenizerError.invalidArgument("not BPE") }
+        func built() -> Bool { m.backtracker.note(merged: 0, budget: .max) { nil }.built }
+        let text = Array(try String(contentsOfFile: TestPaths.shared + "/bench/zh_linux_docs_translation.txt", encoding: .utf8).utf8)
+        #expect(!built())
+        var at = 0
+        while at < text.count && !built() {
+            var e = min(at + 4096, text.count)
+            while e < text.count && text[e] & 0xC0 == 0x80 { e += 1 }
+            _ = try t.encode(bytes: Array(text[at..<e]), options: EncodeOptions(withTokens: false))
+            at = e
+        }
+        #expect(built())
+    }
+
+    /// Real Chinese sentences (the long pieces of such text): the encoder is used for
+    /// every piece longer than `backtrackMinBytes`.
+    @Test func realChinesePiecesMatchMergeLoop() throws {
+        let m = try Self.model("cl100k_base/cl100k_base.tiktoken")
+        let path = TestPaths.shared + "/bench/zh_linux_docs_translation.txt"
+        let text = Array(try String(contentsOfFile: path, encoding: .utf8).utf8.prefix(200_000))
+        var start = 0
+        var checked = 0
+        // Pieces: maximal runs of non-ASCII bytes (Chinese sentences) longer than the threshold.
+        for i in 0...text.count where i == text.count || text[i] < 0x80 {
+            if i - start > BPEModel.backtrackMinBytes {
+                // Cut at a character boundary at most 300 bytes on.
+                var e = min(i, start + 300)
+                while e < i && text[e] & 0xC0 == 0x80 { e += 1 }
+                Self.check(m, Array(text[start..<e]), "zh piece")
+                checked += 1
+            }
+            start = i + 1
+        }
+        #expect(checked > 100)
+    }
+}
