@@ -332,8 +332,8 @@ enum HuggingFaceReader {
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
         let resolver = MergeResolver(vocab.index, prefixLen: prefixLen)
-        try mv.withDocumentBytes { doc in
-            try (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
+        mv.withDocumentBytes { doc in
+            (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
                 let bytes = SplitBytes(first: doc, second: side)
                 let shared = UncheckedBox((out, failures))
                 let resolveBlock = { @Sendable (b: Int) in
