@@ -250,7 +250,7 @@ enum HuggingFaceReader {
 
     /// Reads `{token: id}` into a table whose entry i is id i (missing ids become holes).
     static func readVocab(_ v: JSONValue, scan: HFModelScan? = nil) throws -> ByteTable {
-        if v.isElided, let table = try scan?.vocabTable(at: v.byteRange.lowerBound) { return table }
+        if v.isElided, let tables = scan?.tables(at: v.byteRange.lowerBound) { return try tables.vocabularyTable() }
         guard v.isObject else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "vocab must be an object") }
         // Keys in file order with their ids; files list ids in order, so usually no reordering is needed.
         var arena = [UInt8]()
@@ -456,7 +456,8 @@ enum HuggingFaceReader {
             if let d = try v.optional("dropout"), !d.isNull, (d.double ?? 0) != 0 {
                 throw TokenizerError.unsupported(file: nil, component: "BPE dropout", detail: "dropout \(d.double ?? 0) (training-time regularization) is not implemented")
             }
-            let vocab = Vocabulary(table: try readVocab(try v.require("vocab"), scan: scan))
+            let vocabValue = try v.require("vocab")
+            let vocab = Vocabulary(table: try readVocab(vocabValue, scan: scan))
             let options = BPEModel.Options(
                 unkToken: try nullableString(v.optional("unk_token")),
                 continuingSubwordPrefix: try nullableString(v.optional("continuing_subword_prefix")),
@@ -465,13 +466,15 @@ enum HuggingFaceReader {
                 byteFallback: try v.optional("byte_fallback")?.requireBool() ?? false,
                 ignoreMerges: try v.optional("ignore_merges")?.requireBool() ?? false)
             // Byte-level models match raw bytes: their lookup decodes each spelling from the GPT-2 alphabet.
-            // It is built while the merges are resolved.
+            // It is built by the scan's background task or else while the merges are resolved.
+            let background = vocabValue.isElided ? scan?.tables(at: vocabValue.byteRange.lowerBound) : nil
+            let prebuilt = byteLevel && background?.buildsByteLevelLookup == true
             let byteLookup = ByteLevelLookup()
             var side: (@Sendable () -> Void)?
-            if byteLevel { side = { byteLookup.build(vocab) } }
+            if byteLevel && !prebuilt { side = { byteLookup.build(vocab) } }
             let merges = try readMerges(try v.require("merges"), vocab: vocab,
                                         prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, scan: scan, alongside: side)
-            let lookup = byteLookup.table ?? vocab.index
+            let lookup = (prebuilt ? background?.byteLevelLookup() : nil) ?? byteLookup.table ?? vocab.index
             return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
                                      duplicateMergesKeepLast: true, options: options))
         case "WordPiece":
@@ -554,7 +557,9 @@ enum Base64 {
 /// The raw-byte lookup of a byte-level vocabulary, filled by one task of `readMerges`.
 final class ByteLevelLookup: @unchecked Sendable {
     private(set) var table: ByteTable?
-    func build(_ vocab: Vocabulary) {
+    func build(_ vocab: Vocabulary) { table = Self.make(vocab) }
+
+    static func make(_ vocab: Vocabulary) -> ByteTable {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
         // Raw bytes are never longer than their spelling.
         var t = ByteTable(capacity: vocab.count, arenaBytes: vocab.index.arenaCount)
@@ -572,6 +577,6 @@ final class ByteLevelLookup: @unchecked Sendable {
                 }
             }
         }
-        table = t
+        return t
     }
 }

@@ -10,7 +10,7 @@ import GlossaJSON
 /// Spans address the document and a side buffer (one per value) as one space: offsets at or past the document's
 /// length fall in the side buffer, which holds the decoded form of strings with escapes.
 ///
-/// Once the vocabulary is scanned, its table is built on another thread while the parser goes on (to the
+/// Once the vocabulary is scanned, its tables are built on another thread while the parser goes on (to the
 /// merges, which follow it in the files `tokenizers` writes).
 final class HFModelScan {
     struct VocabEntry { var start: Int32; var len: Int32; var id: Int32 }
@@ -33,17 +33,14 @@ final class HFModelScan {
     private(set) var merges: Merges?
     private(set) var vocabSide: [UInt8] = []
     private(set) var mergesSide: [UInt8] = []
-    private var vocabTable: BackgroundResult<ByteTable>?
+    private var tables: VocabTables?
     /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
     private let document: [UInt8]
 
     init(document: [UInt8]) { self.document = document }
 
-    /// The table of the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
-    func vocabTable(at offset: Int) throws -> ByteTable? {
-        guard let vocab, vocab.offset == offset, let vocabTable else { return nil }
-        return try vocabTable.get()
-    }
+    /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
+    func tables(at offset: Int) -> VocabTables? { vocab?.offset == offset ? tables : nil }
 
     /// The `JSONIntercept` that takes the first `model.vocab` and `model.merges`.
     func intercept(_ outer: UnsafeBufferPointer<UInt8>, _ key: UnsafeBufferPointer<UInt8>,
@@ -51,7 +48,13 @@ final class HFModelScan {
         guard outer.elementsEqual("model".utf8) else { return nil }
         if vocab == nil, doc[offset] == 0x7B, key.elementsEqual("vocab".utf8), let end = scanVocab(doc, offset) {
             let (v, document, side) = (vocab!, document, vocabSide)
-            vocabTable = BackgroundResult {
+            // The lookup is wanted only for byte-level models, whose config (before the model in these files)
+            // names ByteLevel; the reader checks the real config and ignores a lookup it does not need.
+            let quoted = Array("\"ByteLevel\"".utf8)
+            let mentionsByteLevel = (0..<max(0, offset &- quoted.count)).contains { i in
+                doc[i] == 0x22 && UnsafeBufferPointer(rebasing: doc[i..<(i &+ quoted.count)]).elementsEqual(quoted)
+            }
+            tables = VocabTables(byteLevelLookup: mentionsByteLevel) {
                 try document.withUnsafeBufferPointer { doc in
                     try side.withUnsafeBufferPointer { side in
                         try HuggingFaceReader.vocabTable(v.entries, ordered: v.ordered, maxId: v.maxId,
@@ -176,22 +179,36 @@ struct SplitBytes: @unchecked Sendable {
     }
 }
 
-/// A value computed on another thread; `get()` waits for it.
-final class BackgroundResult<T>: @unchecked Sendable {
-    private let group = DispatchGroup()
-    /// Written once by the task before it leaves the group; read only after `group.wait()`, which orders the two.
-    private var result: Result<T, any Error>?
+/// A vocabulary's tables built on another thread: the table first (the merges need it), then, if asked for,
+/// the byte-level lookup (`ByteLevelLookup.make`). Each getter waits for its own value.
+final class VocabTables: @unchecked Sendable {
+    private let tableReady = DispatchGroup(), lookupReady = DispatchGroup()
+    /// Each written once by the task before it leaves its group; read only after waiting on that group,
+    /// which orders the two.
+    private var table: Result<ByteTable, any Error>?
+    private var lookup: ByteTable?
+    let buildsByteLevelLookup: Bool
 
-    init(_ work: @escaping @Sendable () throws -> T) {
-        group.enter()
+    init(byteLevelLookup: Bool, table build: @escaping @Sendable () throws -> ByteTable) {
+        buildsByteLevelLookup = byteLevelLookup
+        tableReady.enter(); lookupReady.enter()
         DispatchQueue.global().async { [self] in
-            result = Result { try work() }
-            group.leave()
+            let t = Result { try build() }
+            table = t
+            tableReady.leave()
+            if byteLevelLookup, case .success(let vocab) = t { lookup = ByteLevelLookup.make(Vocabulary(table: vocab)) }
+            lookupReady.leave()
         }
     }
 
-    func get() throws -> T {
-        group.wait()
-        return try result!.get()
+    func vocabularyTable() throws -> ByteTable {
+        tableReady.wait()
+        return try table!.get()
+    }
+
+    /// nil unless `buildsByteLevelLookup` and the table was built.
+    func byteLevelLookup() -> ByteTable? {
+        lookupReady.wait()
+        return lookup
     }
 }
