@@ -19,6 +19,16 @@ struct JSONNodeRecord: Sendable {
 @usableFromInline let flagEscapes: UInt8 = 1
 @usableFromInline let flagFloat: UInt8 = 2
 @usableFromInline let flagTrue: UInt8 = 4
+/// Containers: consumed by a `JSONIntercept` (their members are not nodes).
+@usableFromInline let flagElided: UInt8 = 8
+
+/// Lets a reader consume a large value itself, in the same pass and without nodes. Called at each object or
+/// array value of a member of an object member of the root (`{"outer": {"key": <here>}}`) with the two keys'
+/// raw (still escaped) bytes, the document and the offset of the value's `{` or `[`. Returns the offset just
+/// after the value when it consumed it, which it must have validated as strictly as the parser; the value
+/// then reads as an empty container whose `isElided` is true. nil lets the parser read the value itself.
+public typealias JSONIntercept = (_ outerKey: UnsafeBufferPointer<UInt8>, _ key: UnsafeBufferPointer<UInt8>,
+                                  _ document: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int?
 
 /// Immutable storage shared by every `JSONValue` of a document.
 @usableFromInline
@@ -45,7 +55,13 @@ public struct JSONDocument: Sendable {
 
     /// Parses `bytes`. `file` is only used in error messages.
     public init(bytes: [UInt8], file: String? = nil) throws(JSONError) {
+        try self.init(bytes: bytes, file: file, intercept: nil)
+    }
+
+    /// Parses `bytes`, letting `intercept` consume chosen second-level values (see `JSONIntercept`).
+    public init(bytes: [UInt8], file: String? = nil, intercept: JSONIntercept?) throws(JSONError) {
         var parser = JSONParser(file: file)
+        parser.intercept = intercept
         let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONError) in try parser.parse(buf) }
         storage = JSONStorage(bytes: bytes, nodes: nodes, file: file)
     }
@@ -80,6 +96,7 @@ struct JSONParser {
     let file: String?
     var nodes: [JSONNodeRecord] = []
     var stack: [Int32] = []
+    var intercept: JSONIntercept?
 
     init(file: String?) { self.file = file }
 
@@ -146,8 +163,16 @@ struct JSONParser {
             case JSONParser.quote:
                 try parseString(buf, &i, parent: parent)
             case JSONParser.lbrace, JSONParser.lbracket:
-                if stack.count >= JSONDocument.maxDepth { throw fail(.nestingTooDeep(limit: JSONDocument.maxDepth), buf, i) }
                 let isObject = c == JSONParser.lbrace
+                if let end = interceptValue(buf, i, index: idx) {
+                    nodes.append(JSONNodeRecord(start: Int32(truncatingIfNeeded: i), end: Int32(truncatingIfNeeded: end),
+                                                next: idx &+ 1, parent: parent, count: 0,
+                                                kind: isObject ? JSONKind.object.rawValue : JSONKind.array.rawValue,
+                                                flags: flagElided))
+                    i = end
+                    break
+                }
+                if stack.count >= JSONDocument.maxDepth { throw fail(.nestingTooDeep(limit: JSONDocument.maxDepth), buf, i) }
                 nodes.append(JSONNodeRecord(start: Int32(truncatingIfNeeded: i), end: 0, next: -1, parent: parent,
                                             count: 0, kind: isObject ? JSONKind.object.rawValue : JSONKind.array.rawValue,
                                             flags: 0))
@@ -208,6 +233,22 @@ struct JSONParser {
                 throw fail(.unexpectedByte(s, expected: isObject ? "',' or '}'" : "',' or ']'"), buf, i)
             }
         }
+    }
+
+    /// Offers the container at `i` (about to become node `index`) to `intercept` when it is a second-level member.
+    @inline(__always)
+    private func interceptValue(_ buf: UnsafeBufferPointer<UInt8>, _ i: Int, index: Int32) -> Int? {
+        guard let intercept, stack.count == 2 else { return nil }
+        let outer = Int(stack[1])
+        guard nodes[0].kind == JSONKind.object.rawValue, nodes[outer].kind == JSONKind.object.rawValue else { return nil }
+        // Object members are a key node followed by the value, so each key is the node just before its value.
+        let outerKey = nodes[outer &- 1], key = nodes[Int(index) &- 1]
+        @inline(__always) func bytes(_ k: JSONNodeRecord) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: buf[Int(k.start)..<Int(k.end)])
+        }
+        guard let end = intercept(bytes(outerKey), bytes(key), buf, i) else { return nil }
+        precondition(end > i && end <= buf.count, "JSONIntercept returned an offset outside the value")
+        return end
     }
 
     @inline(__always)
@@ -300,71 +341,95 @@ struct JSONParser {
         }
     }
 
-    /// Reads 4 hex digits at `j`.
+    /// Reads 4 hex digits at `j`, or reports the offending offset.
     @inline(__always)
-    private func hex4(_ buf: UnsafeBufferPointer<UInt8>, _ j: Int) throws(JSONError) -> UInt32 {
-        guard j &+ 4 <= buf.count else { throw fail(.unexpectedEnd(expected: "four hex digits"), buf, buf.count) }
+    private static func hex4(_ p: UnsafePointer<UInt8>, _ n: Int, _ j: Int) -> Result<UInt32, StringIssue> {
+        guard j &+ 4 <= n else { return .failure(StringIssue(issue: .unexpectedEnd(expected: "four hex digits"), offset: n)) }
         var v: UInt32 = 0
         for k in 0..<4 {
-            guard let h = JSONParser.hexValue(buf[j &+ k]) else { throw fail(.invalidUnicodeEscape, buf, j &+ k) }
+            guard let h = JSONParser.hexValue(p[j &+ k]) else {
+                return .failure(StringIssue(issue: .invalidUnicodeEscape, offset: j &+ k))
+            }
             v = v << 4 | h
         }
-        return v
+        return .success(v)
     }
 
-    /// Parses a string whose opening quote is at `i`; leaves `i` after the closing quote.
+    struct StringIssue: Error { let issue: JSONSyntaxIssue; let offset: Int }
+
+    /// Validates the string body starting at `start` (after the opening quote): returns the offset of the
+    /// closing quote and whether the body has escapes. Shared by the parser and `JSONScan`.
     @inline(__always)
-    private mutating func parseString(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int, parent: Int32) throws(JSONError) {
-        let n = buf.count
-        let p = buf.baseAddress!
-        let start = i &+ 1
+    static func scanString(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int) -> Result<(end: Int, escaped: Bool), StringIssue> {
         var j = start
-        var flags: UInt8 = 0
+        var escaped = false
         while true {
-            // Fast scan of plain ASCII.
+            // Fast scan of plain ASCII, eight bytes at a time: flag bytes >= 0x80, < 0x20, quotes and backslashes.
+            // Each test flags its first hit exactly (borrows only run upward), so the lowest flag is the first stop.
+            while j &+ 8 <= n {
+                let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+                let stops = (x & highs) | ((x &- 0x20 &* ones) & ~x & highs) | zeroByte(x ^ (0x22 &* ones)) | zeroByte(x ^ (0x5C &* ones))
+                if stops != 0 { j &+= stops.trailingZeroBitCount &>> 3; break }
+                j &+= 8
+            }
             while j < n {
                 let c = p[j]
                 if c >= 0x20 && c < 0x80 && c != JSONParser.quote && c != JSONParser.backslash { j &+= 1 } else { break }
             }
-            guard j < n else { throw fail(.unexpectedEnd(expected: "'\"' closing the string"), buf, j) }
+            guard j < n else { return .failure(StringIssue(issue: .unexpectedEnd(expected: "'\"' closing the string"), offset: j)) }
             let c = p[j]
-            if c == JSONParser.quote { break }
+            if c == JSONParser.quote { return .success((j, escaped)) }
             if c == JSONParser.backslash {
-                flags = flagEscapes
-                guard j &+ 1 < n else { throw fail(.unexpectedEnd(expected: "an escape"), buf, j &+ 1) }
+                escaped = true
+                guard j &+ 1 < n else { return .failure(StringIssue(issue: .unexpectedEnd(expected: "an escape"), offset: j &+ 1)) }
                 let e = p[j &+ 1]
                 switch e {
                 case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74:
                     j &+= 2
                 case 0x75:
-                    let u = try hex4(buf, j &+ 2)
+                    let u: UInt32
+                    switch hex4(p, n, j &+ 2) { case .success(let v): u = v; case .failure(let f): return .failure(f) }
+                    let lone = StringIssue(issue: .loneSurrogate(UInt16(u)), offset: j)
                     if u >= 0xD800 && u <= 0xDBFF {
-                        guard j &+ 7 < n, p[j &+ 6] == JSONParser.backslash, p[j &+ 7] == 0x75 else {
-                            throw fail(.loneSurrogate(UInt16(u)), buf, j)
+                        guard j &+ 7 < n, p[j &+ 6] == JSONParser.backslash, p[j &+ 7] == 0x75 else { return .failure(lone) }
+                        switch hex4(p, n, j &+ 8) {
+                        case .success(let lo): guard lo >= 0xDC00 && lo <= 0xDFFF else { return .failure(lone) }
+                        case .failure(let f): return .failure(f)
                         }
-                        let lo = try hex4(buf, j &+ 8)
-                        guard lo >= 0xDC00 && lo <= 0xDFFF else { throw fail(.loneSurrogate(UInt16(u)), buf, j) }
                         j &+= 12
                     } else if u >= 0xDC00 && u <= 0xDFFF {
-                        throw fail(.loneSurrogate(UInt16(u)), buf, j)
+                        return .failure(lone)
                     } else {
                         j &+= 6
                     }
                 default:
-                    throw fail(.invalidEscape(e), buf, j &+ 1)
+                    return .failure(StringIssue(issue: .invalidEscape(e), offset: j &+ 1))
                 }
                 continue
             }
-            if c < 0x20 { throw fail(.controlCharacterInString(c), buf, j) }
+            if c < 0x20 { return .failure(StringIssue(issue: .controlCharacterInString(c), offset: j)) }
             // Non-ASCII: validate one UTF-8 sequence.
             let len = JSONParser.utf8SequenceLength(p, j, n)
-            if len == 0 { throw fail(.invalidUTF8, buf, j) }
+            if len == 0 { return .failure(StringIssue(issue: .invalidUTF8, offset: j)) }
             j &+= len
+        }
+    }
+
+    /// Parses a string whose opening quote is at `i`; leaves `i` after the closing quote.
+    @inline(__always)
+    private mutating func parseString(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int, parent: Int32) throws(JSONError) {
+        let start = i &+ 1
+        let j: Int, escaped: Bool
+        switch JSONParser.scanString(buf.baseAddress!, buf.count, from: start) {
+        case .success(let r): (j, escaped) = r
+        case .failure(let f): throw fail(f.issue, buf, f.offset)
         }
         let idx = Int32(truncatingIfNeeded: nodes.count)
         nodes.append(JSONNodeRecord(start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: j),
                                     next: idx &+ 1, parent: parent, count: 0, kind: JSONKind.string.rawValue,
-                                    flags: flags))
+                                    flags: escaped ? flagEscapes : 0))
         i = j &+ 1
     }
 
@@ -397,8 +462,12 @@ struct JSONParser {
 /// Decodes the (already validated) content of a string node into UTF-8 bytes.
 @usableFromInline
 func decodeString(_ node: JSONNodeRecord, _ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-    let start = Int(node.start), end = Int(node.end)
-    if node.flags & flagEscapes == 0 { return Array(bytes[start..<end]) }
+    if node.flags & flagEscapes == 0 { return Array(bytes[Int(node.start)..<Int(node.end)]) }
+    return decodeEscapedString(bytes, Int(node.start), Int(node.end))
+}
+
+/// Decodes the validated body `bytes[start..<end]` of a string that has escapes.
+func decodeEscapedString(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> [UInt8] {
     var out = [UInt8]()
     out.reserveCapacity(end &- start)
     var i = start

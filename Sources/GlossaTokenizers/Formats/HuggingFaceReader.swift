@@ -4,10 +4,13 @@ import GlossaFormats
 
 /// Reads Hugging Face `tokenizer.json` into a `Tokenizer`.
 enum HuggingFaceReader {
-    static func read(bytes: [UInt8], file: String?) throws(TokenizerError) -> Tokenizer {
+    /// - Parameter scanModel: scan `model.vocab` and `model.merges` from the bytes (`HFModelScan`); false reads
+    ///   everything through the general parser (the reference the scan is tested against).
+    static func read(bytes: [UInt8], file: String?, scanModel: Bool = true) throws(TokenizerError) -> Tokenizer {
         do {
-            let doc = try JSONDocument(bytes: bytes, file: file)
-            return try read(doc.root, file: file)
+            let scan = scanModel ? HFModelScan(document: bytes) : nil
+            let doc = try JSONDocument(bytes: bytes, file: file, intercept: scan?.intercept)
+            return try read(doc.root, file: file, scan: scan)
         } catch let e as JSONError {
             throw .malformed(file: nil, field: "", reason: e.description)
         } catch let e as TokenizerError {
@@ -17,7 +20,8 @@ enum HuggingFaceReader {
         }
     }
 
-    static func read(_ root: JSONValue, file: String?) throws -> Tokenizer {
+    /// - Parameter scan: what scanned `model.vocab` and `model.merges` while `root` was parsed, if anything did.
+    static func read(_ root: JSONValue, file: String?, scan: HFModelScan? = nil) throws -> Tokenizer {
         let normalizer = try root.optional("normalizer").map { try readNormalizer($0) }
         let pre = try root.optional("pre_tokenizer").map { try readPreTokenizer($0) }
         let post = try root.optional("post_processor").map { try readPostProcessor($0) }
@@ -50,7 +54,7 @@ enum HuggingFaceReader {
                                  padToken: try p.optional("pad_token")?.requireString() ?? "[PAD]")
         }
         let byteLevel = Self.usesByteLevel(pre) || Self.usesByteLevel(normalizer)
-        let model = try readModel(try root.require("model"), byteLevel: byteLevel)
+        let model = try readModel(try root.require("model"), byteLevel: byteLevel, scan: scan)
         return try Tokenizer(model: model, normalizer: normalizer, preTokenizer: pre, postProcessor: post,
                              decoder: decoder, addedTokens: added, truncation: truncation, padding: padding,
                              source: .huggingFace)
@@ -245,122 +249,135 @@ enum HuggingFaceReader {
     }
 
     /// Reads `{token: id}` into a table whose entry i is id i (missing ids become holes).
-    static func readVocab(_ v: JSONValue) throws -> ByteTable {
+    static func readVocab(_ v: JSONValue, scan: HFModelScan? = nil) throws -> ByteTable {
+        if v.isElided, let tables = scan?.tables(at: v.byteRange.lowerBound) { return try tables.vocabularyTable() }
         guard v.isObject else { throw TokenizerError.malformed(file: nil, field: v.path, reason: "vocab must be an object") }
         // Keys in file order with their ids; files list ids in order, so usually no reordering is needed.
         var arena = [UInt8]()
-        var spans: [(start: Int32, len: Int32, id: Int32)] = []
+        var spans: [HFModelScan.VocabEntry] = []
         spans.reserveCapacity(v.count)
         var failure: Error?
         var maxId = -1
         var ordered = true
-        _ = try v.forEachEntry { key, value in
+        v.forEachEntry { key, value in
             if failure != nil { return }
             guard let id = value.int, id >= 0, id < Int(Int32.max) else {
                 failure = TokenizerError.malformed(file: nil, field: value.path, reason: "vocabulary id must be a non-negative integer")
                 return
             }
             if id != spans.count { ordered = false }
-            spans.append((Int32(arena.count), Int32(key.count), Int32(id)))
+            spans.append(.init(start: Int32(arena.count), len: Int32(key.count), id: Int32(id)))
             arena.append(contentsOf: key)
             if id > maxId { maxId = id }
         }
         if let failure { throw failure }
+        return try arena.withUnsafeBufferPointer { a in
+            try vocabTable(spans, ordered: ordered, maxId: maxId, SplitBytes(first: a, second: .init(start: nil, count: 0)), field: v.path)
+        }
+    }
+
+    /// The vocabulary table from (key span, id) entries in file order.
+    static func vocabTable(_ entries: [HFModelScan.VocabEntry], ordered: Bool, maxId: Int, _ bytes: SplitBytes,
+                           field: String) throws -> ByteTable {
+        var spans = entries
         if !ordered { spans.sort { $0.id < $1.id } }
-        var table = ByteTable(capacity: maxId + 1, arenaBytes: arena.count)
+        var table = ByteTable(capacity: maxId + 1, arenaBytes: spans.reduce(0) { $0 &+ Int($1.len) })
         var next: Int32 = 0
-        try arena.withUnsafeBufferPointer { a in
-            for sp in spans {
-                if sp.id < next {
-                    throw TokenizerError.malformed(file: nil, field: v.path, reason: "id \(sp.id) is assigned to two tokens")
-                }
-                while next < sp.id { table.appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
-                let key = UnsafeBufferPointer(rebasing: a[Int(sp.start)..<Int(sp.start + sp.len)])
-                if !table.appendEntry(key, value: sp.id) {
-                    throw TokenizerError.malformed(file: nil, field: v.path,
-                                                   reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
-                }
-                next += 1
+        for sp in spans {
+            if sp.id < next {
+                throw TokenizerError.malformed(file: nil, field: field, reason: "id \(sp.id) is assigned to two tokens")
             }
+            while next < sp.id { table.appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
+            let key = bytes.slice(Int(sp.start), Int(sp.start + sp.len))
+            if !table.appendEntry(key, value: sp.id) {
+                throw TokenizerError.malformed(file: nil, field: field,
+                                               reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
+            }
+            next += 1
         }
         return table
     }
 
-    /// Reads merges in either form into (left, right, merged) ids, without copying strings.
-    /// Resolves merge strings to (left, right, merged) ids. Large lists are split into blocks resolved in
-    /// parallel over raw bytes (the document's and the vocabulary's: no reference counting in the loop, which
-    /// would serialize the threads on one shared object); `alongside` runs as one more concurrent task.
-    /// Merges in array form or with escapes are resolved afterwards on this thread. A bad merge is reported for
-    /// the first one in file order, whatever the thread count.
-    static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int,
+    /// Resolves merges in either form to (left, right, merged) ids without copying strings. Large lists are split
+    /// into blocks resolved in parallel over raw bytes (the document's and the vocabulary's: no reference
+    /// counting in the loop, which would serialize the threads on one shared object); `alongside` runs as one
+    /// more concurrent task. Merges the general reader does not see as plain strings (escapes) are resolved
+    /// afterwards on this thread. A bad merge is reported for the first one in file order, whatever the thread
+    /// count.
+    static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int, scan: HFModelScan? = nil,
                            alongside: (@Sendable () -> Void)? = nil) throws -> [(Int32, Int32, Int32)] {
-        guard let items = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
-        let n = items.count
-        // Byte spans of plain "left right" strings (start << 32 | end), -1 for the others.
-        // Byte spans (start << 32 | end) of plain strings: "left right" in `spans` (with `rights` = -2), or the
-        // pair form ["left", "right"] in `spans` and `rights`; -1 for the rest.
-        @inline(__always) func pack(_ r: Range<Int>) -> Int64 { Int64(r.lowerBound) << 32 | Int64(r.upperBound) }
-        var spans = [Int64](repeating: -1, count: n), rights = [Int64](repeating: -2, count: n)
-        for i in 0..<n {
-            let m = items[i]
-            if let r = m.plainStringRange { spans[i] = pack(r) }
-            else if m.isArray, m.count == 2, let x = m[0]?.plainStringRange, let y = m[1]?.plainStringRange {
-                spans[i] = pack(x); rights[i] = pack(y)
+        // Byte spans (start << 32 | end): "left right" in `lefts` (with `rights` = -2), or the pair form
+        // ["left", "right"] in `lefts` and `rights`; -1 for the merges left to the general reader.
+        let lefts: [Int64], rights: [Int64], items: [JSONValue]?
+        if mv.isElided, let scan, let sm = scan.merges, sm.offset == mv.byteRange.lowerBound {
+            (lefts, rights, items) = (sm.lefts, sm.rights, nil)
+        } else {
+            guard let all = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
+            @inline(__always) func pack(_ r: Range<Int>) -> Int64 { Int64(r.lowerBound) << 32 | Int64(r.upperBound) }
+            var l = [Int64](repeating: -1, count: all.count), r = [Int64](repeating: -2, count: all.count)
+            for i in all.indices {
+                let m = all[i]
+                if let s = m.plainStringRange { l[i] = pack(s) }
+                else if m.isArray, m.count == 2, let x = m[0]?.plainStringRange, let y = m[1]?.plainStringRange {
+                    l[i] = pack(x); r[i] = pack(y)
+                }
             }
+            (lefts, rights, items) = (l, r, all)
         }
-        let lefts = spans, pairs = rights
+        let n = lefts.count
         let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
         let out = UnsafeMutableBufferPointer<(Int32, Int32, Int32)>.allocate(capacity: n)
         defer { out.deallocate() }
         let failures = UnsafeMutableBufferPointer<(index: Int, outcome: MergeOutcome)?>.allocate(capacity: blocks)
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
-        let table = vocab.index.view
-        let empty = vocab.id(of: []) ?? -1
-        try mv.withDocumentBytes { doc in
-            let shared = UncheckedBox((doc, out, failures))
-            let resolveBlock = { @Sendable (b: Int) in
-                let (doc, out, failures) = shared.value
-                let capacity = 1 << 16
-                let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        let resolver = MergeResolver(vocab.index, prefixLen: prefixLen)
+        mv.withDocumentBytes { doc in
+            (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
+                let bytes = SplitBytes(first: doc, second: side)
+                let shared = UncheckedBox((out, failures))
+                let resolveBlock = { @Sendable (b: Int) in
+                    let (out, failures) = shared.value
+                    let key = UnsafeMutablePointer<UInt8>.allocate(capacity: MergeResolver.capacity)
+                    defer { key.deallocate() }
+                    var guess = -1
+                    for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
+                        let sp = lefts[i], rp = rights[i]
+                        if sp < 0 { continue }
+                        let outcome = rp == -2 ? resolver.split(bytes.slice(sp), key, &guess)
+                            : resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess)
+                        guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                        out[i] = (l, r, mm)
+                    }
+                }
+                if blocks == 1 && alongside == nil {
+                    resolveBlock(0)
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: blocks + (alongside == nil ? 0 : 1)) { t in
+                        if t == blocks { alongside?() } else { resolveBlock(t) }
+                    }
+                }
+                guard let items else { return }
+                // The rest (escaped strings), stopping before the first failure found.
+                let firstFailure = failures.compactMap { $0?.index }.min() ?? n
+                let key = UnsafeMutablePointer<UInt8>.allocate(capacity: MergeResolver.capacity)
                 defer { key.deallocate() }
-                for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
-                    let sp = lefts[i], rp = pairs[i]
-                    if sp < 0 { continue }
-                    let s = UnsafeBufferPointer(rebasing: doc[Int(sp >> 32)..<Int(sp & 0xFFFF_FFFF)])
-                    let outcome = rp == -2 ? splitAndResolve(s, table, empty, prefixLen, key, capacity)
-                        : resolveMerge(s, UnsafeBufferPointer(rebasing: doc[Int(rp >> 32)..<Int(rp & 0xFFFF_FFFF)]),
-                                       table, empty, prefixLen, key, capacity)
-                    guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                var guess = -1
+                for i in 0..<firstFailure where lefts[i] < 0 {
+                    let m = items[i]
+                    var outcome: MergeOutcome = .malformed
+                    if m.isString {
+                        outcome = m.withStringBytes { s in resolver.split(s, key, &guess) } ?? .malformed
+                    } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
+                        outcome = x.withStringBytes { a in y.withStringBytes { b in resolver.resolve(a, b, key, &guess) } ?? .malformed } ?? .malformed
+                    }
+                    guard case let .merge(l, r, mm) = outcome else { failures[0] = (i, outcome); break }
                     out[i] = (l, r, mm)
                 }
             }
-            if blocks == 1 && alongside == nil {
-                resolveBlock(0)
-            } else {
-                DispatchQueue.concurrentPerform(iterations: blocks + (alongside == nil ? 0 : 1)) { t in
-                    if t == blocks { alongside?() } else { resolveBlock(t) }
-                }
-            }
-            // The rest: array form ["left", "right"] or escaped strings, stopping before the first failure found.
-            let firstFailure = failures.compactMap { $0?.index }.min() ?? n
-            let capacity = 1 << 16
-            let key = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-            defer { key.deallocate() }
-            for i in 0..<firstFailure where lefts[i] < 0 {
-                let m = items[i]
-                var outcome: MergeOutcome = .malformed
-                if m.isString {
-                    outcome = m.withStringBytes { s in splitAndResolve(s, table, empty, prefixLen, key, capacity) } ?? .malformed
-                } else if m.isArray, m.count == 2, let x = m[0], let y = m[1], x.isString, y.isString {
-                    outcome = x.withStringBytes { a in y.withStringBytes { b in resolveMerge(a, b, table, empty, prefixLen, key, capacity) } ?? .malformed } ?? .malformed
-                }
-                guard case let .merge(l, r, mm) = outcome else { failures[0] = (i, outcome); break }
-                out[i] = (l, r, mm)
-            }
         }
         if let (i, outcome) = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }) {
-            let path = items[i].path
+            let path = items?[i].path ?? "\(mv.path)[\(i)]"
             switch outcome {
             case .missing(let t):
                 throw TokenizerError.malformed(file: nil, field: path, reason: "merge token \"\(t)\" is not in the vocabulary")
@@ -373,42 +390,74 @@ enum HuggingFaceReader {
         return Array(out)
     }
 
-    /// "left right" (exactly one space) → ids.
-    @inline(__always)
-    static func splitAndResolve(_ s: UnsafeBufferPointer<UInt8>, _ table: ByteTableView, _ empty: Int32, _ prefixLen: Int,
-                                _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
-        guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
-        return resolveMerge(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]),
-                            table, empty, prefixLen, key, capacity)
-    }
-
     enum MergeOutcome { case merge(Int32, Int32, Int32), malformed, missing(String), missingMerged(String) }
 
-    @inline(__always)
-    static func resolveMerge(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ table: ByteTableView,
-                             _ empty: Int32, _ prefixLen: Int, _ key: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> MergeOutcome {
-        let ia = a.isEmpty ? empty : table.find(a.baseAddress!, a.count)
-        if ia < 0 { return .missing(String(decoding: a, as: UTF8.self)) }
-        let ib = b.isEmpty ? empty : table.find(b.baseAddress!, b.count)
-        if ib < 0 { return .missing(String(decoding: b, as: UTF8.self)) }
-        let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
-        let n = a.count + tail.count
-        if n > capacity || n == 0 { return .malformed }
-        if let p = a.baseAddress { key.update(from: p, count: a.count) }
-        if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
-        let im = table.find(key, n)
-        if im < 0 { return .missingMerged(String(decoding: UnsafeBufferPointer(start: key, count: n), as: UTF8.self)) }
-        return .merge(ia, ib, im)
+    /// Looks merge parts up in a vocabulary's raw storage (no reference counting: shared by the threads).
+    struct MergeResolver: Sendable {
+        let table: ByteTableView
+        let entries: Int
+        /// Every non-empty spelling can be looked up (no repeated keys), so the entry holding the merged bytes
+        /// is the one a lookup would find.
+        let predict: Bool
+        let empty: Int32
+        let prefixLen: Int
+        /// Size of the key scratch buffer: longer merged tokens are rejected.
+        static let capacity = 1 << 16
+
+        init(_ vocab: ByteTable, prefixLen: Int) {
+            table = vocab.view; entries = vocab.entryCount; predict = vocab.nonEmptyKeysAllIndexed
+            empty = vocab.find([]) ?? -1
+            self.prefixLen = prefixLen
+        }
+
+        /// "left right" (exactly one space) → ids.
+        @inline(__always)
+        func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int) -> MergeOutcome {
+            guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
+            return resolve(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]), key, &guess)
+        }
+
+        /// `guess`: the entry of the previous merged token in this run, or -1.
+        @inline(__always)
+        func resolve(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>,
+                     _ guess: inout Int) -> MergeOutcome {
+            let ia = a.isEmpty ? empty : table.find(a.baseAddress!, a.count)
+            if ia < 0 { return .missing(String(decoding: a, as: UTF8.self)) }
+            let ib = b.isEmpty ? empty : table.find(b.baseAddress!, b.count)
+            if ib < 0 { return .missing(String(decoding: b, as: UTF8.self)) }
+            let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
+            let n = a.count + tail.count
+            if n > Self.capacity || n == 0 { return .malformed }
+            if let p = a.baseAddress { key.update(from: p, count: a.count) }
+            if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
+            // Merge lists usually follow the merged tokens' ids (Llama-3: the same or the next id every time):
+            // comparing with those two entries, which are in cache, saves hashing and a random probe.
+            if predict && guess >= 0 {
+                var g = guess
+                while g <= guess &+ 1 && g < entries {
+                    if Int(table.lengths[g]) == n && memcmp(table.arena + Int(table.starts[g]), key, n) == 0 {
+                        guess = g
+                        return .merge(ia, ib, table.values[g])
+                    }
+                    g &+= 1
+                }
+            }
+            let e = table.lookupEntry(key, n, hash: hashBytes(key, n))
+            if e < 0 { return .missingMerged(String(decoding: UnsafeBufferPointer(start: key, count: n), as: UTF8.self)) }
+            guess = e
+            return .merge(ia, ib, table.values[e])
+        }
     }
 
-    static func readModel(_ v: JSONValue, byteLevel: Bool) throws -> TokenModel {
+    static func readModel(_ v: JSONValue, byteLevel: Bool, scan: HFModelScan? = nil) throws -> TokenModel {
         let t = try v.optional("type")?.requireString() ?? (try v.optional("merges") != nil ? "BPE" : "")
         switch t {
         case "BPE":
             if let d = try v.optional("dropout"), !d.isNull, (d.double ?? 0) != 0 {
                 throw TokenizerError.unsupported(file: nil, component: "BPE dropout", detail: "dropout \(d.double ?? 0) (training-time regularization) is not implemented")
             }
-            let vocab = Vocabulary(table: try readVocab(try v.require("vocab")))
+            let vocabValue = try v.require("vocab")
+            let vocab = Vocabulary(table: try readVocab(vocabValue, scan: scan))
             let options = BPEModel.Options(
                 unkToken: try nullableString(v.optional("unk_token")),
                 continuingSubwordPrefix: try nullableString(v.optional("continuing_subword_prefix")),
@@ -417,17 +466,19 @@ enum HuggingFaceReader {
                 byteFallback: try v.optional("byte_fallback")?.requireBool() ?? false,
                 ignoreMerges: try v.optional("ignore_merges")?.requireBool() ?? false)
             // Byte-level models match raw bytes: their lookup decodes each spelling from the GPT-2 alphabet.
-            // It is built while the merges are resolved.
+            // It is built by the scan's background task or else while the merges are resolved.
+            let background = vocabValue.isElided ? scan?.tables(at: vocabValue.byteRange.lowerBound) : nil
+            let prebuilt = byteLevel && background?.buildsByteLevelLookup == true
             let byteLookup = ByteLevelLookup()
             var side: (@Sendable () -> Void)?
-            if byteLevel { side = { byteLookup.build(vocab) } }
+            if byteLevel && !prebuilt { side = { byteLookup.build(vocab) } }
             let merges = try readMerges(try v.require("merges"), vocab: vocab,
-                                        prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, alongside: side)
-            let lookup = byteLookup.table ?? vocab.index
+                                        prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, scan: scan, alongside: side)
+            let lookup = (prebuilt ? background?.byteLevelLookup() : nil) ?? byteLookup.table ?? vocab.index
             return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
                                      duplicateMergesKeepLast: true, options: options))
         case "WordPiece":
-            return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(table: try readVocab(try v.require("vocab"))),
+            return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(table: try readVocab(try v.require("vocab"), scan: scan)),
                                                  unkToken: try v.optional("unk_token")?.requireString() ?? "[UNK]",
                                                  continuingSubwordPrefix: try v.optional("continuing_subword_prefix")?.requireString() ?? "##",
                                                  maxInputCharsPerWord: try v.optional("max_input_chars_per_word")?.requireInt() ?? 100))
@@ -506,12 +557,18 @@ enum Base64 {
 /// The raw-byte lookup of a byte-level vocabulary, filled by one task of `readMerges`.
 final class ByteLevelLookup: @unchecked Sendable {
     private(set) var table: ByteTable?
-    func build(_ vocab: Vocabulary) {
+    func build(_ vocab: Vocabulary) { table = Self.make(vocab) }
+
+    static func make(_ vocab: Vocabulary) -> ByteTable {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
-        var t = ByteTable(capacity: vocab.count, arenaBytes: vocab.count * 8)
+        // Raw bytes are never longer than their spelling.
+        var t = ByteTable(capacity: vocab.count, arenaBytes: vocab.index.arenaCount)
         var scratch = [UInt8](repeating: 0, count: 256)
-        for id in 0..<vocab.count where vocab.contains(Int32(id)) {
+        // Holes are empty entries; when every other entry can be looked up, only empty ones need `contains`.
+        let allIndexed = vocab.index.nonEmptyKeysAllIndexed
+        for id in 0..<vocab.count {
             vocab.index.withEntryBytes(id) { spelling in
+                if (spelling.isEmpty || !allIndexed) && !vocab.contains(Int32(id)) { return }
                 if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
                 scratch.withUnsafeMutableBufferPointer { s in
                     if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
@@ -520,6 +577,6 @@ final class ByteLevelLookup: @unchecked Sendable {
                 }
             }
         }
-        table = t
+        return t
     }
 }

@@ -99,19 +99,9 @@ public final class BPEModel: Sendable {
         self.byteLevel = byteLevel
         self.options = options
         lookup = table
-        var pt = PairTable(capacity: explicitRule == nil ? merges.count : 0)
-        var list: [(Int32, Int32)] = []
-        list.reserveCapacity(merges.count)
-        // HF collects merges into a map, so a repeated pair keeps its last rank.
-        let order = duplicateMergesKeepLast ? Array(merges.indices.reversed()) : Array(merges.indices)
-        for i in order {
-            let m = merges[i]
-            pt.insertIfAbsent(left: m.0, right: m.1, rank: ranks?[i] ?? Int32(i), merged: m.2)
-        }
-        for m in merges { list.append((m.0, m.1)) }
-        rule = explicitRule ?? .pairs(pt)
+        rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
         metaspaceSegments = !byteLevel && Self.noTokenCrossesMetaspace(table)
-        self.merges = writtenMerges ?? list
+        self.merges = writtenMerges ?? merges.map { ($0.0, $0.1) }
         var bi = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
         byteIds = bi

@@ -11,9 +11,12 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         i &+= 8
     }
     if i < n {
+        // The last 1–7 bytes as one little-endian word, read in at most three loads.
         var w: UInt64 = 0
         var s: UInt64 = 0
-        while i < n { w |= UInt64(p[i]) &<< s; s &+= 8; i &+= 1 }
+        if n &- i >= 4 { w = UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)); s = 32; i &+= 4 }
+        if n &- i >= 2 { w |= UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self)) &<< s; s &+= 16; i &+= 2 }
+        if i < n { w |= UInt64(p[i]) &<< s }
         h = (h ^ w) &* 0x94D0_49BB_1331_11EB
         h ^= h &>> 29
     }
@@ -132,6 +135,15 @@ public struct ByteTable: @unchecked Sendable {
     public var count: Int { live }
     /// Number of entries, including holes.
     public var entryCount: Int { entries }
+
+    /// Whether every entry with a non-empty key can be looked up (no repeated key was appended unindexed),
+    /// so that an entry holding some bytes is the one a lookup of those bytes finds.
+    var nonEmptyKeysAllIndexed: Bool {
+        let b = buffer
+        var nonEmpty = 0
+        for e in 0..<entries where b.lengths[e] > 0 { nonEmpty &+= 1 }
+        return nonEmpty &+ (find([]) == nil ? 0 : 1) == live
+    }
 
     /// Makes room for one more entry of `bytes` bytes (copying when shared or full).
     mutating func reserve(_ bytes: Int) {
@@ -260,6 +272,11 @@ func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> I
         if x != y { return 1 }
         i &+= 8
     }
+    if n &- i >= 4 {
+        if UnsafeRawPointer(a).loadUnaligned(fromByteOffset: i, as: UInt32.self)
+            != UnsafeRawPointer(b).loadUnaligned(fromByteOffset: i, as: UInt32.self) { return 1 }
+        i &+= 4
+    }
     while i < n { if a[i] != b[i] { return 1 }; i &+= 1 }
     return 0
 }
@@ -306,6 +323,32 @@ public struct PairTable: @unchecked Sendable {
         slots[2 &* s] = k
         slots[2 &* s &+ 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
         count += 1
+    }
+
+    /// The table of a merge list: (left, right, merged) ids, ranked by index or by `ranks`. A repeated pair
+    /// keeps its last rank when `keepLast` (HF collects merges into a map), else its first.
+    init(merges: [(Int32, Int32, Int32)], ranks: [Int32]?, keepLast: Bool) {
+        self.init(capacity: merges.count)
+        let mask = self.mask
+        var count = 0
+        slots.withUnsafeMutableBufferPointer { slots in
+            merges.withUnsafeBufferPointer { m in
+                // Inserting in reverse with first-wins keeps the last occurrence.
+                for k in 0..<m.count {
+                    let i = keepLast ? m.count &- 1 &- k : k
+                    let (l, r, merged) = m[i]
+                    let key = Self.pack(l, r)
+                    var s = Self.slot(key, mask)
+                    while slots[2 &* s] != Self.empty && slots[2 &* s] != key { s = (s &+ 1) & mask }
+                    if slots[2 &* s] == key { continue }
+                    slots[2 &* s] = key
+                    let rank = ranks?[i] ?? Int32(i)
+                    slots[2 &* s &+ 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
+                    count &+= 1
+                }
+            }
+        }
+        self.count = count
     }
 
     mutating func grow() {

@@ -1,0 +1,214 @@
+import Dispatch
+import GlossaJSON
+
+/// `model.vocab` and `model.merges` of a tokenizer.json, scanned straight from the document's bytes while it
+/// is parsed (`JSONIntercept`). They are nearly all of a large file, and as general JSON they would become
+/// ~700k nodes read back through handles. The scan validates what it consumes as strictly as the parser and
+/// declines anything unusual (a non-integer id, a merge that is neither "a b" nor ["a", "b"], bad syntax), which
+/// the general parser and reader then handle, with their errors.
+///
+/// Spans address the document and a side buffer (one per value) as one space: offsets at or past the document's
+/// length fall in the side buffer, which holds the decoded form of strings with escapes.
+///
+/// Once the vocabulary is scanned, its tables are built on another thread while the parser goes on (to the
+/// merges, which follow it in the files `tokenizers` writes).
+final class HFModelScan {
+    struct VocabEntry { var start: Int32; var len: Int32; var id: Int32 }
+    struct Vocab {
+        /// The `{` of the value; readers use the scan only for the elided node at this offset.
+        var offset: Int
+        var entries: [VocabEntry]
+        var ordered: Bool
+        var maxId: Int
+    }
+    struct Merges {
+        var offset: Int
+        /// (start << 32 | end) of "left right", or of left in the pair form.
+        var lefts: [Int64]
+        /// -2 for "left right"; the right string's span in the pair form.
+        var rights: [Int64]
+    }
+
+    private(set) var vocab: Vocab?
+    private(set) var merges: Merges?
+    private(set) var vocabSide: [UInt8] = []
+    private(set) var mergesSide: [UInt8] = []
+    private var tables: VocabTables?
+    /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
+    private let document: [UInt8]
+
+    init(document: [UInt8]) { self.document = document }
+
+    /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
+    func tables(at offset: Int) -> VocabTables? { vocab?.offset == offset ? tables : nil }
+
+    /// The `JSONIntercept` that takes the first `model.vocab` and `model.merges`.
+    func intercept(_ outer: UnsafeBufferPointer<UInt8>, _ key: UnsafeBufferPointer<UInt8>,
+                   _ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
+        guard outer.elementsEqual("model".utf8) else { return nil }
+        if vocab == nil, doc[offset] == 0x7B, key.elementsEqual("vocab".utf8), let end = scanVocab(doc, offset) {
+            let (v, document, side) = (vocab!, document, vocabSide)
+            // The lookup is wanted only for byte-level models, whose config (before the model in these files)
+            // names ByteLevel; the reader checks the real config and ignores a lookup it does not need.
+            let quoted = Array("\"ByteLevel\"".utf8)
+            let mentionsByteLevel = (0..<max(0, offset &- quoted.count)).contains { i in
+                doc[i] == 0x22 && UnsafeBufferPointer(rebasing: doc[i..<(i &+ quoted.count)]).elementsEqual(quoted)
+            }
+            tables = VocabTables(byteLevelLookup: mentionsByteLevel) {
+                try document.withUnsafeBufferPointer { doc in
+                    try side.withUnsafeBufferPointer { side in
+                        try HuggingFaceReader.vocabTable(v.entries, ordered: v.ordered, maxId: v.maxId,
+                                                         SplitBytes(first: doc, second: side), field: "model.vocab")
+                    }
+                }
+            }
+            return end
+        }
+        if merges == nil, doc[offset] == 0x5B, key.elementsEqual("merges".utf8) { return scanMerges(doc, offset) }
+        return nil
+    }
+
+    /// The span of the string whose opening quote is at `i` (decoded into `side` if it has escapes) and the
+    /// offset after it, or nil.
+    @inline(__always)
+    private func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
+        guard let (end, escaped) = JSONScan.string(doc, at: i) else { return nil }
+        if !escaped { return (i &+ 1, end, end &+ 1) }
+        let start = doc.count &+ side.count
+        side.append(contentsOf: JSONScan.decode(doc, (i &+ 1)..<end))
+        return (start, doc.count &+ side.count, end &+ 1)
+    }
+
+    /// `{"token": id, ...}` with ids plain non-negative integers below Int32.max; nil (and nothing kept) otherwise.
+    private func scanVocab(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
+        let p = doc.baseAddress!, n = doc.count
+        var side: [UInt8] = []
+        var entries: [VocabEntry] = []
+        entries.reserveCapacity((n &- offset) / 16)
+        var ordered = true, maxId = -1
+        var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
+        if i < n && p[i] == 0x7D {
+            vocab = Vocab(offset: offset, entries: [], ordered: true, maxId: -1)
+            return i &+ 1
+        }
+        while true {
+            guard let s = string(doc, i, &side), s.end < Int(Int32.max) else { break }
+            i = JSONScan.skipWhitespace(p, n, s.next)
+            guard i < n, p[i] == 0x3A else { break }
+            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+            // A non-negative integer without fraction or exponent; a leading zero only for 0 itself.
+            let digits = i
+            var id = 0
+            while i < n, p[i] >= 0x30, p[i] <= 0x39, i &- digits < 10 { id = id &* 10 &+ Int(p[i] &- 0x30); i &+= 1 }
+            guard i > digits, i &- digits == 1 || p[digits] != 0x30, id < Int(Int32.max) else { break }
+            if i < n, p[i] == 0x2E || p[i] == 0x65 || p[i] == 0x45 || (p[i] >= 0x30 && p[i] <= 0x39) { break }
+            if id != entries.count { ordered = false }
+            if id > maxId { maxId = id }
+            entries.append(VocabEntry(start: Int32(s.start), len: Int32(s.end &- s.start), id: Int32(id)))
+            i = JSONScan.skipWhitespace(p, n, i)
+            guard i < n else { break }
+            if p[i] == 0x7D {
+                vocab = Vocab(offset: offset, entries: entries, ordered: ordered, maxId: maxId)
+                vocabSide = side
+                return i &+ 1
+            }
+            guard p[i] == 0x2C else { break }
+            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+        }
+        return nil
+    }
+
+    /// `["left right", ...]` or `[["left", "right"], ...]` (or both); nil (and nothing kept) otherwise.
+    private func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
+        let p = doc.baseAddress!, n = doc.count
+        var side: [UInt8] = []
+        var lefts: [Int64] = [], rights: [Int64] = []
+        lefts.reserveCapacity((n &- offset) / 16); rights.reserveCapacity((n &- offset) / 16)
+        @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
+        var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
+        if i < n && p[i] == 0x5D {
+            merges = Merges(offset: offset, lefts: [], rights: [])
+            return i &+ 1
+        }
+        while i < n {
+            if p[i] == 0x22 {
+                guard let s = string(doc, i, &side) else { break }
+                lefts.append(pack(s)); rights.append(-2)
+                i = s.next
+            } else if p[i] == 0x5B {
+                guard let a = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
+                i = JSONScan.skipWhitespace(p, n, a.next)
+                guard i < n, p[i] == 0x2C, let b = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
+                i = JSONScan.skipWhitespace(p, n, b.next)
+                guard i < n, p[i] == 0x5D else { break }
+                lefts.append(pack(a)); rights.append(pack(b))
+                i &+= 1
+            } else {
+                break
+            }
+            i = JSONScan.skipWhitespace(p, n, i)
+            guard i < n else { break }
+            if p[i] == 0x5D {
+                merges = Merges(offset: offset, lefts: lefts, rights: rights)
+                mergesSide = side
+                return i &+ 1
+            }
+            guard p[i] == 0x2C else { break }
+            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+        }
+        return nil
+    }
+}
+
+/// Two byte buffers addressed as one: offsets at or past `first.count` fall in `second`.
+struct SplitBytes: @unchecked Sendable {
+    let first: UnsafeBufferPointer<UInt8>
+    let second: UnsafeBufferPointer<UInt8>
+
+    @inline(__always)
+    func slice(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
+        let n = first.count
+        return start < n ? UnsafeBufferPointer(rebasing: first[start..<end])
+                         : UnsafeBufferPointer(rebasing: second[(start &- n)..<(end &- n)])
+    }
+
+    /// The bytes of a packed (start << 32 | end) span.
+    @inline(__always)
+    func slice(_ packed: Int64) -> UnsafeBufferPointer<UInt8> {
+        slice(Int(packed >> 32), Int(packed & 0xFFFF_FFFF))
+    }
+}
+
+/// A vocabulary's tables built on another thread: the table first (the merges need it), then, if asked for,
+/// the byte-level lookup (`ByteLevelLookup.make`). Each getter waits for its own value.
+final class VocabTables: @unchecked Sendable {
+    private let tableReady = DispatchGroup(), lookupReady = DispatchGroup()
+    /// Each written once by the task before it leaves its group; read only after waiting on that group,
+    /// which orders the two.
+    private var table: Result<ByteTable, any Error>?
+    private var lookup: ByteTable?
+    let buildsByteLevelLookup: Bool
+
+    init(byteLevelLookup: Bool, table build: @escaping @Sendable () throws -> ByteTable) {
+        buildsByteLevelLookup = byteLevelLookup
+        tableReady.enter(); lookupReady.enter()
+        DispatchQueue.global().async { [self] in
+            let t = Result { try build() }
+            table = t
+            tableReady.leave()
+            if byteLevelLookup, case .success(let vocab) = t { lookup = ByteLevelLookup.make(Vocabulary(table: vocab)) }
+            lookupReady.leave()
+        }
+    }
+
+    func vocabularyTable() throws -> ByteTable {
+        tableReady.wait()
+        return try table!.get()
+    }
+
+    /// nil unless `buildsByteLevelLookup` and the table was built.
+    func byteLevelLookup() -> ByteTable? {
+        lookupReady.wait()
+        return lookup
+    }
+}

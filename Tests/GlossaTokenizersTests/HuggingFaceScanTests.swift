@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import GlossaJSON
+@testable import GlossaTokenizers
+
+/// `model.vocab` and `model.merges` are scanned from the raw bytes (`HFModelScan`); the general parser and
+/// reader are the reference: the same tokenizer, or the same error, for every file.
+@Suite struct HuggingFaceScanTests {
+    /// A tokenizer's vocabulary, merges and the ids of `samples`, or the error text.
+    func describe(_ bytes: [UInt8], scanModel: Bool, samples: [String]) -> String {
+        do {
+            let t = try HuggingFaceReader.read(bytes: bytes, file: "t.json", scanModel: scanModel)
+            var out = ""
+            switch t.model {
+            case .bpe(let m):
+                out += "vocab \(m.vocabulary.tokens) holes \(m.vocabulary.holeCount) merges \(m.merges.map { [$0.0, $0.1] })"
+                out += " lookup \(m.lookup.allEntries.map { "\($0.key)=\($0.value)" })"
+            case .wordPiece(let m):
+                out += "wordpiece \(m.vocabulary.tokens)"
+            }
+            for s in samples { out += " ids(\(s)) \(try t.encode(s).ids)" }
+            return out
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    /// Which of vocab and merges the scan took (nil when the document does not parse).
+    func scanned(_ bytes: [UInt8]) -> (vocab: Bool, merges: Bool)? {
+        let scan = HFModelScan(document: bytes)
+        guard (try? JSONDocument(bytes: bytes, intercept: scan.intercept)) != nil else { return nil }
+        return (scan.vocab != nil, scan.merges != nil)
+    }
+
+    func bpe(_ vocab: String, _ merges: String, extra: String = "") -> [UInt8] {
+        Array("{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"\(extra), \"vocab\": \(vocab), \"merges\": \(merges)}}".utf8)
+    }
+
+    static let valid: [(String, String, String)] = [
+        ("plain", #"{"a": 0, "b": 1, "ab": 2}"#, #"["a b"]"#),
+        ("pair form", #"{"a": 0, "b": 1, "ab": 2}"#, #"[["a", "b"]]"#),
+        ("mixed forms, odd whitespace, repeated merge", "{ \"a\" :0 ,\r\n\t\"b\":1,\"ab\" : 2,\"c\":3,\"abc\":4}",
+         "[ \"a b\" ,\n[ \"ab\" , \"c\" ],[\"a\",\"b\"] ]"),
+        ("escapes", #"{"\"": 0, "\\": 1, "\"\\": 2, "\u00e9": 3, "\/": 4, "é\/": 5, "plain ascii key": 6}"#,
+         #"["\" \\", ["\u00e9", "\/"]]"#),
+        ("ids out of order, a hole", #"{"b": 1, "ab": 3, "a": 0}"#, #"["a b"]"#),
+        ("long ASCII keys", #"{"abcdefghij": 0, "klmnopqrstuvwxyz0123": 1, "abcdefghijklmnopqrstuvwxyz0123": 2}"#,
+         #"["abcdefghij klmnopqrstuvwxyz0123"]"#),
+        ("empty", "{}", "[]"),
+        ("zero and a far id", #"{"a": 0, "b": 1000}"#, "[]"),
+    ]
+
+    @Test(arguments: valid)
+    func unusualButValidFilesReadAlike(_ c: (String, String, String)) throws {
+        let bytes = bpe(c.1, c.2)
+        let samples = ["ab", "abc", "\"\\", "é/", "abcdefghijklmnopqrstuvwxyz0123"]
+        let fast = describe(bytes, scanModel: true, samples: samples)
+        #expect(fast == describe(bytes, scanModel: false, samples: samples), "\(c.0)")
+        #expect(!fast.hasPrefix("error") || c.0 == "empty", "\(c.0): \(fast)")
+        let took = try #require(scanned(bytes))
+        #expect(took.vocab && took.merges, "\(c.0)")
+    }
+
+    @Test func continuingSubwordPrefix() throws {
+        let bytes = bpe(###"{"a": 0, "##b": 1, "ab": 2, "b": 3}"###, ###"["a ##b"]"###, extra: ###", "continuing_subword_prefix": "##""###)
+        let fast = describe(bytes, scanModel: true, samples: ["ab", "b"])
+        #expect(fast == describe(bytes, scanModel: false, samples: ["ab", "b"]))
+        #expect(!fast.hasPrefix("error"), "\(fast)")
+    }
+
+    /// Only the value the reader reads is taken from the scan: with a repeated key the last one wins.
+    @Test func repeatedKeysFollowTheGeneralReader() throws {
+        let bytes = Array(#"{"model": {"type": "BPE", "vocab": {"x": 0}, "merges": ["x x"], "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}"#.utf8)
+        let fast = describe(bytes, scanModel: true, samples: ["ab"])
+        #expect(fast == describe(bytes, scanModel: false, samples: ["ab"]))
+        #expect(fast.contains("ids(ab) [2]"), "\(fast)")
+    }
+
+    @Test func wordPieceVocabulary() throws {
+        let bytes = Array(###"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "##b": 2}}}"###.utf8)
+        let fast = describe(bytes, scanModel: true, samples: ["ab", "ba"])
+        #expect(fast == describe(bytes, scanModel: false, samples: ["ab", "ba"]))
+        #expect(try #require(scanned(bytes)).vocab)
+    }
+
+    static let bad: [(String, [UInt8], String)] = {
+        func bpe(_ vocab: String, _ merges: String) -> [UInt8] {
+            Array("{\"model\": {\"type\": \"BPE\", \"vocab\": \(vocab), \"merges\": \(merges)}}".utf8)
+        }
+        let ab = #"{"a": 0, "b": 1, "ab": 2}"#
+        return [
+            ("fractional id", bpe(#"{"a": 1.5}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("exponent id", bpe(#"{"a": 1e2}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("negative id", bpe(#"{"a": -1}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("id too large", bpe(#"{"a": 2147483647}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("id with 11 digits", bpe(#"{"a": 10000000000}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("string id", bpe(#"{"a": "0"}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("leading zero", bpe(#"{"a": 01}"#, "[]"), "leading zero"),
+            ("repeated token", bpe(#"{"a": 0, "a": 1}"#, "[]"), "appears twice"),
+            ("repeated escaped token", bpe(#"{"\u0061": 0, "a": 1}"#, "[]"), "appears twice"),
+            ("id given twice", bpe(#"{"a": 0, "b": 0}"#, "[]"), "assigned to two tokens"),
+            ("trailing comma in vocab", bpe(#"{"a": 0,}"#, "[]"), "model.vocab"),
+            ("missing colon", bpe(#"{"a" 0}"#, "[]"), "model.vocab"),
+            ("unknown merge token", bpe(ab, #"["a b", "a c"]"#), "model.merges[1]"),
+            ("unknown merged token", bpe(#"{"a": 0, "b": 1}"#, #"["a b"]"#), "merged token \"ab\" is not in the vocabulary"),
+            ("three parts", bpe(ab, #"["a b", "a b c"]"#), "merge must be"),
+            ("three-element pair", bpe(ab, #"[["a", "b", "c"]]"#), "merge must be"),
+            ("number as merge", bpe(ab, "[5]"), "merge must be"),
+            ("escaped unknown merge token", bpe(ab, #"["a b", ["\u0061", "\"x"]]"#), "model.merges[1]"),
+            ("trailing comma in merges", bpe(ab, #"["a b",]"#), "model.merges"),
+            ("truncated merges", Array(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", "a"#.utf8), "model.merges"),
+            ("control character in token", bpe("{\"a\u{1}\": 0}", "[]"), "control character"),
+            ("lone surrogate", bpe(#"{"\ud800": 0}"#, "[]"), "surrogate"),
+            ("invalid UTF-8 in token", Array(#"{"model": {"type": "BPE", "vocab": {"a"#.utf8) + [0xC3, 0x28] + Array(#"": 0}, "merges": []}}"#.utf8), "UTF-8"),
+            ("vocab not an object", bpe("[]", "[]"), "vocab must be an object"),
+            ("merges not an array", bpe(ab, "{}"), "merges must be an array"),
+        ]
+    }()
+
+    @Test(arguments: bad)
+    func badFilesGiveTheGeneralReadersError(_ c: (String, [UInt8], String)) {
+        let fast = describe(c.1, scanModel: true, samples: [])
+        #expect(fast == describe(c.1, scanModel: false, samples: []), "\(c.0)")
+        #expect(fast.hasPrefix("error") && fast.contains(c.2), "\(c.0): \(fast)")
+        #expect(fast.contains("t.json"), "\(c.0): the file is named")
+    }
+
+    /// The files `tokenizers` writes are taken whole by the scan and read exactly as the general reader reads them.
+    @Test(arguments: ["llama3.2/tokenizer.json", "mistral-7b-v0.3/tokenizer.json", "all-MiniLM-L6-v2-wordpiece/tokenizer.json"])
+    func realFilesAreScannedAndReadAlike(_ rel: String) throws {
+        let bytes = try BinaryFile.read(TestPaths.tokenizer(rel))
+        let took = try #require(scanned(bytes))
+        #expect(took.vocab)
+        #expect(took.merges == !rel.contains("wordpiece"))
+        let fast = try HuggingFaceReader.read(bytes: bytes, file: rel)
+        let general = try HuggingFaceReader.read(bytes: bytes, file: rel, scanModel: false)
+        switch (fast.model, general.model) {
+        case let (.bpe(a), .bpe(b)):
+            #expect(a.vocabulary.tokens == b.vocabulary.tokens)
+            #expect(a.merges.elementsEqual(b.merges, by: ==))
+            #expect(a.lookup.allEntries.elementsEqual(b.lookup.allEntries, by: ==))
+        case let (.wordPiece(a), .wordPiece(b)):
+            #expect(a.vocabulary.tokens == b.vocabulary.tokens)
+        default:
+            Issue.record("different model kinds")
+        }
+        for s in ["Hello, world! \"Quoted\" \\ back/slash", "Привет, 世界 — 123 4567", "  spaces\tand\nlines  "] {
+            #expect(try fast.encode(s).ids == general.encode(s).ids)
+        }
+    }
+}
