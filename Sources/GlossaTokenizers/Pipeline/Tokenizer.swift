@@ -68,6 +68,8 @@ public final class Tokenizer: Sendable {
     let rangePath: Bool
     /// The model consumes raw bytes (its spans may split characters).
     let byteLevelModel: Bool
+    /// A byte-level implementation of this normalizer + pre-tokenizer + model combination, if any.
+    let fastPath: FastPath?
 
     public init(model: TokenModel, normalizer: NormalizerConfig? = nil, preTokenizer: PreTokenizerConfig? = nil,
                 postProcessor: PostProcessorConfig? = nil, decoder: DecoderConfig? = nil,
@@ -97,6 +99,8 @@ public final class Tokenizer: Sendable {
         }
         rangePath = normalizer == nil && self.preTokenizer.isPureSplitter
         if case .bpe(let m) = model { byteLevelModel = m.byteLevel } else { byteLevelModel = false }
+        fastPath = rangePath ? nil : FastPath.select(normalizer: normalizer, preTokenizer: preTokenizer, model: model,
+                                                     addedVocabulary: addedVocabulary)
     }
 
     // MARK: Vocabulary
@@ -147,7 +151,7 @@ public final class Tokenizer: Sendable {
     public func count(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> Int {
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
-        try run(bytes, policy: specialTokens, state: &state)
+        try run(bytes, policy: specialTokens, offsets: false, state: &state)
         return state.ids.count
     }
 
@@ -155,7 +159,7 @@ public final class Tokenizer: Sendable {
     public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> [Int32] {
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
-        try run(bytes, policy: specialTokens, state: &state)
+        try run(bytes, policy: specialTokens, offsets: false, state: &state)
         return state.ids
     }
 
@@ -183,8 +187,11 @@ public final class Tokenizer: Sendable {
         enc.tokens = toks
     }
 
-    /// The pipeline proper: appends ids and absolute byte offsets to `state`.
-    func run(_ bytes: [UInt8], policy: SpecialTokenPolicy, state: inout EncoderState) throws(TokenizerError) {
+    /// The pipeline proper: appends ids and absolute byte offsets to `state`. Without `offsets`, the
+    /// offsets left in `state` are meaningless (the fast paths skip mapping them back to the input);
+    /// `useFastPath: false` forces the general path (the reference the fast paths are tested against).
+    func run(_ bytes: [UInt8], policy: SpecialTokenPolicy, offsets: Bool = true, useFastPath: Bool = true,
+             state: inout EncoderState) throws(TokenizerError) {
         try bytes.withUnsafeBufferPointer { (text: UnsafeBufferPointer<UInt8>) throws(TokenizerError) in
             if let bad = UTF8Scan.firstInvalidOffset(text) { throw .invalidUTF8(source: nil, byteOffset: bad) }
             var splits = [AddedVocabulary.Split]()
@@ -199,7 +206,12 @@ public final class Tokenizer: Sendable {
                     state.ids.append(id); state.offsets.append(ByteSpan(sp.start, sp.end)); continue
                 }
                 if sp.start == sp.end { continue }
-                if rangePath {
+                if useFastPath, let fastPath {
+                    switch fastPath {
+                    case .metaspace(let path): encodeMetaspace(path, text, sp.start, sp.end, offsets: offsets, state: &state)
+                    case .bert(let path): try encodeBert(path, text, sp.start, sp.end, policy: policy, state: &state)
+                    }
+                } else if rangePath {
                     try encodeRange(text, sp.start, sp.end, policy: policy, state: &state)
                 } else {
                     var nt = NormalizedText(UnsafeBufferPointer(rebasing: text[sp.start..<sp.end]), originalShift: sp.start)
@@ -345,5 +357,8 @@ public struct EncoderState {
     var offsets: [ByteSpan] = []
     var bpe = BPEScratch()
     var key: [UInt8] = []
+    /// Created on first use by the fast paths.
+    var wordPieceCache: WordPieceCache?
+    var segmentCache: SegmentCache?
     public init() {}
 }
