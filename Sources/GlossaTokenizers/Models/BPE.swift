@@ -291,7 +291,8 @@ public final class BPEModel: Sendable {
             let isFirst = i == 0, isLast = i &+ len == n
             var id: Int32
             if plainSymbols {
-                id = lookup.find(p + i, len)
+                // An ASCII character's id is its single-byte key's, already in `byteIds`: no hash.
+                id = len == 1 ? byteIds[Int(p[i])] : lookup.find(p + i, len)
             } else {
                 key.removeAll(keepingCapacity: true)
                 if !isFirst { key.append(contentsOf: prefixBytes) }

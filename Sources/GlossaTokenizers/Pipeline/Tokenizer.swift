@@ -68,6 +68,8 @@ public final class Tokenizer: Sendable {
     let rangePath: Bool
     /// The model consumes raw bytes (its spans may split characters).
     let byteLevelModel: Bool
+    /// A byte-level implementation of this normalizer + pre-tokenizer + model combination, if any.
+    let fastPath: FastPath?
 
     public init(model: TokenModel, normalizer: NormalizerConfig? = nil, preTokenizer: PreTokenizerConfig? = nil,
                 postProcessor: PostProcessorConfig? = nil, decoder: DecoderConfig? = nil,
@@ -97,6 +99,8 @@ public final class Tokenizer: Sendable {
         }
         rangePath = normalizer == nil && self.preTokenizer.isPureSplitter
         if case .bpe(let m) = model { byteLevelModel = m.byteLevel } else { byteLevelModel = false }
+        fastPath = rangePath ? nil : FastPath.select(normalizer: normalizer, preTokenizer: preTokenizer, model: model,
+                                                     addedVocabulary: addedVocabulary)
     }
 
     // MARK: Vocabulary
@@ -186,8 +190,12 @@ public final class Tokenizer: Sendable {
         enc.tokens = toks
     }
 
-    /// The pipeline proper: appends ids and absolute byte offsets to `state`.
-    func run(_ bytes: [UInt8], policy: SpecialTokenPolicy, state: inout EncoderState) throws(TokenizerError) {
+    /// The pipeline proper: appends ids and absolute byte offsets to `state`. With `state.bpe.withOffsets`
+    /// false (the ids-only callers), the offsets left in `state` are meaningless (the BPE model records no
+    /// spans and the fast paths skip mapping them back to the input); `useFastPath: false` forces the general
+    /// path (the reference the fast paths are tested against).
+    func run(_ bytes: [UInt8], policy: SpecialTokenPolicy, useFastPath: Bool = true,
+             state: inout EncoderState) throws(TokenizerError) {
         try bytes.withUnsafeBufferPointer { (text: UnsafeBufferPointer<UInt8>) throws(TokenizerError) in
             if let bad = UTF8Scan.firstInvalidOffset(text) { throw .invalidUTF8(source: nil, byteOffset: bad) }
             var splits = [AddedVocabulary.Split]()
@@ -202,7 +210,12 @@ public final class Tokenizer: Sendable {
                     state.ids.append(id); state.offsets.append(ByteSpan(sp.start, sp.end)); continue
                 }
                 if sp.start == sp.end { continue }
-                if rangePath {
+                if useFastPath, let fastPath {
+                    switch fastPath {
+                    case .metaspace(let path): encodeMetaspace(path, text, sp.start, sp.end, offsets: state.bpe.withOffsets, state: &state)
+                    case .bert(let path): try encodeBert(path, text, sp.start, sp.end, policy: policy, state: &state)
+                    }
+                } else if rangePath {
                     try encodeRange(text, sp.start, sp.end, policy: policy, state: &state)
                 } else {
                     var nt = NormalizedText(UnsafeBufferPointer(rebasing: text[sp.start..<sp.end]), originalShift: sp.start)
@@ -349,5 +362,8 @@ public struct EncoderState {
     var offsets: [ByteSpan] = []
     var bpe = BPEScratch()
     var key: [UInt8] = []
+    /// Created on first use by the fast paths.
+    var wordPieceCache: WordPieceCache?
+    var segmentCache: SegmentCache?
     public init() {}
 }

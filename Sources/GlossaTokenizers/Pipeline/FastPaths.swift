@@ -1,0 +1,436 @@
+import GlossaUnicode
+
+/// Pipelines that the general path runs through `NormalizedText` (per-byte alignments, one array per
+/// piece) but whose rewriting is simple enough to do on the input bytes directly. Chosen once, when
+/// the tokenizer is built; anything not recognised here stays on the general path, which remains the
+/// reference (`FastPathTests` compares the two).
+enum FastPath: Sendable {
+    /// Metaspace (SentencePiece-style): spaces become the replacement character, which may be prepended.
+    case metaspace(MetaspacePath)
+    /// BertNormalizer + BertPreTokenizer + WordPiece: ASCII words straight from the input, the rest of a
+    /// whitespace-delimited chunk through the general path.
+    case bert(BertPath)
+
+    static func select(normalizer: NormalizerConfig?, preTokenizer: PreTokenizerConfig?, model: TokenModel,
+                       addedVocabulary: AddedVocabulary) -> FastPath? {
+        // Added tokens matched after normalization would need the normalized text.
+        if addedVocabulary.hasNormalizedTokens { return nil }
+        let steps = preTokenizer.map(Self.flattened)
+        let single = steps?.count == 1 ? steps?.first : nil
+        switch (model, normalizer, single) {
+        case let (.bpe(m), nil, .metaspace(replacement: rep, prependScheme: scheme, split: split)?) where !m.byteLevel:
+            let prepend: MetaspacePath.Prepend = scheme == .always ? .unlessReplacement : scheme == .first ? .atInputStart : .never
+            return MetaspacePath(model: m, replacement: rep, prepend: prepend, split: split).map(FastPath.metaspace)
+        case let (.bpe(m), .sequence(norms)?, nil) where !m.byteLevel && steps == nil:
+            // Older Llama / Mistral files: Prepend("▁") and Replace(" " → "▁") as the normalizer, in either order.
+            guard norms.count == 2 else { return nil }
+            switch (norms[0], norms[1]) {
+            case let (.prepend(a), .replace(.string(" "), b)), let (.replace(.string(" "), b), .prepend(a)):
+                guard a == b else { return nil }
+                return MetaspacePath(model: m, replacement: a, prepend: .always, split: false).map(FastPath.metaspace)
+            default: return nil
+            }
+        case let (.wordPiece(m), .bert(_, _, _, lowercase)?, .bert?):
+            return .bert(BertPath(model: m, lowercase: lowercase))
+        default:
+            return nil
+        }
+    }
+
+    static func flattened(_ c: PreTokenizerConfig) -> [PreTokenizerConfig] {
+        if case .sequence(let list) = c { return list.flatMap(flattened) }
+        return [c]
+    }
+}
+
+// MARK: - Metaspace
+
+/// HF Metaspace (or the Prepend + Replace normalizer pair) in front of a non-byte-level BPE: the model
+/// sees the input with every space replaced, plus a leading replacement per the prepend rule.
+struct MetaspacePath: Sendable {
+    enum Prepend: Sendable {
+        case never
+        /// Metaspace `always`: unless the piece already starts with the replacement.
+        case unlessReplacement
+        /// Metaspace `first`: as `unlessReplacement`, only for the piece at input offset 0.
+        case atInputStart
+        /// The Prepend normalizer: every non-empty piece.
+        case always
+    }
+    let model: BPEModel
+    let replacement: [UInt8]
+    let prepend: Prepend
+    /// Metaspace `split`: every replacement character starts a new pre-token.
+    let split: Bool
+    /// ASCII characters that occur in no token longer than one character: no merge reaches across
+    /// them, so the model may tokenize the text on either side separately (SentencePiece vocabularies
+    /// have no token with a newline or tab; their byte fallback covers them).
+    let isolated: (UInt64, UInt64)
+    /// Whether pieces may be cut before each replacement run (see `BPEModel.metaspaceSegments`).
+    let segments: Bool
+
+    init?(model: BPEModel, replacement rep: String, prepend: Prepend, split: Bool) {
+        let r = Array(rep.utf8)
+        // A space replacement would be rewritten by itself; ASCII replacements collide with the byte classes below.
+        guard rep.unicodeScalars.count == 1, r.count > 1 else { return nil }
+        self.model = model; replacement = r; self.prepend = prepend; self.split = split
+        // Cutting changes which symbols are first and last: only for undecorated symbols.
+        segments = model.metaspaceSegments && model.plainSymbols && !model.options.ignoreMerges && r == [0xE2, 0x96, 0x81]
+        isolated = segments ? Self.isolatedASCII(model) : (0, 0)
+    }
+
+    static func isolatedASCII(_ m: BPEModel) -> (UInt64, UInt64) {
+        var inLong = [Bool](repeating: false, count: 128)
+        let t = m.lookup
+        for e in 0..<t.entryCount {
+            t.withEntryBytes(e) { b in
+                var chars = 0
+                for x in b where x & 0xC0 != 0x80 { chars += 1 }
+                if chars > 1 { for x in b where x < 0x80 { inLong[Int(x)] = true } }
+            }
+        }
+        var lo: UInt64 = 0, hi: UInt64 = 0
+        for c in 0..<128 where !inLong[c] && c != 0x20 {
+            // A character that is neither a token nor covered by byte fallback becomes an unknown symbol,
+            // which `fuse_unk` may fuse with its unknown neighbours: only cut where that cannot happen.
+            let known = t.find([UInt8(c)]) != nil || !m.fallbackIds.isEmpty || !m.options.fuseUnk
+            if known { if c < 64 { lo |= 1 << UInt64(c) } else { hi |= 1 << UInt64(c - 64) } }
+        }
+        return (lo, hi)
+    }
+
+    @inline(__always) func isIsolated(_ b: UInt8) -> Bool {
+        b < 64 ? (isolated.0 >> UInt64(b)) & 1 != 0 : b < 128 && (isolated.1 >> UInt64(b &- 64)) & 1 != 0
+    }
+}
+
+/// Per-thread cache of Metaspace segments (model bytes) → ids and spans, 2-way set associative, plus the
+/// model-bytes buffer of the split being encoded. It sits in front of the model's own word cache:
+/// SentencePiece-style text has many distinct segments (indented code, identifiers), and a miss costs a
+/// full BPE run. A hit is latency-bound, so an entry is one 128-byte record (token count, key, ids and
+/// spans side by side); the key lengths live apart in a 64 KB array that stays in the L2 cache, so most
+/// misses are decided without touching a record.
+final class SegmentCache {
+    static let setBits = 15
+    static let entries = 2 << setBits
+    static let record = 128
+    static let maxKey = 48
+    static let maxOut = 12
+    // Record layout: [0] token count, [8..<56] key, [56..<104] ids, [104..<128] (start, end) of each token
+    // relative to the segment.
+    static let keyAt = 8, idsAt = 56, spansAt = 104
+    /// Bound to bytes; ids are read and written with raw loads and stores.
+    let records: UnsafeMutablePointer<UInt8>
+    /// Key length of each entry (0: empty; segments are never empty).
+    let lengths = UnsafeMutablePointer<UInt8>.allocate(capacity: entries)
+    /// Per set: the way to replace next (the one not used last).
+    let victim = UnsafeMutablePointer<UInt8>.allocate(capacity: entries / 2)
+    /// The model the entries belong to (a strong reference, so its identity cannot be reused).
+    let owner: BPEModel
+    /// The model's bytes of the current split (grown on demand).
+    var bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+    var byteCapacity = 4096
+
+    init(owner: BPEModel) {
+        self.owner = owner
+        // Left uninitialized (only read behind a matching length), so a state used for one short text
+        // does not touch 8 MB.
+        records = UnsafeMutableRawPointer.allocate(byteCount: Self.entries * Self.record, alignment: 64)
+            .bindMemory(to: UInt8.self, capacity: Self.entries * Self.record)
+        lengths.initialize(repeating: 0, count: Self.entries)
+        victim.initialize(repeating: 0, count: Self.entries / 2)
+    }
+    deinit { records.deallocate(); lengths.deallocate(); victim.deallocate(); bytes.deallocate() }
+
+    func reserve(_ n: Int) {
+        if n <= byteCapacity { return }
+        bytes.deallocate()
+        byteCapacity = max(n, byteCapacity &* 2)
+        bytes = .allocate(capacity: byteCapacity)
+    }
+}
+
+extension Tokenizer {
+    /// One split of the input (between added tokens) through Metaspace + BPE, without `NormalizedText`.
+    func encodeMetaspace(_ path: MetaspacePath, _ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                         offsets wantOffsets: Bool, state: inout EncoderState) {
+        let base = text.baseAddress!
+        let rep = path.replacement, rl = rep.count
+        let startsWithRep = base[start] == 0x20
+            || (end &- start >= rl && memcmp(base + start, rep, rl) == 0)
+        let prepended: Bool
+        switch path.prepend {
+        case .never: prepended = false
+        case .unlessReplacement: prepended = !startsWithRep
+        case .atInputStart: prepended = !startsWithRep && start == 0
+        case .always: prepended = true
+        }
+        if state.segmentCache?.owner !== path.model { state.segmentCache = SegmentCache(owner: path.model) }
+        let cache = state.segmentCache!
+        // The model's bytes: spaces replaced, the replacement prepended.
+        cache.reserve((end &- start) &* rl &+ rl)
+        let p = cache.bytes
+        var n = 0
+        @inline(__always) func putReplacement() { for k in 0..<rl { p[n &+ k] = rep[k] }; n &+= rl }
+        if prepended { putReplacement() }
+        var i = start
+        while i < end {
+            let b = base[i]
+            if b == 0x20 { putReplacement() } else { p[n] = b; n &+= 1 }
+            i &+= 1
+        }
+        let mark = state.ids.count
+        if path.split {
+            // MergedWithNext on every replacement character.
+            var s = 0, j = rl
+            while j &+ rl <= n {
+                if memcmp(p + j, rep, rl) == 0 {
+                    tokenizeMetaspacePiece(path, p, s, j, cache: cache, state: &state); s = j; j &+= rl
+                } else { j &+= 1 }
+            }
+            tokenizeMetaspacePiece(path, p, s, n, cache: cache, state: &state)
+        } else {
+            tokenizeMetaspacePiece(path, p, 0, n, cache: cache, state: &state)
+        }
+        if wantOffsets { Self.metaspaceOffsets(&state.offsets, from: mark, base, start, end, replacementLength: rl, prepended: prepended) }
+    }
+
+    /// Hands `p[s..<e]` to the model, cut where no merge can reach across (before each replacement run and
+    /// around isolated characters), so that short segments hit the segment cache.
+    @inline(__always)
+    func tokenizeMetaspacePiece(_ path: MetaspacePath, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int,
+                                cache: SegmentCache, state: inout EncoderState) {
+        let model = path.model
+        if !path.segments {
+            model.tokenize(p + s, e &- s, base: Int32(s), ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
+            return
+        }
+        var segStart = s
+        var i = s
+        var prevRep = false
+        while i < e {
+            let b = p[i]
+            if b == 0xE2 && i &+ 2 < e && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 {
+                if !prevRep && i > segStart {
+                    tokenizeSegment(model, p, segStart, i, cache: cache, state: &state)
+                    segStart = i
+                }
+                prevRep = true
+                i &+= 3
+                continue
+            }
+            prevRep = false
+            if path.isIsolated(b) {
+                if i > segStart { tokenizeSegment(model, p, segStart, i, cache: cache, state: &state) }
+                tokenizeSegment(model, p, i, i &+ 1, cache: cache, state: &state)
+                segStart = i &+ 1
+            }
+            i &+= 1
+        }
+        if e > segStart { tokenizeSegment(model, p, segStart, e, cache: cache, state: &state) }
+    }
+
+    /// One segment `p[s..<e]` through the segment cache, else the model.
+    @inline(__always)
+    func tokenizeSegment(_ model: BPEModel, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, cache: SegmentCache,
+                         state: inout EncoderState) {
+        let n = e &- s, q = p + s, base = Int32(s)
+        if n > SegmentCache.maxKey {
+            model.tokenizeSegment(q, n, base: base, ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
+            return
+        }
+        let set = Int(truncatingIfNeeded: hashBytes(q, n) &>> 40) & (SegmentCache.entries / 2 &- 1)
+        let pair = cache.records + set &* (2 &* SegmentCache.record)
+        for way in 0..<2 {
+            let h = pair + way &* SegmentCache.record
+            if Int(cache.lengths[set &* 2 &+ way]) == n && memcmp(h + SegmentCache.keyAt, q, n) == 0 {
+                let ids = UnsafeRawPointer(h + SegmentCache.idsAt), sp = h + SegmentCache.spansAt
+                for k in 0..<Int(h[0]) {
+                    state.ids.append(ids.load(fromByteOffset: k &* 4, as: Int32.self))
+                    state.offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])))
+                }
+                cache.victim[set] = UInt8(1 &- way)
+                return
+            }
+        }
+        let mark = state.ids.count
+        model.tokenizeSegment(q, n, base: base, ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
+        let c = state.ids.count &- mark
+        if c > SegmentCache.maxOut { return }
+        let way = Int(cache.victim[set])
+        cache.victim[set] = UInt8(1 &- way)
+        let h = pair + way &* SegmentCache.record
+        cache.lengths[set &* 2 &+ way] = UInt8(n); h[0] = UInt8(c)
+        (h + SegmentCache.keyAt).update(from: q, count: n)
+        let ids = UnsafeMutableRawPointer(h + SegmentCache.idsAt), sp = h + SegmentCache.spansAt
+        for k in 0..<c {
+            ids.storeBytes(of: state.ids[mark &+ k], toByteOffset: k &* 4, as: Int32.self)
+            sp[2 &* k] = UInt8(truncatingIfNeeded: state.offsets[mark &+ k].start &- base)
+            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: state.offsets[mark &+ k].end &- base)
+        }
+    }
+
+    /// Maps model-byte spans (from `mark` on, in order) back to the input, as `NormalizedText` alignments
+    /// would: a replaced space is its one input byte, a prepended replacement shares the first character's
+    /// span, and a span inside a character (byte fallback) widens to the whole character.
+    static func metaspaceOffsets(_ offsets: inout [ByteSpan], from mark: Int, _ text: UnsafePointer<UInt8>,
+                                 _ start: Int, _ end: Int, replacementLength rl: Int, prepended: Bool) {
+        if mark == offsets.count { return }
+        // The character under the cursor: model bytes up to `me` ↔ input bytes [rs, re).
+        var me = 0, rs = start, re = start
+        @inline(__always) func next() {
+            rs = re
+            if re >= end { me = Int.max; return }
+            if text[re] == 0x20 { me &+= rl; re &+= 1 } else {
+                let len = UTF8Lead.length(text[re]); me &+= len; re &+= len
+            }
+        }
+        if prepended {
+            // The prepended replacement and the first character share the first character's span: one unit.
+            if text[start] == 0x20 { me = rl &* 2; re = start &+ 1 } else {
+                let len = UTF8Lead.length(text[start]); me = rl &+ len; re = start &+ len
+            }
+        } else {
+            next()
+        }
+        var k = mark
+        while k < offsets.count {
+            let a = Int(offsets[k].start), b = Int(offsets[k].end)
+            while a >= me { next() }
+            let os = rs
+            while b &- 1 >= me { next() }
+            offsets[k] = ByteSpan(os, re)
+            k &+= 1
+        }
+    }
+}
+
+// MARK: - Bert + WordPiece
+
+/// BertNormalizer + BertPreTokenizer + WordPiece. On ASCII the normalizer only removes control
+/// characters, maps whitespace to spaces and lowercases, and the pre-tokenizer splits on whitespace and
+/// isolates punctuation, all byte by byte with identity alignments. A whitespace-delimited chunk holding
+/// anything else (non-ASCII, control characters) goes through the general path on its own: both steps act
+/// per character and never across ASCII whitespace (NFD reordering stops at it, a starter), so the result is
+/// the same as for the whole text.
+struct BertPath: Sendable {
+    let model: WordPieceModel
+    let lowercase: Bool
+}
+
+/// Per-thread cache of lowercased ASCII words → WordPiece ids and piece ends (direct-mapped).
+final class WordPieceCache {
+    static let slots = 1 << 14
+    static let maxKey = 32
+    static let maxOut = 8
+    let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: slots * maxKey)
+    let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: slots)
+    let outCount = UnsafeMutablePointer<UInt8>.allocate(capacity: slots)
+    let outIds = UnsafeMutablePointer<Int32>.allocate(capacity: slots * maxOut)
+    /// End of each piece, relative to the word (pieces are contiguous from 0).
+    let outEnds = UnsafeMutablePointer<UInt8>.allocate(capacity: slots * maxOut)
+    /// The model the entries belong to (a strong reference, so its identity cannot be reused).
+    let owner: WordPieceModel
+
+    init(owner: WordPieceModel) {
+        self.owner = owner
+        keyLen.initialize(repeating: 0, count: Self.slots)
+    }
+    deinit { keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outEnds.deallocate() }
+}
+
+extension Tokenizer {
+    /// One split of the input through the Bert fast path (see `BertPath`).
+    func encodeBert(_ path: BertPath, _ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                    policy: SpecialTokenPolicy, state: inout EncoderState) throws(TokenizerError) {
+        let base = text.baseAddress!
+        if state.wordPieceCache?.owner !== path.model { state.wordPieceCache = WordPieceCache(owner: path.model) }
+        let cache = state.wordPieceCache!
+        var i = start
+        while i < end {
+            // Skip ASCII whitespace; a chunk runs to the next one.
+            var b = base[i]
+            if b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D { i &+= 1; continue }
+            let chunk = i
+            var plain = true
+            while i < end {
+                b = base[i]
+                if b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D { break }
+                // Printable ASCII only: controls are removed by clean_text, non-ASCII needs Unicode.
+                if b &- 0x20 >= 0x5F { plain = false }
+                i &+= 1
+            }
+            if !plain {
+                var nt = NormalizedText(UnsafeBufferPointer(rebasing: text[chunk..<i]), originalShift: chunk)
+                if let normalizer { try normalizer.normalize(&nt) }
+                try encodeNormalized(nt, policy: policy, state: &state)
+                continue
+            }
+            // Words: runs of non-punctuation; each punctuation character is a word of its own.
+            var w = chunk
+            while w < i {
+                var e = w &+ 1
+                if !Self.isASCIIPunctuation(base[w]) { while e < i && !Self.isASCIIPunctuation(base[e]) { e &+= 1 } }
+                encodeBertWord(path, base + w, e &- w, at: w, cache: cache, state: &state)
+                w = e
+            }
+        }
+    }
+
+    @inline(__always) static func isASCIIPunctuation(_ b: UInt8) -> Bool {
+        // !"#$%&'()*+,-./ :;<=>?@ [\]^_` {|}~
+        let lo: UInt64 = 0xFC00_FFFE_0000_0000, hi: UInt64 = 0x7800_0001_F800_0001
+        return b < 64 ? (lo >> UInt64(b)) & 1 != 0 : (hi >> UInt64(b &- 64)) & 1 != 0
+    }
+
+    /// One printable-ASCII word: lowercased, then WordPiece through the per-thread cache.
+    func encodeBertWord(_ path: BertPath, _ p: UnsafePointer<UInt8>, _ n: Int, at pos: Int, cache: WordPieceCache,
+                        state: inout EncoderState) {
+        if n > WordPieceCache.maxKey {
+            lowerAndTokenize(path, p, n, at: pos, state: &state)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: WordPieceCache.maxKey) { tmp in
+            let w = tmp.baseAddress!
+            var j = 0
+            if path.lowercase {
+                while j < n { let c = p[j]; w[j] = c &- 0x41 < 26 ? c | 0x20 : c; j &+= 1 }
+            } else {
+                w.update(from: p, count: n)
+            }
+            let slot = Int(truncatingIfNeeded: hashBytes(w, n) &>> 40) & (WordPieceCache.slots &- 1)
+            let key = cache.keys + slot &* WordPieceCache.maxKey
+            let ids = cache.outIds + slot &* WordPieceCache.maxOut, ends = cache.outEnds + slot &* WordPieceCache.maxOut
+            let b32 = Int32(pos)
+            if Int(cache.keyLen[slot]) == n && memcmp(key, w, n) == 0 {
+                var s: Int32 = 0
+                for k in 0..<Int(cache.outCount[slot]) {
+                    let e = Int32(ends[k])
+                    state.ids.append(ids[k]); state.offsets.append(ByteSpan(start: b32 &+ s, end: b32 &+ e))
+                    s = e
+                }
+                return
+            }
+            let mark = state.ids.count
+            path.model.tokenize(w, n, base: b32, ids: &state.ids, offsets: &state.offsets, key: &state.key)
+            let c = state.ids.count &- mark
+            if c <= WordPieceCache.maxOut {
+                key.update(from: w, count: n)
+                cache.keyLen[slot] = UInt8(n)
+                cache.outCount[slot] = UInt8(c)
+                for k in 0..<c {
+                    ids[k] = state.ids[mark &+ k]
+                    ends[k] = UInt8(truncatingIfNeeded: state.offsets[mark &+ k].end &- b32)
+                }
+            }
+        }
+    }
+
+    func lowerAndTokenize(_ path: BertPath, _ p: UnsafePointer<UInt8>, _ n: Int, at pos: Int, state: inout EncoderState) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { tmp in
+            let w = tmp.baseAddress!
+            for j in 0..<n { let c = p[j]; w[j] = path.lowercase && c &- 0x41 < 26 ? c | 0x20 : c }
+            path.model.tokenize(w, n, base: Int32(pos), ids: &state.ids, offsets: &state.offsets, key: &state.key)
+        }
+    }
+}
