@@ -8,7 +8,8 @@ import Darwin
 ///
 /// OpenBLAS picks its kernels when the library is loaded, so `OPENBLAS_CORETYPE` must already be in the
 /// environment then. A program that finds a generic core on an AVX-512/AVX2 CPU re-executes itself once with
-/// the variable set (`GLOSSA_BLAS_REEXEC=1` guards against loops). Call `BLASSetup.ensureFastKernels()` first
+/// the variable set (`GLOSSA_BLAS_REEXEC=1` guards against loops); the same re-execution sets a short
+/// `OPENBLAS_THREAD_TIMEOUT` (read only at load as well). Call `BLASSetup.ensureFastKernels()` first
 /// thing in `main`/`run()`; tests never call it and never touch these variables.
 public enum BLASSetup {
     /// Cores that Debian's DYNAMIC_ARCH build falls back to when it does not recognise the CPU.
@@ -28,6 +29,25 @@ public enum BLASSetup {
         }
         if cpuFlags.contains("avx2") && cpuFlags.contains("fma") { return "Haswell" }
         return nil
+    }
+
+    /// How long (log2 of CPU cycles) OpenBLAS's idle workers spin in `sched_yield` before sleeping. The default
+    /// (2^28 cycles, ≈ 0.1 s) keeps them spinning through the element-wise work between GEMMs, where they compete
+    /// with the `Parallel` workers for the same cores: a 2-thread training step ran 15–20 % slower that way
+    /// (idle machine, alternating runs). 2^4 puts them to sleep at once; waking one costs microseconds.
+    public static let threadTimeout = "4"
+
+    /// Variables to set before OpenBLAS loads, or empty when nothing should change. Pure: no environment access.
+    /// A variable the user set is left alone.
+    public static func recommendedEnvironment(cpuFlags: Set<String>, loadedCore: String,
+                                              environment: [String: String]) -> [(name: String, value: String)] {
+        if environment[guardVariable] != nil { return [] }
+        var out: [(name: String, value: String)] = []
+        if let core = recommendedCoreType(cpuFlags: cpuFlags, loadedCore: loadedCore, environment: environment) {
+            out.append(("OPENBLAS_CORETYPE", core))
+        }
+        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { out.append(("OPENBLAS_THREAD_TIMEOUT", threadTimeout)) }
+        return out
     }
 
     /// CPU feature flags from /proc/cpuinfo (empty where unavailable).
@@ -56,16 +76,17 @@ public enum BLASSetup {
     }
 
     /// Re-executes the program with a better `OPENBLAS_CORETYPE` when OpenBLAS loaded a generic core on a CPU
-    /// it does not recognise (does not return in that case). Otherwise applies `threads` (if given), runs the
+    /// it does not recognise, and with a short `OPENBLAS_THREAD_TIMEOUT` (does not return in that case). Otherwise applies `threads` (if given), runs the
     /// sgemm self-check and reports the outcome.
     public static func ensureFastKernels(threads: Int? = nil) -> Outcome {
         var env: [String: String] = [:]
-        for key in ["OPENBLAS_CORETYPE", guardVariable] {
+        for key in ["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT", guardVariable] {
             if let v = getenv(key) { env[key] = String(cString: v) }
         }
         let core = BLASRuntime.coreName
-        if let forced = recommendedCoreType(cpuFlags: cpuFlags(), loadedCore: core, environment: env) {
-            setenv("OPENBLAS_CORETYPE", forced, 1)
+        let changes = recommendedEnvironment(cpuFlags: cpuFlags(), loadedCore: core, environment: env)
+        if !changes.isEmpty {
+            for (name, value) in changes { setenv(name, value, 1) }
             setenv(guardVariable, "1", 1)
             let args = CommandLine.arguments
             var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }

@@ -115,4 +115,12 @@ import Testing
     #expect(BLASSetup.recommendedCoreType(cpuFlags: spr, loadedCore: "Prescott", environment: ["OPENBLAS_CORETYPE": "Prescott"]) == nil)
     #expect(BLASSetup.recommendedCoreType(cpuFlags: spr, loadedCore: "Prescott", environment: ["GLOSSA_BLAS_REEXEC": "1"]) == nil)
     #expect(BLASSetup.recommendedCoreType(cpuFlags: ["sse3"], loadedCore: "Prescott", environment: [:]) == nil)
+    func names(_ e: [String: String], core: String = "Prescott") -> [String] {
+        BLASSetup.recommendedEnvironment(cpuFlags: spr, loadedCore: core, environment: e).map { "\($0.name)=\($0.value)" }
+    }
+    #expect(names([:]) == ["OPENBLAS_CORETYPE=Cooperlake", "OPENBLAS_THREAD_TIMEOUT=4"])
+    #expect(names([:], core: "SkylakeX") == ["OPENBLAS_THREAD_TIMEOUT=4"])
+    #expect(names(["OPENBLAS_THREAD_TIMEOUT": "28"]) == ["OPENBLAS_CORETYPE=Cooperlake"])
+    #expect(names(["OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_THREAD_TIMEOUT": "10"]).isEmpty)
+    #expect(names(["GLOSSA_BLAS_REEXEC": "1"]).isEmpty)
 }
