@@ -50,7 +50,7 @@ final class FastPathTests: XCTestCase {
         var texts = ["", " ", "  ", "\n", "a", " a", "  a", "▁", " ▁a", "▁ a", "\n\nx", "x\n", "é", "中", "\u{1}", "[CLS]", "<s>",
                      "<s> a", " <s>a", "a<s>", "a  <s>  b"]
         for _ in 0..<count { texts.append(Self.text(&r)) }
-        var fast = EncoderState(), general = EncoderState()
+        var fast = EncoderState(), general = EncoderState(), idsOnly = EncoderState()
         for t in texts {
             for policy in [SpecialTokenPolicy.allowed, .text] {
                 let b = Array(t.utf8)
@@ -60,6 +60,13 @@ final class FastPathTests: XCTestCase {
                 if fast.ids != general.ids || fast.offsets != general.offsets {
                     XCTFail("\(policy) \(t.debugDescription):\n fast    \(fast.ids) \(fast.offsets)\n general \(general.ids) \(general.offsets)",
                             file: file, line: line)
+                    return
+                }
+                // The ids-only entry points (no spans recorded) on the same, reused state.
+                let ids = try tok.encodeIds(bytes: b, specialTokens: policy, state: &idsOnly)
+                let n = try tok.count(bytes: b, specialTokens: policy, state: &idsOnly)
+                if ids != general.ids || n != general.ids.count {
+                    XCTFail("ids only, \(policy) \(t.debugDescription): \(ids) (count \(n)) vs \(general.ids)", file: file, line: line)
                     return
                 }
             }

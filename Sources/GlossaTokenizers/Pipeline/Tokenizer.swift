@@ -212,7 +212,13 @@ public final class Tokenizer: Sendable {
                 if sp.start == sp.end { continue }
                 if useFastPath, let fastPath {
                     switch fastPath {
-                    case .metaspace(let path): encodeMetaspace(path, text, sp.start, sp.end, offsets: state.bpe.withOffsets, state: &state)
+                    case .metaspace(let path):
+                        // The segment cache stores the model's spans for every later caller, so the model
+                        // records them even for ids-only calls; only mapping them back is skipped.
+                        let wanted = state.bpe.withOffsets
+                        state.bpe.withOffsets = true
+                        encodeMetaspace(path, text, sp.start, sp.end, offsets: wanted, state: &state)
+                        state.bpe.withOffsets = wanted
                     case .bert(let path): try encodeBert(path, text, sp.start, sp.end, policy: policy, state: &state)
                     }
                 } else if rangePath {
