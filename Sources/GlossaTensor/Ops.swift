@@ -514,7 +514,7 @@ extension Graph {
             precondition(t >= 0 && Int(t) < v, "linearCrossEntropy: target \(t) outside 0..<\(v)")
             counted += 1
         }
-        let needX = requiresGrad[x.id], needW = requiresGrad[w.id]
+        let needX = requiresGrad[x.id], needW = requiresGrad[w.id], wantGrad = needX || needW
         let inv = 1 / Float(max(counted, 1))
         let block = max(1, min(rows, blockRows))
         var rowLoss = [Double](repeating: 0, count: rows)
@@ -529,7 +529,6 @@ extension Graph {
                     while r0 < rows {
                         let n = min(block, rows - r0)
                         BLAS.gemm(transB: true, m: n, n: v, k: d, a: px + r0 &* d, lda: d, b: pw, ldb: d, c: pl, ldc: v)
-                        let wantGrad = needX || needW
                         Parallel.forRanges(n, grain: Grain.rows(v)) { rr in
                             for i in rr {
                                 let row = pl + i &* v, t = tg[r0 &+ i]
@@ -564,23 +563,17 @@ extension Graph {
         } } }
         var total: Double = 0
         for l in rowLoss { total += l }
-        let grads = GradientPair(dx, dw)
+        let gx = ArrayBox(dx), gw = ArrayBox(dw)
         return record(Tensor(scalar: Float(total / Double(max(counted, 1)))), [x, w]) { g, dy in
             let s = dy[0]
-            for (input, isX) in [(x, true), (w, false)] where g.needs(input) {
-                var a = isX ? grads.x : grads.w
-                if isX { grads.x = [] } else { grads.w = [] }
+            for (input, box) in [(x, gx), (w, gw)] where g.needs(input) {
+                var a = box.array
+                box.array = []
                 if s != 1 { a.withUnsafeMutableBufferPointer { Kernels.scaleInPlace($0.baseAddress!, $0.count, s) } }
                 g.accumulate(input, a)
             }
         }
     }
-}
-
-/// The two gradients a fused loss computes in its forward pass, handed to its backward closure.
-final class GradientPair: @unchecked Sendable {
-    var x: [Float], w: [Float]
-    init(_ x: [Float], _ w: [Float]) { self.x = x; self.w = w }
 }
 
 /// A mutable array shared between an op's forward pass and its backward closure (moved out, not copied).

@@ -1,4 +1,4 @@
-// The extension manifest (read by GlossaInit's embedding initializers) and the output files.
+// The output files of an extension: tokenizer.json and the manifest (GlossaFormats.ExtensionManifest).
 
 import Foundation
 import GlossaFormats
