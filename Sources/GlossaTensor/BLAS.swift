@@ -3,6 +3,10 @@ internal import COpenBLAS
 /// Thin wrappers over the BLAS/LAPACK routines Glossa uses. All matrices are row-major.
 public enum BLAS {
     /// `C = alpha · op(A) · op(B) + beta · C`, with `op(A)` m×k and `op(B)` k×n.
+    ///
+    /// Large products are cut into tiles (`GEMMTiling`) that the `Parallel` workers take one at a time, each a
+    /// single-threaded OpenBLAS call: OpenBLAS's own threads split a product statically and wait for the slowest,
+    /// which on a shared or busy machine leaves a core idle for much of every GEMM.
     @inline(__always)
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -12,8 +16,68 @@ public enum BLAS {
             if beta == 0 { for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) } }
             return
         }
+        let tiling = GEMMTiling(m: m, n: n, k: k)
+        if tiling.axis == .none || (tiling.axis != .k && threadCount == 1) {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        tiledGemm(tiling, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @inline(__always)
+    static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    static func tiledGemm(_ tiling: GEMMTiling, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                          _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>,
+                          _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        let workers = threadCount, size = tiling.tile
+        switch tiling.axis {
+        case .m, .n:
+            let alongM = tiling.axis == .m
+            let tiles = ((alongM ? m : n) &+ size &- 1) / size
+            singleThreaded(when: true) {
+                Parallel.forEach(tiles, workers: workers) { t in
+                    let lo = t &* size, len = Swift.min(size, (alongM ? m : n) &- lo)
+                    if alongM {   // rows lo..<lo+len of op(A) and C
+                        sgemm(transA, transB, len, n, k, alpha, transA ? a + lo : a + lo &* lda, lda, b, ldb,
+                              beta, c + lo &* ldc, ldc)
+                    } else {      // columns lo..<lo+len of op(B) and C
+                        sgemm(transA, transB, m, len, k, alpha, a, lda, transB ? b + lo &* ldb : b + lo, ldb,
+                              beta, c + lo, ldc)
+                    }
+                }
+            }
+        case .k:
+            // Tile 0 goes straight into C (with beta); the others into partial products that are then added to
+            // C in tile order, so every element is summed the same way for any thread count.
+            let tiles = (k &+ size &- 1) / size
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: (tiles &- 1) &* m &* n)
+            defer { partial.deallocate() }
+            singleThreaded(when: workers > 1) {
+                Parallel.forEach(tiles, workers: workers) { t in
+                    let lo = t &* size, len = Swift.min(size, k &- lo)
+                    let pa = transA ? a + lo &* lda : a + lo, pb = transB ? b + lo : b + lo &* ldb
+                    if t == 0 {
+                        sgemm(transA, transB, m, n, len, alpha, pa, lda, pb, ldb, beta, c, ldc)
+                    } else {
+                        sgemm(transA, transB, m, n, len, alpha, pa, lda, pb, ldb, 0, partial + (t &- 1) &* m &* n, n)
+                    }
+                }
+            }
+            Parallel.forRanges(m, grain: Swift.max(1, 16_384 / n)) { rows in
+                for t in 1..<tiles {
+                    let p = partial + (t &- 1) &* m &* n
+                    for i in rows { Kernels.addInPlace(c + i &* ldc, p + i &* n, n) }
+                }
+            }
+        case .none:
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
     }
 
     /// Number of threads OpenBLAS uses (its own pool).
@@ -21,6 +85,47 @@ public enum BLAS {
 
     /// Sets the OpenBLAS thread count (≥ 1).
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+}
+
+/// How `BLAS.gemm` cuts a product into single-threaded tiles. The shape alone decides, so results do not depend
+/// on the thread count: a cut along m or n leaves each output element's computation as it was (bit-identical to
+/// the uncut call), and a cut along k, whose partial products change the rounding, is made for these shapes at
+/// every thread count, one thread included.
+struct GEMMTiling: Equatable {
+    enum Axis { case none, m, n, k }
+    let axis: Axis
+    let tile: Int
+
+    /// Products under this many multiply-adds (~0.1 ms on one core) are not worth cutting.
+    static let minimumWork = 1 << 23
+    /// At most this many floats of partial products for a cut along k.
+    static let maximumPartial = 1 << 22
+
+    init(axis: Axis, tile: Int) { self.axis = axis; self.tile = tile }
+
+    init(m: Int, n: Int, k: Int) {
+        let wide = Swift.max(m, n)
+        guard m &* n &* k >= GEMMTiling.minimumWork else {
+            self.init(axis: .none, tile: 0); return
+        }
+        // Long inner dimension (weight gradients: k = tokens): cut k, each tile packs only its slice of both
+        // operands. Tiles of ≥ 256 keep the sgemm kernels at full speed (measured: 0.4–6 % over one call,
+        // partial sums included).
+        if k >= 1024 && k > 2 &* wide {
+            var size = GEMMTiling.roundUp(Swift.max(256, k / 16), 64)
+            while (k &+ size &- 1) / size > 1 && ((k &+ size &- 1) / size &- 1) &* m &* n > GEMMTiling.maximumPartial {
+                size &*= 2
+            }
+            self.init(axis: (k &+ size &- 1) / size > 1 ? .k : .none, tile: size); return
+        }
+        // Otherwise cut the longer of m and n; every tile repacks the other operand, so tiles stay ≥ 256
+        // (2–4 % over one call for the token-row GEMMs).
+        let size = GEMMTiling.roundUp(Swift.max(256, wide / 16), 16)
+        if wide < 2 &* size { self.init(axis: .none, tile: 0); return }
+        self.init(axis: m >= n ? .m : .n, tile: size)
+    }
+
+    private static func roundUp(_ x: Int, _ q: Int) -> Int { (x &+ q &- 1) / q &* q }
 }
 
 /// Dense linear algebra on LAPACK (float32).

@@ -518,9 +518,10 @@ extension Graph {
         let inv = 1 / Float(max(counted, 1))
         let block = max(1, min(rows, blockRows))
         var rowLoss = [Double](repeating: 0, count: rows)
-        var dx = needX ? [Float](repeating: 0, count: rows * d) : []
-        var dw = needW ? [Float](repeating: 0, count: v * d) : []
-        var logits = [Float](repeating: 0, count: block * v)
+        // All three are written by GEMMs with beta 0 before they are read (dW by the first block).
+        var dx = needX ? makeArray(rows * d) { _ in } : []
+        var dw = !needW ? [] : rows > 0 ? makeArray(v * d) { _ in } : [Float](repeating: 0, count: v * d)
+        var logits = makeArray(block * v) { _ in }
         withRead(tx.data) { px in withRead(tw.data) { pw in targets.withUnsafeBufferPointer { tg in
             rowLoss.withUnsafeMutableBufferPointer { lossp in logits.withUnsafeMutableBufferPointer { lb in
                 dx.withUnsafeMutableBufferPointer { pdx in dw.withUnsafeMutableBufferPointer { pdw in

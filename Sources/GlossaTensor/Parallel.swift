@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Data-parallel loops for the non-GEMM kernels (element-wise ops, norms, softmax, losses, optimizer).
 ///
@@ -12,8 +13,8 @@ public enum Parallel {
     @inline(__always)
     public static var threads: Int { BLAS.threadCount }
 
-    /// Calls `body` on contiguous ranges that cover `0..<n` exactly once, one per worker, in parallel when `n`
-    /// is at least `2 · grain` and more than one thread is configured. `body` must only write state owned by
+    /// Calls `body` on contiguous ranges that cover `0..<n` exactly once, in parallel when `n` is at least
+    /// `2 · grain` and more than one thread is configured. `body` must only write state owned by
     /// its range.
     @inline(__always)
     public static func forRanges(_ n: Int, grain: Int, _ body: (Range<Int>) -> Void) {
@@ -22,13 +23,14 @@ public enum Parallel {
             if n > 0 { body(0..<n) }
             return
         }
-        withoutActuallyEscaping(body) { b in
-            let work = UncheckedSendable(b)
-            DispatchQueue.concurrentPerform(iterations: t) { c in work.value(chunk(c, of: t, n)) }
-        }
+        // A few ranges per worker, handed out as workers free up (see `forEach`).
+        let ranges = Swift.min(n / Swift.max(1, grain), t &* 4)
+        forEach(ranges, workers: t) { c in body(chunk(c, of: ranges, n)) }
     }
 
-    /// Runs `body(i)` for `i` in `0..<count` on up to `workers` threads (worker w takes w, w + workers, …).
+    /// Runs `body(i)` for `i` in `0..<count` on up to `workers` threads. Workers take the next index as they
+    /// become free, so a worker on a slower or busier core takes fewer tasks instead of holding the others up;
+    /// `body` must only write state owned by its index, which keeps results independent of who ran what.
     @inline(__always)
     public static func forEach(_ count: Int, workers: Int = Parallel.threads, _ body: (Int) -> Void) {
         let w = Swift.min(workers, count)
@@ -38,9 +40,20 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { b in
             let work = UncheckedSendable(b)
-            DispatchQueue.concurrentPerform(iterations: w) { k in
-                var i = k
-                while i < count { work.value(i); i &+= w }
+            if #available(macOS 15, *) {
+                let next = TaskCounter()
+                DispatchQueue.concurrentPerform(iterations: w) { _ in
+                    while true {
+                        let i = next.take()
+                        if i >= count { break }
+                        work.value(i)
+                    }
+                }
+            } else {  // fixed striding where the atomics are unavailable
+                DispatchQueue.concurrentPerform(iterations: w) { k in
+                    var i = k
+                    while i < count { work.value(i); i &+= w }
+                }
             }
         }
     }
@@ -92,6 +105,13 @@ public enum Parallel {
         }
         return out
     }
+}
+
+/// The next task index for `Parallel.forEach`'s workers.
+@available(macOS 15, *)
+final class TaskCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    @inline(__always) func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// Hands a loop body to `concurrentPerform`. The bodies write only through pointers to disjoint ranges
