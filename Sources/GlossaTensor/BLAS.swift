@@ -108,10 +108,11 @@ struct GEMMTiling: Equatable {
         guard m &* n &* k >= GEMMTiling.minimumWork else {
             self.init(axis: .none, tile: 0); return
         }
-        // Long inner dimension (weight gradients: k = tokens): cut k, each tile packs only its slice of both
-        // operands. Tiles of ≥ 256 keep the sgemm kernels at full speed (measured: 0.4–6 % over one call,
-        // partial sums included).
-        if k >= 1024 && k > 2 &* wide {
+        // Long inner dimension (weight gradients: k = tokens; the LM head's dX: k = vocabulary): cut k, each
+        // tile packs only its slice of both operands. Tiles of ≥ 256 keep the sgemm kernels at full speed
+        // (measured: 0.4–6 % over one call, partial sums included; cutting m or n instead repacks a whole
+        // operand per tile, 7–40 %). Shorter k is cut along m or n, which costs nothing at one thread.
+        if k >= 2048 && k > 2 &* wide {
             var size = GEMMTiling.roundUp(Swift.max(256, k / 16), 64)
             while (k &+ size &- 1) / size > 1 && ((k &+ size &- 1) / size &- 1) &* m &* n > GEMMTiling.maximumPartial {
                 size &*= 2

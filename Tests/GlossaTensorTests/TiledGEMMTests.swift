@@ -16,6 +16,8 @@ import Testing
     // Small products and products too narrow to cut stay whole.
     #expect(GEMMTiling(m: 64, n: 64, k: 64).axis == .none)
     #expect(GEMMTiling(m: 300, n: 300, k: 300).axis == .none)
+    // A moderately long k (SmolLM2's down projection at 256 tokens) is cut along n: no extra cost at one thread.
+    #expect(GEMMTiling(m: 256, n: 576, k: 1536) == GEMMTiling(axis: .n, tile: 256))
     // Partial products are bounded: a huge m·n with a long k cuts k coarser, or not at all.
     let big = GEMMTiling(m: 2000, n: 1000, k: 100_000)
     #expect(big.axis == .k && ((100_000 + big.tile - 1) / big.tile - 1) * 2000 * 1000 <= GEMMTiling.maximumPartial)
@@ -31,9 +33,9 @@ private let gemmCases: [GEMMCase] = [
     GEMMCase(transA: true, transB: false, m: 530, n: 90, k: 200, alpha: 0.5, beta: 1),     // m, transposed A
     GEMMCase(transA: false, transB: false, m: 100, n: 650, k: 150, alpha: 1, beta: 0),     // n
     GEMMCase(transA: true, transB: true, m: 90, n: 530, k: 200, alpha: 1, beta: 0.25),     // n, both transposed
-    GEMMCase(transA: true, transB: false, m: 150, n: 130, k: 1100, alpha: 1, beta: 0),     // k (last tile short)
-    GEMMCase(transA: false, transB: true, m: 120, n: 140, k: 1300, alpha: -2, beta: 1),    // k, accumulate
-    GEMMCase(transA: false, transB: false, m: 128, n: 96, k: 2100, alpha: 1, beta: 0.5),   // k
+    GEMMCase(transA: true, transB: false, m: 150, n: 130, k: 2100, alpha: 1, beta: 0),     // k (last tile short)
+    GEMMCase(transA: false, transB: true, m: 120, n: 140, k: 2300, alpha: -2, beta: 1),    // k, accumulate
+    GEMMCase(transA: false, transB: false, m: 128, n: 96, k: 4100, alpha: 1, beta: 0.5),   // k
 ]
 
 /// Runs a case through `BLAS.gemm` at `threads` (padded leading dimensions, C preset for beta).
