@@ -47,6 +47,8 @@ public final class BPEModel: Sendable {
     /// True when "▁" is a token and no token has "▁" after another character (SentencePiece-style
     /// vocabularies): long pieces may then be cut before every "▁"-run.
     let metaspaceSegments: Bool
+    /// Id of the token "▁", or -1.
+    let metaspaceId: Int32
     /// Rank files: the linear-time encoder for long pieces, built on first use.
     let backtracker = LazyBacktracker()
 
@@ -101,6 +103,7 @@ public final class BPEModel: Sendable {
         lookup = table
         rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
         metaspaceSegments = !byteLevel && Self.noTokenCrossesMetaspace(table)
+        metaspaceId = table.find([0xE2, 0x96, 0x81]) ?? -1
         self.merges = writtenMerges ?? merges.map { ($0.0, $0.1) }
         var bi = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
@@ -337,34 +340,84 @@ public final class BPEModel: Sendable {
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
-            while true {
-                var best = UInt64.max, at = -1
-                var i = 0
-                while i < n &- 1 {
-                    let v = ranks[i]
-                    if v != .max {
-                        let r = v & 0xFFFF_FFFF_0000_0000
-                        if r < best { best = r; at = i }
-                    }
-                    i &+= 1
-                }
-                if at < 0 { break }
-                ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
-                ends[at] = ends[at &+ 1]
-                var j = at &+ 1
-                while j < n &- 1 {
-                    ids[j] = ids[j &+ 1]; starts[j] = starts[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
-                    j &+= 1
-                }
-                n &-= 1
-                ranks[n &- 1] = .max
-                if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
-                if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
-            }
+            n = mergeQuadratic(ids.baseAddress!, starts.baseAddress!, ends.baseAddress!, ranks, n, memo)
         }}}
         s.count = n
         s.compact = true
+    }
+
+    /// The merge loop for a few symbols held in raw buffers (`ranks` has room for `n`): the lowest-ranked
+    /// adjacent pair, leftmost first, merged in place and the tail shifted down. Returns the symbol count.
+    @inline(__always)
+    func mergeQuadratic(_ ids: UnsafeMutablePointer<Int32>, _ starts: UnsafeMutablePointer<Int32>,
+                        _ ends: UnsafeMutablePointer<Int32>, _ ranks: UnsafeMutablePointer<UInt64>, _ count: Int,
+                        _ memo: WordCache.Storage) -> Int {
+        var n = count
+        if n < 2 { return n }
+        for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
+        ranks[n &- 1] = .max
+        while true {
+            var best = UInt64.max, at = -1
+            var i = 0
+            while i < n &- 1 {
+                // Ranks in the high half: comparing whole values picks the lowest rank (then any id).
+                let r = ranks[i] | 0xFFFF_FFFF
+                if r < best { best = r; at = i }
+                i &+= 1
+            }
+            if at < 0 { break }
+            ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
+            ends[at] = ends[at &+ 1]
+            var j = at &+ 1
+            while j < n &- 1 {
+                ids[j] = ids[j &+ 1]; starts[j] = starts[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
+                j &+= 1
+            }
+            n &-= 1
+            ranks[n &- 1] = .max
+            if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
+            if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
+        }
+        return n
+    }
+
+    /// Symbols up to which `mergeSegment` takes a segment (the quadratic loop stays cheaper than the heap).
+    static let segmentSymbolLimit = 64
+
+    /// BPE of one Metaspace segment `p[0..<n]` (undecorated symbols) into `sym` without the word cache or
+    /// any array: initial character symbols (ASCII by table, "▁" by its known id), byte fallback, then the
+    /// quadratic merge loop. Returns the symbol count (ids, starts, ends relative to `p`), or -1 when the
+    /// general path must take the segment: a character that is neither a token nor covered by byte
+    /// fallback (unknown symbols, which may fuse), or more than `segmentSymbolLimit` symbols.
+    func mergeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, _ sym: SegmentSymbols, _ memo: WordCache.Storage) -> Int {
+        sym.reserve(n)
+        let ids = sym.ids, starts = sym.starts, ends = sym.ends
+        var c = 0, i = 0
+        while i < n {
+            let b = p[i]
+            var len = 1, id: Int32
+            if b < 0xC0 {
+                id = byteIds[Int(b)]
+            } else {
+                len = min(UTF8Lead.length(b), n &- i)
+                id = len == 3 && b == 0xE2 && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 ? metaspaceId : lookup.find(p + i, len)
+            }
+            if id >= 0 {
+                ids[c] = id; starts[c] = Int32(truncatingIfNeeded: i); ends[c] = Int32(truncatingIfNeeded: i &+ len)
+                c &+= 1
+            } else if !fallbackIds.isEmpty {
+                for j in i..<(i &+ len) {
+                    ids[c] = fallbackIds[Int(p[j])]; starts[c] = Int32(truncatingIfNeeded: j)
+                    ends[c] = Int32(truncatingIfNeeded: j &+ 1)
+                    c &+= 1
+                }
+            } else {
+                return -1
+            }
+            i &+= len
+        }
+        if c > Self.segmentSymbolLimit { return -1 }
+        return mergeQuadratic(ids, starts, ends, sym.ranks, c, memo)
     }
 
     /// Heap over (rank, position) with a doubly linked symbol list: O(n log n) for long pieces.
@@ -516,6 +569,27 @@ public struct BPEScratch {
         if pendingUnk { pendingUnk = false; push(pendingUnkId, pendingUnkStart, pendingUnkEnd) }
     }
     @inline(__always) func alive(_ k: Int) -> Bool { compact || !dead[k] }
+}
+
+/// Raw symbol buffers for `BPEModel.mergeSegment` (one per thread, grown on demand).
+final class SegmentSymbols {
+    @exclusivity(unchecked) private(set) var capacity = 0
+    @exclusivity(unchecked) private(set) var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    @exclusivity(unchecked) private(set) var starts = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    @exclusivity(unchecked) private(set) var ends = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    /// Pair values of the merge loop (`BPEModel.segmentSymbolLimit` entries).
+    let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: BPEModel.segmentSymbolLimit)
+
+    init() { reserve(256) }
+    deinit { ids.deallocate(); starts.deallocate(); ends.deallocate(); ranks.deallocate() }
+
+    /// Room for `n` symbols.
+    func reserve(_ n: Int) {
+        if n <= capacity { return }
+        ids.deallocate(); starts.deallocate(); ends.deallocate()
+        capacity = max(n, capacity &* 2)
+        ids = .allocate(capacity: capacity); starts = .allocate(capacity: capacity); ends = .allocate(capacity: capacity)
+    }
 }
 
 /// Per thread: the backtracking encoder of one model once this thread has seen it built.
