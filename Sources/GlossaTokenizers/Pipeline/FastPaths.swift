@@ -203,7 +203,9 @@ struct SegmentRecord {
     func emit(_ h: UnsafeMutablePointer<UInt8>, base: Int32, offsets: Bool, into cache: SegmentCache) {
         let c = Int(h[0]), at = cache.outCount
         let ids = UnsafeMutableRawPointer(h + idsAt).assumingMemoryBound(to: Int32.self)
-        (cache.outIds + at).update(from: ids, count: c)
+        // A few ids: a plain loop (`update(from:count:)` is a call into memmove).
+        let out = cache.outIds + at
+        for k in 0..<c { out[k] = ids[k] }
         if offsets {
             let sp = h + spansAt, out = cache.outSpans + at
             for k in 0..<c { out[k] = ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])) }
@@ -217,7 +219,7 @@ struct SegmentRecord {
         h[0] = UInt8(c)
         (h + keyAt).update(from: q, count: n)
         let ids = UnsafeMutableRawPointer(h + idsAt).bindMemory(to: Int32.self, capacity: maxOut)
-        ids.update(from: sym.ids, count: c)
+        for k in 0..<c { ids[k] = sym.ids[k] }
         let sp = h + spansAt
         for k in 0..<c {
             sp[2 &* k] = UInt8(truncatingIfNeeded: sym.starts[k])
@@ -377,7 +379,8 @@ extension Tokenizer {
             }
         }
         let at = cache.outCount
-        (cache.outIds + at).update(from: sym.ids, count: c)
+        let outIds = cache.outIds + at
+        for k in 0..<c { outIds[k] = sym.ids[k] }
         if offsets {
             let out = cache.outSpans + at
             for k in 0..<c { out[k] = ByteSpan(start: base &+ sym.starts[k], end: base &+ sym.ends[k]) }
