@@ -44,12 +44,14 @@ final class FastPathTests: XCTestCase {
     }
 
     /// ids and offsets of both paths, for `count` generated texts plus the fixed edge cases.
-    func assertSamePaths(_ tok: Tokenizer, seed: UInt64, count: Int = 3000, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertSamePaths(_ tok: Tokenizer, seed: UInt64, count: Int = 3000, extra: [String] = [],
+                         file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertNotNil(tok.fastPath, "the fast path was not selected", file: file, line: line)
         var r = Rng(s: seed)
         var texts = ["", " ", "  ", "\n", "a", " a", "  a", "▁", " ▁a", "▁ a", "\n\nx", "x\n", "é", "中", "\u{1}", "[CLS]", "<s>",
                      "<s> a", " <s>a", "a<s>", "a  <s>  b"]
         for _ in 0..<count { texts.append(Self.text(&r)) }
+        texts += extra
         var fast = EncoderState(), general = EncoderState(), idsOnly = EncoderState()
         for t in texts {
             for policy in [SpecialTokenPolicy.allowed, .text] {
@@ -87,6 +89,29 @@ final class FastPathTests: XCTestCase {
 
     func testMistralMetaspaceFirst() throws {
         try assertSamePaths(try load("mistral-7b-v0.3/tokenizer.json"), seed: 1)
+    }
+
+    /// Segments past the main cache's 48-byte keys (indentation runs, ASCII rules, long identifiers; the
+    /// long-segment cache up to 255 bytes, nothing above), past the merge loop's 64 symbols (the model's
+    /// general path), with byte fallback inside; each text twice, so the second one hits the caches.
+    func testMistralLongSegments() throws {
+        var r = Rng(s: 7)
+        let words = ["|", "word", "x", "-", "é", "中文", "😀", "\u{1}", "▁", "kmalloc(sizeof(*new_fp),", "::", "12345"]
+        var texts: [String] = []
+        for _ in 0..<400 {
+            var t = ""
+            for _ in 0..<(1 + r.below(4)) {
+                switch r.below(5) {
+                case 0: t += String(repeating: " ", count: r.below(120)) + words[r.below(words.count)]
+                case 1: t += "+" + String(repeating: "-", count: r.below(300)) + "+"
+                case 2: t += String(repeating: ["=", "ab", "é", "中", "😀"][r.below(5)], count: 10 + r.below(100))
+                case 3: t += String(repeating: "▁", count: r.below(90)) + words[r.below(words.count)]
+                default: t += "\n" + String(repeating: " ", count: 40 + r.below(60)) + "}"
+                }
+            }
+            texts += [t, t]
+        }
+        try assertSamePaths(try load("mistral-7b-v0.3/tokenizer.json"), seed: 3, count: 0, extra: texts)
     }
 
     func testMetaspaceVariants() throws {

@@ -413,8 +413,30 @@ enum HuggingFaceReader {
         /// "left right" (exactly one space) → ids.
         @inline(__always)
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int) -> MergeOutcome {
-            guard let sp = s.firstIndex(of: 0x20), !s[(sp + 1)...].contains(0x20) else { return .malformed }
-            return resolve(UnsafeBufferPointer(rebasing: s[..<sp]), UnsafeBufferPointer(rebasing: s[(sp + 1)...]), key, &guess)
+            guard let p = s.baseAddress else { return .malformed }
+            var sp = -1, i = 0
+            while i < s.count {
+                if p[i] == 0x20 {
+                    if sp >= 0 { return .malformed }
+                    sp = i
+                }
+                i &+= 1
+            }
+            if sp < 0 { return .malformed }
+            return resolve(UnsafeBufferPointer(start: p, count: sp), UnsafeBufferPointer(start: p + sp + 1, count: s.count &- sp &- 1),
+                           key, &guess)
+        }
+
+        /// Whether the bytes of entry `e` are `a` followed by `b`.
+        @inline(__always)
+        func entry(_ e: Int, is a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            if Int(table.lengths[e]) != a.count &+ b.count { return false }
+            let q = table.arena + Int(table.starts[e])
+            var i = 0
+            while i < a.count { if q[i] != a[i] { return false }; i &+= 1 }
+            var j = 0
+            while j < b.count { if q[i &+ j] != b[j] { return false }; j &+= 1 }
+            return true
         }
 
         /// `guess`: the entry of the previous merged token in this run, or -1.
@@ -428,20 +450,20 @@ enum HuggingFaceReader {
             let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
             let n = a.count + tail.count
             if n > Self.capacity || n == 0 { return .malformed }
-            if let p = a.baseAddress { key.update(from: p, count: a.count) }
-            if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
             // Merge lists usually follow the merged tokens' ids (Llama-3: the same or the next id every time):
             // comparing with those two entries, which are in cache, saves hashing and a random probe.
             if predict && guess >= 0 {
                 var g = guess
                 while g <= guess &+ 1 && g < entries {
-                    if Int(table.lengths[g]) == n && memcmp(table.arena + Int(table.starts[g]), key, n) == 0 {
+                    if entry(g, is: a, tail) {
                         guess = g
                         return .merge(ia, ib, table.values[g])
                     }
                     g &+= 1
                 }
             }
+            if let p = a.baseAddress { key.update(from: p, count: a.count) }
+            if let p = tail.baseAddress { (key + a.count).update(from: p, count: tail.count) }
             let e = table.lookupEntry(key, n, hash: hashBytes(key, n))
             if e < 0 { return .missingMerged(String(decoding: UnsafeBufferPointer(start: key, count: n), as: UTF8.self)) }
             guess = e

@@ -99,7 +99,11 @@ final class HFModelScan {
             // A non-negative integer without fraction or exponent; a leading zero only for 0 itself.
             let digits = i
             var id = 0
-            while i < n, p[i] >= 0x30, p[i] <= 0x39, i &- digits < 10 { id = id &* 10 &+ Int(p[i] &- 0x30); i &+= 1 }
+            while i < n && i &- digits < 10 {
+                let d = p[i] &- 0x30
+                if d > 9 { break }
+                id = id &* 10 &+ Int(d); i &+= 1
+            }
             guard i > digits, i &- digits == 1 || p[digits] != 0x30, id < Int(Int32.max) else { break }
             if i < n, p[i] == 0x2E || p[i] == 0x65 || p[i] == 0x45 || (p[i] >= 0x30 && p[i] <= 0x39) { break }
             if id != entries.count { ordered = false }

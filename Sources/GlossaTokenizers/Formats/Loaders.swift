@@ -131,8 +131,6 @@ extension Tokenizer {
     static func fromRanks(_ ranks: TiktokenFile, encoding: TiktokenEncoding, source: TokenizerSource) throws(TokenizerError) -> Tokenizer {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
         let n = ranks.count
-        var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
-        var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
         // Each byte's spelling in the GPT-2 alphabet (1 or 2 UTF-8 bytes).
         var spell = [(UInt8, UInt8, Int)](repeating: (0, 0, 0), count: 256)
         for b in 0..<256 {
@@ -140,24 +138,37 @@ extension Tokenizer {
             UTF8Scan.append(alphabet.byteToScalar[b], to: &u)
             spell[b] = (u[0], u.count > 1 ? u[1] : 0, u.count)
         }
-        let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536)
-        defer { buf.deallocate() }
+        // The two tables are independent: the spelled one is built on another thread meanwhile.
+        let spelledTask = VocabTables(byteLevelLookup: false) { [spell] in
+            var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
+            let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536)
+            defer { buf.deallocate() }
+            ranks.storage.withUnsafeBufferPointer { st in
+                ranks.offsets.withUnsafeBufferPointer { off in
+                    for r in 0..<n {
+                        var k = 0
+                        for b in UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]).prefix(65536) {
+                            let sp = spell[Int(b)]
+                            buf[k] = sp.0
+                            if sp.2 == 2 { buf[k &+ 1] = sp.1 }
+                            k &+= sp.2
+                        }
+                        spelled.appendEntry(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
+                    }
+                }
+            }
+            return spelled
+        }
+        var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
         ranks.storage.withUnsafeBufferPointer { st in
             ranks.offsets.withUnsafeBufferPointer { off in
                 for r in 0..<n {
-                    let key = UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])])
-                    lookup.appendEntry(key, value: Int32(r))
-                    var k = 0
-                    for b in key.prefix(65536) {
-                        let sp = spell[Int(b)]
-                        buf[k] = sp.0
-                        if sp.2 == 2 { buf[k &+ 1] = sp.1 }
-                        k &+= sp.2
-                    }
-                    spelled.appendEntry(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
+                    lookup.appendEntry(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r))
                 }
             }
         }
+        let spelled: ByteTable
+        do { spelled = try spelledTask.vocabularyTable() } catch { throw .malformed(file: nil, field: "ranks", reason: "\(error)") }
         let model = try BPEModel(vocabulary: Vocabulary(table: spelled), lookup: lookup, byteLevel: true,
                                  tokenRanks: nil, options: .init(ignoreMerges: true))
         let added = encoding.specialTokens.map { AddedToken(id: $0.1, content: $0.0, normalized: false, special: true) }

@@ -47,6 +47,8 @@ public final class BPEModel: Sendable {
     /// True when "▁" is a token and no token has "▁" after another character (SentencePiece-style
     /// vocabularies): long pieces may then be cut before every "▁"-run.
     let metaspaceSegments: Bool
+    /// Id of the token "▁", or -1.
+    let metaspaceId: Int32
     /// Rank files: the linear-time encoder for long pieces, built on first use.
     let backtracker = LazyBacktracker()
 
@@ -101,6 +103,7 @@ public final class BPEModel: Sendable {
         lookup = table
         rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
         metaspaceSegments = !byteLevel && Self.noTokenCrossesMetaspace(table)
+        metaspaceId = table.find([0xE2, 0x96, 0x81]) ?? -1
         self.merges = writtenMerges ?? merges.map { ($0.0, $0.1) }
         var bi = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bi[b] = table.find([UInt8(b)]) ?? -1 }
@@ -337,34 +340,97 @@ public final class BPEModel: Sendable {
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
-            while true {
-                var best = UInt64.max, at = -1
-                var i = 0
-                while i < n &- 1 {
-                    let v = ranks[i]
-                    if v != .max {
-                        let r = v & 0xFFFF_FFFF_0000_0000
-                        if r < best { best = r; at = i }
-                    }
-                    i &+= 1
-                }
-                if at < 0 { break }
-                ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
-                ends[at] = ends[at &+ 1]
-                var j = at &+ 1
-                while j < n &- 1 {
-                    ids[j] = ids[j &+ 1]; starts[j] = starts[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
-                    j &+= 1
-                }
-                n &-= 1
-                ranks[n &- 1] = .max
-                if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
-                if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
-            }
+            n = mergeQuadratic(ids.baseAddress!, starts.baseAddress!, ends.baseAddress!, ranks, n, memo)
         }}}
         s.count = n
         s.compact = true
+    }
+
+    /// The merge loop for a few symbols held in raw buffers (`ranks` has room for `n`): the lowest-ranked
+    /// adjacent pair, leftmost first, merged in place and the tail shifted down. Returns the symbol count.
+    /// `starts` may be nil when the symbols tile their piece (each starts where the previous one ends): the
+    /// caller then takes the starts from the ends.
+    @inline(__always)
+    func mergeQuadratic(_ ids: UnsafeMutablePointer<Int32>, _ starts: UnsafeMutablePointer<Int32>?,
+                        _ ends: UnsafeMutablePointer<Int32>, _ ranks: UnsafeMutablePointer<UInt64>, _ count: Int,
+                        _ memo: WordCache.Storage) -> Int {
+        var n = count
+        if n < 2 { return n }
+        for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
+        ranks[n &- 1] = .max
+        while true {
+            var best = UInt64.max, at = -1
+            var i = 0
+            while i < n &- 1 {
+                // Ranks in the high half: comparing whole values picks the lowest rank (then any id).
+                let r = ranks[i] | 0xFFFF_FFFF
+                if r < best { best = r; at = i }
+                i &+= 1
+            }
+            if at < 0 { break }
+            ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
+            ends[at] = ends[at &+ 1]
+            var j = at &+ 1
+            while j < n &- 1 {
+                ids[j] = ids[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
+                if let starts { starts[j] = starts[j &+ 1] }
+                j &+= 1
+            }
+            n &-= 1
+            ranks[n &- 1] = .max
+            if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
+            if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
+        }
+        return n
+    }
+
+    /// Symbols up to which `mergeSegment` uses the quadratic loop (cheaper than the heap on few symbols).
+    static let segmentSymbolLimit = 64
+
+    /// BPE of one Metaspace segment `p[0..<n]` (undecorated symbols) into `sym` without the word cache or
+    /// any array: initial character symbols (ASCII by table, "▁" by its known id), byte fallback, then the
+    /// merge loop (quadratic up to `segmentSymbolLimit` symbols, else the heap). Returns the symbol count
+    /// (ids, starts, ends relative to `p`), or -1 when the general path must take the segment: a character
+    /// that is neither a token nor covered by byte fallback (unknown symbols, which may fuse).
+    func mergeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, _ sym: SegmentSymbols, _ memo: WordCache.Storage) -> Int {
+        sym.reserve(n)
+        let ids = sym.ids, starts = sym.starts, ends = sym.ends
+        var c = 0, i = 0
+        while i < n {
+            let b = p[i]
+            var len = 1, id: Int32
+            if b < 0xC0 {
+                id = byteIds[Int(b)]
+            } else {
+                len = min(UTF8Lead.length(b), n &- i)
+                id = len == 3 && b == 0xE2 && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 ? metaspaceId : lookup.find(p + i, len)
+            }
+            if id >= 0 {
+                ids[c] = id; starts[c] = Int32(truncatingIfNeeded: i); ends[c] = Int32(truncatingIfNeeded: i &+ len)
+                c &+= 1
+            } else if !fallbackIds.isEmpty {
+                for j in i..<(i &+ len) {
+                    ids[c] = fallbackIds[Int(p[j])]; starts[c] = Int32(truncatingIfNeeded: j)
+                    ends[c] = Int32(truncatingIfNeeded: j &+ 1)
+                    c &+= 1
+                }
+            } else {
+                return -1
+            }
+            i &+= len
+        }
+        if c <= Self.segmentSymbolLimit {
+            // The symbols tile the segment from 0.
+            let m = mergeQuadratic(ids, nil, ends, sym.ranks, c, memo)
+            for k in 1..<max(m, 1) { starts[k] = ends[k &- 1] }
+            return m
+        }
+        let dead = sym.dead
+        dead.update(repeating: false, count: c)
+        mergeHeap(ids, ends, dead, c, memo)
+        var m = 0
+        for k in 0..<c where !dead[k] { ids[m] = ids[k]; starts[m] = starts[k]; ends[m] = ends[k]; m &+= 1 }
+        return m
     }
 
     /// Heap over (rank, position) with a doubly linked symbol list: O(n log n) for long pieces.
@@ -377,43 +443,54 @@ public final class BPEModel: Sendable {
     private func mergeLong(_ s: inout BPEScratch) {
         let n = s.count
         let memo = s.cache.storage
+        var dead = [Bool](repeating: false, count: n)
+        s.ids.withUnsafeMutableBufferPointer { ids in
+        s.ends.withUnsafeMutableBufferPointer { ends in
+        dead.withUnsafeMutableBufferPointer { d in
+            mergeHeap(ids.baseAddress!, ends.baseAddress!, d.baseAddress!, n, memo)
+        }}}
+        s.dead = dead
+        s.compact = false
+    }
+
+    /// The heap merge over raw buffers: symbols merged into their left neighbour are marked in `dead`
+    /// (all false on entry); the survivors keep their start, take the merged id and end.
+    func mergeHeap(_ ids: UnsafeMutablePointer<Int32>, _ ends: UnsafeMutablePointer<Int32>,
+                   _ dead: UnsafeMutablePointer<Bool>, _ n: Int, _ memo: WordCache.Storage) {
         memo.reserveLinks(n)
         let prev = memo.prev, next = memo.next
         for i in 0..<n { prev[i] = Int32(i) &- 1; next[i] = i &+ 1 < n ? Int32(i &+ 1) : -1 }
         var queue = MonotoneQueue(buffer: memo.heap, capacity: memo.heapCapacity)
         @inline(__always) func value(_ a: Int32, _ b: Int32) -> UInt64 { memoPairValue(a, b, memo) }
         for i in 0..<(n &- 1) {
-            let v = value(s.ids[i], s.ids[i &+ 1])
+            let v = value(ids[i], ids[i &+ 1])
             if v != .max { queue.push((v & 0xFFFF_FFFF_0000_0000) | UInt64(i)) }
         }
-        var dead = [Bool](repeating: false, count: n)
         while let top = queue.pop() {
             let pos = Int(top & 0xFFFF_FFFF)
             if dead[pos] { continue }
             let nx = Int(next[pos])
             if nx < 0 { continue }
-            let v = value(s.ids[pos], s.ids[nx])
+            let v = value(ids[pos], ids[nx])
             if v == .max || (v & 0xFFFF_FFFF_0000_0000) != (top & 0xFFFF_FFFF_0000_0000) { continue }
-            s.ids[pos] = Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
-            s.ends[pos] = s.ends[nx]
+            ids[pos] = Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
+            ends[pos] = ends[nx]
             dead[nx] = true
             let nn = next[nx]
             next[pos] = nn
             if nn >= 0 { prev[Int(nn)] = Int32(pos) }
             let pv = prev[pos]
             if pv >= 0 {
-                let w = value(s.ids[Int(pv)], s.ids[pos])
+                let w = value(ids[Int(pv)], ids[pos])
                 if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pv)) }
             }
             if nn >= 0 {
-                let w = value(s.ids[pos], s.ids[Int(nn)])
+                let w = value(ids[pos], ids[Int(nn)])
                 if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
             }
         }
         memo.heapCapacity = max(memo.heapCapacity, queue.capacityNow)
         memo.heap = queue.release()
-        s.dead = dead
-        s.compact = false
     }
 }
 
@@ -516,6 +593,29 @@ public struct BPEScratch {
         if pendingUnk { pendingUnk = false; push(pendingUnkId, pendingUnkStart, pendingUnkEnd) }
     }
     @inline(__always) func alive(_ k: Int) -> Bool { compact || !dead[k] }
+}
+
+/// Raw symbol buffers for `BPEModel.mergeSegment` (one per thread, grown on demand).
+final class SegmentSymbols {
+    @exclusivity(unchecked) private(set) var capacity = 0
+    @exclusivity(unchecked) private(set) var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    @exclusivity(unchecked) private(set) var starts = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    @exclusivity(unchecked) private(set) var ends = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    @exclusivity(unchecked) private(set) var dead = UnsafeMutablePointer<Bool>.allocate(capacity: 0)
+    /// Pair values of the merge loop (`BPEModel.segmentSymbolLimit` entries).
+    let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: BPEModel.segmentSymbolLimit)
+
+    init() { reserve(256) }
+    deinit { ids.deallocate(); starts.deallocate(); ends.deallocate(); dead.deallocate(); ranks.deallocate() }
+
+    /// Room for `n` symbols.
+    func reserve(_ n: Int) {
+        if n <= capacity { return }
+        ids.deallocate(); starts.deallocate(); ends.deallocate(); dead.deallocate()
+        capacity = max(n, capacity &* 2)
+        ids = .allocate(capacity: capacity); starts = .allocate(capacity: capacity); ends = .allocate(capacity: capacity)
+        dead = .allocate(capacity: capacity)
+    }
 }
 
 /// Per thread: the backtracking encoder of one model once this thread has seen it built.

@@ -297,10 +297,13 @@ public struct PairTable: @unchecked Sendable {
         mask = cap - 1
     }
 
+    /// (empty key, 0) in every slot, written in one pass.
     static func emptySlots(_ cap: Int) -> [UInt64] {
-        var a = [UInt64](repeating: 0, count: 2 * cap)
-        for i in stride(from: 0, to: 2 * cap, by: 2) { a[i] = empty }
-        return a
+        [UInt64](unsafeUninitializedCapacity: 2 * cap) { a, count in
+            var i = 0
+            while i < 2 * cap { a[i] = empty; a[i &+ 1] = 0; i &+= 2 }
+            count = 2 * cap
+        }
     }
 
     @inlinable @inline(__always)

@@ -105,48 +105,126 @@ struct MetaspacePath: Sendable {
 }
 
 /// Per-thread cache of Metaspace segments (model bytes) → ids and spans, 2-way set associative, plus the
-/// model-bytes buffer of the split being encoded. It sits in front of the model's own word cache:
+/// model-bytes buffer of the split being encoded. It sits in front of the model (the word cache is skipped):
 /// SentencePiece-style text has many distinct segments (indented code, identifiers), and a miss costs a
 /// full BPE run. A hit is latency-bound, so an entry is one 128-byte record (token count, key, ids and
 /// spans side by side); the key lengths live apart in a 64 KB array that stays in the L2 cache, so most
-/// misses are decided without touching a record.
+/// misses are decided without touching a record. Segments longer than a record's key (runs of indentation,
+/// ASCII rules) go to a direct-mapped cache of 512-byte records, allocated when the first one comes.
 final class SegmentCache {
     static let setBits = 15
     static let entries = 2 << setBits
-    static let record = 128
     static let maxKey = 48
-    static let maxOut = 12
-    // Record layout: [0] token count, [8..<56] key, [56..<104] ids, [104..<128] (start, end) of each token
-    // relative to the segment.
-    static let keyAt = 8, idsAt = 56, spansAt = 104
-    /// Bound to bytes; ids are read and written with raw loads and stores.
+    /// Record layout: [0] token count, [8..<56] key, [56..<104] ids, [104..<128] (start, end) of each
+    /// token relative to the segment.
+    static let short = SegmentRecord(size: 128, keyAt: 8, idsAt: 56, spansAt: 104, maxOut: 12)
+    static let longSlots = 4096
+    static let maxLongKey = 255
+    static let long = SegmentRecord(size: 512, keyAt: 8, idsAt: 264, spansAt: 424, maxOut: 40)
+    /// Bound to bytes; each record's ids are bound to Int32 when it is written.
     let records: UnsafeMutablePointer<UInt8>
     /// Key length of each entry (0: empty; segments are never empty).
     let lengths = UnsafeMutablePointer<UInt8>.allocate(capacity: entries)
     /// Per set: the way to replace next (the one not used last).
     let victim = UnsafeMutablePointer<UInt8>.allocate(capacity: entries / 2)
+    /// Long segments: records and key lengths (0: empty), nil until needed.
+    @exclusivity(unchecked) private(set) var longRecords: UnsafeMutablePointer<UInt8>?
+    @exclusivity(unchecked) private(set) var longLengths: UnsafeMutablePointer<UInt16>?
     /// The model the entries belong to (a strong reference, so its identity cannot be reused).
     let owner: BPEModel
+    /// Symbol buffers of the model's merge loop on a miss.
+    let symbols = SegmentSymbols()
     /// The model's bytes of the current split (grown on demand).
-    var bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
-    var byteCapacity = 4096
+    @exclusivity(unchecked) var bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+    @exclusivity(unchecked) var byteCapacity = 4096
+    /// The split's ids and spans, appended to the caller's arrays at its end (one append each instead of one
+    /// per token); room for one token per model byte, the most there can be.
+    @exclusivity(unchecked) var outIds = UnsafeMutablePointer<Int32>.allocate(capacity: 4096)
+    @exclusivity(unchecked) var outSpans = UnsafeMutablePointer<ByteSpan>.allocate(capacity: 4096)
+    @exclusivity(unchecked) var outCount = 0
+    /// What the model's general path appends for a segment `mergeSegment` declines.
+    @exclusivity(unchecked) var spareIds: [Int32] = []
+    @exclusivity(unchecked) var spareOffsets: [ByteSpan] = []
 
     init(owner: BPEModel) {
         self.owner = owner
         // Left uninitialized (only read behind a matching length), so a state used for one short text
         // does not touch 8 MB.
-        records = UnsafeMutableRawPointer.allocate(byteCount: Self.entries * Self.record, alignment: 64)
-            .bindMemory(to: UInt8.self, capacity: Self.entries * Self.record)
+        records = Self.allocateRecords(Self.entries, Self.short)
         lengths.initialize(repeating: 0, count: Self.entries)
         victim.initialize(repeating: 0, count: Self.entries / 2)
     }
-    deinit { records.deallocate(); lengths.deallocate(); victim.deallocate(); bytes.deallocate() }
+    deinit {
+        records.deallocate(); lengths.deallocate(); victim.deallocate(); bytes.deallocate()
+        outIds.deallocate(); outSpans.deallocate()
+        longRecords?.deallocate(); longLengths?.deallocate()
+    }
 
+    static func allocateRecords(_ count: Int, _ r: SegmentRecord) -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer.allocate(byteCount: count * r.size, alignment: 64)
+            .bindMemory(to: UInt8.self, capacity: count * r.size)
+    }
+
+    /// The long-segment records and lengths, allocated on first use.
+    func longCache() -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt16>) {
+        if let r = longRecords, let l = longLengths { return (r, l) }
+        let r = Self.allocateRecords(Self.longSlots, Self.long)
+        let l = UnsafeMutablePointer<UInt16>.allocate(capacity: Self.longSlots)
+        l.initialize(repeating: 0, count: Self.longSlots)
+        longRecords = r; longLengths = l
+        return (r, l)
+    }
+
+    /// Room for `n` model bytes and as many tokens; empties the token buffers.
     func reserve(_ n: Int) {
+        outCount = 0
         if n <= byteCapacity { return }
-        bytes.deallocate()
+        bytes.deallocate(); outIds.deallocate(); outSpans.deallocate()
         byteCapacity = max(n, byteCapacity &* 2)
         bytes = .allocate(capacity: byteCapacity)
+        outIds = .allocate(capacity: byteCapacity); outSpans = .allocate(capacity: byteCapacity)
+    }
+
+    /// Appends the buffered ids (and spans, when wanted) to `state`.
+    func flush(offsets: Bool, state: inout EncoderState) {
+        state.ids.append(contentsOf: UnsafeBufferPointer(start: outIds, count: outCount))
+        if offsets { state.offsets.append(contentsOf: UnsafeBufferPointer(start: outSpans, count: outCount)) }
+        outCount = 0
+    }
+}
+
+/// Where a segment-cache record keeps its parts: [0] token count, key bytes at `keyAt`, Int32 ids at
+/// `idsAt`, (start, end) bytes relative to the segment at `spansAt`, for up to `maxOut` tokens.
+struct SegmentRecord {
+    let size: Int, keyAt: Int, idsAt: Int, spansAt: Int, maxOut: Int
+
+    /// Buffers a hit's ids, and its spans when wanted.
+    @inline(__always)
+    func emit(_ h: UnsafeMutablePointer<UInt8>, base: Int32, offsets: Bool, into cache: SegmentCache) {
+        let c = Int(h[0]), at = cache.outCount
+        let ids = UnsafeMutableRawPointer(h + idsAt).assumingMemoryBound(to: Int32.self)
+        // A few ids: a plain loop (`update(from:count:)` is a call into memmove).
+        let out = cache.outIds + at
+        for k in 0..<c { out[k] = ids[k] }
+        if offsets {
+            let sp = h + spansAt, out = cache.outSpans + at
+            for k in 0..<c { out[k] = ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])) }
+        }
+        cache.outCount = at &+ c
+    }
+
+    /// Writes key `q[0..<n]` and the `c` symbols of `sym` (`c <= maxOut`).
+    @inline(__always)
+    func store(_ h: UnsafeMutablePointer<UInt8>, _ q: UnsafePointer<UInt8>, _ n: Int, _ sym: SegmentSymbols, _ c: Int) {
+        h[0] = UInt8(c)
+        (h + keyAt).update(from: q, count: n)
+        let ids = UnsafeMutableRawPointer(h + idsAt).bindMemory(to: Int32.self, capacity: maxOut)
+        for k in 0..<c { ids[k] = sym.ids[k] }
+        let sp = h + spansAt
+        for k in 0..<c {
+            sp[2 &* k] = UInt8(truncatingIfNeeded: sym.starts[k])
+            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: sym.ends[k])
+        }
     }
 }
 
@@ -185,13 +263,15 @@ extension Tokenizer {
             var s = 0, j = rl
             while j &+ rl <= n {
                 if memcmp(p + j, rep, rl) == 0 {
-                    tokenizeMetaspacePiece(path, p, s, j, cache: cache, state: &state); s = j; j &+= rl
+                    tokenizeMetaspacePiece(path, p, s, j, cache: cache, offsets: wantOffsets, state: &state)
+                    s = j; j &+= rl
                 } else { j &+= 1 }
             }
-            tokenizeMetaspacePiece(path, p, s, n, cache: cache, state: &state)
+            tokenizeMetaspacePiece(path, p, s, n, cache: cache, offsets: wantOffsets, state: &state)
         } else {
-            tokenizeMetaspacePiece(path, p, 0, n, cache: cache, state: &state)
+            tokenizeMetaspacePiece(path, p, 0, n, cache: cache, offsets: wantOffsets, state: &state)
         }
+        if path.segments { cache.flush(offsets: wantOffsets, state: &state) }
         if wantOffsets { Self.metaspaceOffsets(&state.offsets, from: mark, base, start, end, replacementLength: rl, prepended: prepended) }
     }
 
@@ -199,7 +279,7 @@ extension Tokenizer {
     /// around isolated characters), so that short segments hit the segment cache.
     @inline(__always)
     func tokenizeMetaspacePiece(_ path: MetaspacePath, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int,
-                                cache: SegmentCache, state: inout EncoderState) {
+                                cache: SegmentCache, offsets: Bool, state: inout EncoderState) {
         let model = path.model
         if !path.segments {
             model.tokenize(p + s, e &- s, base: Int32(s), ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
@@ -212,7 +292,7 @@ extension Tokenizer {
             let b = p[i]
             if b == 0xE2 && i &+ 2 < e && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 {
                 if !prevRep && i > segStart {
-                    tokenizeSegment(model, p, segStart, i, cache: cache, state: &state)
+                    tokenizeSegment(model, p, segStart, i, cache: cache, offsets: offsets, state: &state)
                     segStart = i
                 }
                 prevRep = true
@@ -221,53 +301,92 @@ extension Tokenizer {
             }
             prevRep = false
             if path.isIsolated(b) {
-                if i > segStart { tokenizeSegment(model, p, segStart, i, cache: cache, state: &state) }
-                tokenizeSegment(model, p, i, i &+ 1, cache: cache, state: &state)
+                if i > segStart { tokenizeSegment(model, p, segStart, i, cache: cache, offsets: offsets, state: &state) }
+                tokenizeSegment(model, p, i, i &+ 1, cache: cache, offsets: offsets, state: &state)
                 segStart = i &+ 1
             }
             i &+= 1
         }
-        if e > segStart { tokenizeSegment(model, p, segStart, e, cache: cache, state: &state) }
+        if e > segStart { tokenizeSegment(model, p, segStart, e, cache: cache, offsets: offsets, state: &state) }
     }
 
-    /// One segment `p[s..<e]` through the segment cache, else the model.
+    /// One segment `p[s..<e]` through the segment cache, else the model; spans are appended only when
+    /// `offsets` (the cache keeps them either way).
     @inline(__always)
     func tokenizeSegment(_ model: BPEModel, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, cache: SegmentCache,
-                         state: inout EncoderState) {
+                         offsets: Bool, state: inout EncoderState) {
         let n = e &- s, q = p + s, base = Int32(s)
         if n > SegmentCache.maxKey {
-            model.tokenizeSegment(q, n, base: base, ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
+            tokenizeLongSegment(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
             return
         }
+        let r = SegmentCache.short
         let set = Int(truncatingIfNeeded: hashBytes(q, n) &>> 40) & (SegmentCache.entries / 2 &- 1)
-        let pair = cache.records + set &* (2 &* SegmentCache.record)
+        let pair = cache.records + set &* (2 &* r.size)
         for way in 0..<2 {
-            let h = pair + way &* SegmentCache.record
-            if Int(cache.lengths[set &* 2 &+ way]) == n && memcmp(h + SegmentCache.keyAt, q, n) == 0 {
-                let ids = UnsafeRawPointer(h + SegmentCache.idsAt), sp = h + SegmentCache.spansAt
-                for k in 0..<Int(h[0]) {
-                    state.ids.append(ids.load(fromByteOffset: k &* 4, as: Int32.self))
-                    state.offsets.append(ByteSpan(start: base &+ Int32(sp[2 &* k]), end: base &+ Int32(sp[2 &* k &+ 1])))
-                }
+            let h = pair + way &* r.size
+            if Int(cache.lengths[set &* 2 &+ way]) == n && memcmp(h + r.keyAt, q, n) == 0 {
+                r.emit(h, base: base, offsets: offsets, into: cache)
                 cache.victim[set] = UInt8(1 &- way)
                 return
             }
         }
-        let mark = state.ids.count
-        model.tokenizeSegment(q, n, base: base, ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
-        let c = state.ids.count &- mark
-        if c > SegmentCache.maxOut { return }
+        let c = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+        if c > r.maxOut { return }
         let way = Int(cache.victim[set])
         cache.victim[set] = UInt8(1 &- way)
-        let h = pair + way &* SegmentCache.record
-        cache.lengths[set &* 2 &+ way] = UInt8(n); h[0] = UInt8(c)
-        (h + SegmentCache.keyAt).update(from: q, count: n)
-        let ids = UnsafeMutableRawPointer(h + SegmentCache.idsAt), sp = h + SegmentCache.spansAt
-        for k in 0..<c {
-            ids.storeBytes(of: state.ids[mark &+ k], toByteOffset: k &* 4, as: Int32.self)
-            sp[2 &* k] = UInt8(truncatingIfNeeded: state.offsets[mark &+ k].start &- base)
-            sp[2 &* k &+ 1] = UInt8(truncatingIfNeeded: state.offsets[mark &+ k].end &- base)
+        cache.lengths[set &* 2 &+ way] = UInt8(n)
+        r.store(pair + way &* r.size, q, n, cache.symbols, c)
+    }
+
+    /// A segment longer than the main cache's keys: through the direct-mapped long-segment cache.
+    func tokenizeLongSegment(_ model: BPEModel, _ q: UnsafePointer<UInt8>, _ n: Int, base: Int32, cache: SegmentCache,
+                             offsets: Bool, state: inout EncoderState) {
+        if n > SegmentCache.maxLongKey {
+            _ = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+            return
         }
+        let r = SegmentCache.long
+        let (records, lengths) = cache.longCache()
+        let slot = Int(truncatingIfNeeded: hashBytes(q, n) &>> 40) & (SegmentCache.longSlots &- 1)
+        let h = records + slot &* r.size
+        if Int(lengths[slot]) == n && memcmp(h + r.keyAt, q, n) == 0 {
+            r.emit(h, base: base, offsets: offsets, into: cache)
+            return
+        }
+        let c = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+        if c > r.maxOut { return }
+        lengths[slot] = UInt16(n)
+        r.store(h, q, n, cache.symbols, c)
+    }
+
+    /// A segment that missed the caches: the model's merge loop into `cache.symbols`, its ids (and spans when
+    /// `offsets`) buffered; the model's general path for what `mergeSegment` declines, copied into
+    /// `cache.symbols` (the model records spans on this path: `run` sets `withOffsets`). Returns the token count.
+    func encodeSegmentMiss(_ model: BPEModel, _ q: UnsafePointer<UInt8>, _ n: Int, base: Int32, cache: SegmentCache,
+                           offsets: Bool, state: inout EncoderState) -> Int {
+        state.bpe.cache.bind(to: model)
+        let sym = cache.symbols
+        var c = model.mergeSegment(q, n, sym, state.bpe.cache.storage)
+        if c < 0 {
+            cache.spareIds.removeAll(keepingCapacity: true); cache.spareOffsets.removeAll(keepingCapacity: true)
+            model.tokenizeSegment(q, n, base: 0, ids: &cache.spareIds, offsets: &cache.spareOffsets, scratch: &state.bpe)
+            c = cache.spareIds.count
+            sym.reserve(c)
+            for k in 0..<c {
+                sym.ids[k] = cache.spareIds[k]
+                sym.starts[k] = cache.spareOffsets[k].start; sym.ends[k] = cache.spareOffsets[k].end
+            }
+        }
+        let at = cache.outCount
+        let outIds = cache.outIds + at
+        for k in 0..<c { outIds[k] = sym.ids[k] }
+        if offsets {
+            let out = cache.outSpans + at
+            for k in 0..<c { out[k] = ByteSpan(start: base &+ sym.starts[k], end: base &+ sym.ends[k]) }
+        }
+        cache.outCount = at &+ c
+        return c
     }
 
     /// Maps model-byte spans (from `mark` on, in order) back to the input, as `NormalizedText` alignments
