@@ -66,6 +66,14 @@ public struct PatternSplitter: Sendable {
         }
     }
 
+    /// A scanner for loops that want one match at a time (nil for ICU patterns and for `.whitespace`,
+    /// which leaves gaps between matches).
+    @inlinable
+    public func pieceScanner(_ bytes: UnsafeBufferPointer<UInt8>) -> PieceScanner? {
+        guard let known, known != .whitespace, let base = bytes.baseAddress else { return nil }
+        return PieceScanner(Scanner(base, bytes.count, ScanTables.shared), known)
+    }
+
     /// All matches as byte ranges.
     public func matches(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         var out: [Range<Int>] = []
@@ -108,5 +116,27 @@ public struct PatternSplitter: Sendable {
             out.unicodeScalars.append(c)
         }
         return out
+    }
+}
+
+/// The end of the match at each position for the known patterns in which every position starts a match
+/// (all but `.whitespace`): chaining `end(at:)` from 0 yields `forEachMatch`'s matches.
+public struct PieceScanner {
+    @usableFromInline let scanner: Scanner
+    @usableFromInline let known: KnownPattern
+
+    @inlinable init(_ scanner: Scanner, _ known: KnownPattern) { self.scanner = scanner; self.known = known }
+
+    /// The end of the match starting at `i` (< the buffer's count).
+    @inlinable @inline(__always)
+    public func end(at i: Int) -> Int {
+        switch known {
+        case .gpt2: return scanner.gpt2End(i)
+        case .cl100k: return scanner.cl100kEnd(i, maxDigits: 3, possessiveEnd: false)
+        case .cl100kPossessive: return scanner.cl100kEnd(i, maxDigits: 3, possessiveEnd: true)
+        case .qwen: return scanner.cl100kEnd(i, maxDigits: 1, possessiveEnd: false)
+        case .o200k: return scanner.o200kEnd(i)
+        case .whitespace: return scanner.wordNext(i, oniguruma: true).1
+        }
     }
 }
