@@ -31,7 +31,7 @@ struct IdsPath: Sendable {
         let base = text.baseAddress!
         if state.pieceMemo?.owner !== model { state.pieceMemo = PieceMemo(owner: model) }
         let memo = state.pieceMemo!
-        let slots = memo.slots
+        let slots = memo.slots, masks = memo.masks
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
         var k = k0
@@ -56,9 +56,8 @@ struct IdsPath: Sendable {
                 } else {
                     (w0, w1) = PieceMemo.loadTail(p, n)
                 }
-                // Keep the piece's own bytes only (shifts stay below 64 for n in 1...16).
-                w0 &= UInt64.max &>> UInt64(64 &- 8 &* (n < 8 ? n : 8))
-                w1 = n <= 8 ? 0 : w1 & (UInt64.max &>> UInt64(128 &- 8 &* n))
+                // Keep the piece's own bytes only.
+                w0 &= masks[2 &* n]; w1 &= masks[2 &* n &+ 1]
                 let slot = slots + PieceMemo.slot(w0, w1) &* 4
                 let meta = slot[2]
                 if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
@@ -134,8 +133,16 @@ final class PieceMemo {
     var longKeyUsed = 0
     var longIdsUsed = 0
 
+    /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
+    let masks: UnsafeMutablePointer<UInt64>
+
     init(owner: BPEModel) {
         self.owner = owner
+        masks = .allocate(capacity: 34)
+        for n in 0...16 {
+            masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
+            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
+        }
         slots = .allocate(capacity: 4 << Self.bits)
         slots.initialize(repeating: 0, count: 4 << Self.bits)
         longSlots = .allocate(capacity: 4 << Self.longBits)
@@ -143,7 +150,7 @@ final class PieceMemo {
         longKeys = .allocate(capacity: Self.longKeyBytes)
         longIds = .allocate(capacity: Self.longIdCount)
     }
-    deinit { slots.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate() }
+    deinit { slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate() }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
         Int(truncatingIfNeeded: h &>> (64 &- UInt64(longBits)))
