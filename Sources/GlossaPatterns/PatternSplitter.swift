@@ -127,9 +127,32 @@ public struct PieceScanner {
 
     @inlinable init(_ scanner: Scanner, _ known: KnownPattern) { self.scanner = scanner; self.known = known }
 
+    /// Whether `b` is an ASCII letter (A–Z, a–z: the only ASCII `\p{L}`).
+    @inlinable @inline(__always)
+    static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 }
+
     /// The end of the match starting at `i` (< the buffer's count).
     @inlinable @inline(__always)
     public func end(at i: Int) -> Int {
+        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
+        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
+        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
+        // match is decided here, without the general scanner's class lookups and call.
+        if known != .o200k && known != .whitespace {
+            let p = scanner.p, n = scanner.n
+            var j = p[i] == 0x20 ? i &+ 1 : i
+            if j < n && Self.isASCIILetter(p[j]) {
+                j &+= 1
+                while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
+                if j == n || p[j] < 0x80 { return j }
+            }
+        }
+        return general(at: i)
+    }
+
+    /// `end(at:)` by the general scanner.
+    @inlinable @inline(__always)
+    public func general(at i: Int) -> Int {
         switch known {
         case .gpt2: return scanner.gpt2End(i)
         case .cl100k: return scanner.cl100kEnd(i, maxDigits: 3, possessiveEnd: false)
