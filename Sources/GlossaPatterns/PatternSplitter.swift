@@ -146,11 +146,20 @@ public struct PieceScanner {
                 while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
                 if j == n || p[j] < 0x80 { return j }
             }
+        } else if known == .o200k {
+            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
+            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
+            let p = scanner.p, n = scanner.n
+            var j = p[i] == 0x20 ? i &+ 1 : i
+            let first = j
+            while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
+            while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
+            if j > first && (j == n || p[j] < 0x80 && p[j] != 0x27) { return j }
         }
         return general(at: i)
     }
 
-    /// `end(at:)` by the general scanner.
+    /// `end(at:)` by the general scanner alone.
     @inlinable @inline(__always)
     public func general(at i: Int) -> Int {
         switch known {

@@ -181,7 +181,8 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
     var rng = SplitMix(seed: 0x5CA7_0000 &+ UInt64(known.regex.utf8.count))
     var failures = 0
     let words = ["hello", " world", "Hello", " HTTP", "x", " a", "can't", " don'T", "naïve", " café", "ſ", " \u{17F}s",
-                 "abc\u{301}", "a1", " a\n", "a\r\n", "  ab", "\tab", "ab.", "abc中", " 中"]
+                 "abc\u{301}", "a1", " a\n", "a\r\n", "  ab", "\tab", "ab.", "abc中", " 中",
+                 "HTTP", " HTTP/", "HelloWorld", " ABCdef", " IT'S", "Don't", "A", " Zé", "aÉ", "ABC\u{301}"]
     for k in 0..<fuzzCount() {
         var text = FuzzText.make(&rng, maxLen: k % 10 == 0 ? 80 : 24)
         if k % 2 == 0 { for _ in 0..<(rng.next() % 6) { text += words[Int(rng.next() % UInt64(words.count))] } }
