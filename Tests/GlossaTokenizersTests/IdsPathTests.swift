@@ -84,6 +84,25 @@ final class IdsPathTests: XCTestCase {
         XCTAssertLessThan(state.pieceMemo!.longKeyUsed, PieceMemo.longKeyBytes)
     }
 
+    /// Long pieces served from the memo still count towards building the backtracking encoder, as the
+    /// merges they replace did (a long CJK text of few distinct runs would otherwise never get it).
+    func testMemoHitsCountTowardsTheEncoder() throws {
+        let tok = try load("cl100k_base/cl100k_base.tiktoken")
+        guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        let piece = Array(String(repeating: "中文测试", count: 20).utf8)
+        var state = EncoderState(), general = EncoderState()
+        for _ in 0...(m.lookup.arenaCount / piece.count) {
+            _ = try tok.encodeIds(bytes: piece, specialTokens: .text, state: &state)
+        }
+        XCTAssertFalse(m.backtracker.note(merged: 0, budget: .max) { nil }.built)
+        // The next long piece that misses hands the count over, and the encoder is built.
+        let other = Array(String(repeating: "汉字", count: 30).utf8)
+        let ids = try tok.encodeIds(bytes: other, specialTokens: .text, state: &state)
+        XCTAssertTrue(m.backtracker.note(merged: 0, budget: .max) { nil }.built)
+        try tok.run(other, policy: .text, useFastPath: false, state: &general)
+        XCTAssertEqual(ids, general.ids)
+    }
+
     /// Pipelines the loop does not cover keep the general ids-only path.
     func testNotSelected() throws {
         XCTAssertNil(try load("mistral-7b-v0.3/tokenizer.json").idsPath)

@@ -88,7 +88,14 @@ struct IdsPath: Sendable {
                     let c = Int(truncatingIfNeeded: e[2] & 0xFFFF_FFFF)
                     (out + k).update(from: memo.longIds + Int(truncatingIfNeeded: e[2] &>> 32), count: c)
                     k &+= c
+                    memo.servedLong &+= n
                     return
+                }
+                if memo.servedLong > 0 && state.bpe.backtracking?.encoder == nil {
+                    // The merge loop would have paid for these repeats: they count towards building the
+                    // backtracking encoder as they did before the memo (long CJK runs need it early).
+                    model.noteMemoized(memo.servedLong)
+                    memo.servedLong = 0
                 }
                 let c = general(p, n)
                 memo.storeLong(e, hash: h, p, n, ids: out + (k &- c), count: c)
@@ -132,6 +139,8 @@ final class PieceMemo {
     let longIds: UnsafeMutablePointer<Int32>
     var longKeyUsed = 0
     var longIdsUsed = 0
+    /// Bytes of long pieces served from the memo since the model last heard of them.
+    var servedLong = 0
 
     /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
     let masks: UnsafeMutablePointer<UInt64>
