@@ -88,7 +88,9 @@ struct IdsPath: Sendable {
                     let c = Int(truncatingIfNeeded: e[2] & 0xFFFF_FFFF)
                     (out + k).update(from: memo.longIds + Int(truncatingIfNeeded: e[2] &>> 32), count: c)
                     k &+= c
-                    memo.servedLong &+= n
+                    // Only non-Latin runs (a non-ASCII byte among the first two): the encoder pays off on
+                    // long CJK pieces; building it for English whitespace and ASCII-art repeats cost CPU time.
+                    if (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
                     return
                 }
                 if memo.servedLong > 0 && state.bpe.backtracking?.encoder == nil {
@@ -139,7 +141,7 @@ final class PieceMemo {
     let longIds: UnsafeMutablePointer<Int32>
     var longKeyUsed = 0
     var longIdsUsed = 0
-    /// Bytes of long pieces served from the memo since the model last heard of them.
+    /// Bytes of long non-Latin pieces served from the memo since the model last heard of them.
     var servedLong = 0
 
     /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
