@@ -66,6 +66,14 @@ public struct PatternSplitter: Sendable {
         }
     }
 
+    /// A scanner for loops that want one match at a time (nil for ICU patterns and for `.whitespace`,
+    /// which leaves gaps between matches).
+    @inlinable
+    public func pieceScanner(_ bytes: UnsafeBufferPointer<UInt8>) -> PieceScanner? {
+        guard let known, known != .whitespace, let base = bytes.baseAddress else { return nil }
+        return PieceScanner(Scanner(base, bytes.count, ScanTables.shared), known)
+    }
+
     /// All matches as byte ranges.
     public func matches(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         var out: [Range<Int>] = []
@@ -108,5 +116,59 @@ public struct PatternSplitter: Sendable {
             out.unicodeScalars.append(c)
         }
         return out
+    }
+}
+
+/// The end of the match at each position for the known patterns in which every position starts a match
+/// (all but `.whitespace`): chaining `end(at:)` from 0 yields `forEachMatch`'s matches.
+public struct PieceScanner {
+    @usableFromInline let scanner: Scanner
+    @usableFromInline let known: KnownPattern
+
+    @inlinable init(_ scanner: Scanner, _ known: KnownPattern) { self.scanner = scanner; self.known = known }
+
+    /// Whether `b` is an ASCII letter (A–Z, a–z: the only ASCII `\p{L}`).
+    @inlinable @inline(__always)
+    static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 }
+
+    /// The end of the match starting at `i` (< the buffer's count).
+    @inlinable @inline(__always)
+    public func end(at i: Int) -> Int {
+        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
+        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
+        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
+        // match is decided here, without the general scanner's class lookups and call.
+        if known != .o200k && known != .whitespace {
+            let p = scanner.p, n = scanner.n
+            var j = p[i] == 0x20 ? i &+ 1 : i
+            if j < n && Self.isASCIILetter(p[j]) {
+                j &+= 1
+                while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
+                if j == n || p[j] < 0x80 { return j }
+            }
+        } else if known == .o200k {
+            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
+            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
+            let p = scanner.p, n = scanner.n
+            var j = p[i] == 0x20 ? i &+ 1 : i
+            let first = j
+            while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
+            while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
+            if j > first && (j == n || p[j] < 0x80 && p[j] != 0x27) { return j }
+        }
+        return general(at: i)
+    }
+
+    /// `end(at:)` by the general scanner alone.
+    @inlinable @inline(__always)
+    public func general(at i: Int) -> Int {
+        switch known {
+        case .gpt2: return scanner.gpt2End(i)
+        case .cl100k: return scanner.cl100kEnd(i, maxDigits: 3, possessiveEnd: false)
+        case .cl100kPossessive: return scanner.cl100kEnd(i, maxDigits: 3, possessiveEnd: true)
+        case .qwen: return scanner.cl100kEnd(i, maxDigits: 1, possessiveEnd: false)
+        case .o200k: return scanner.o200kEnd(i)
+        case .whitespace: return scanner.wordNext(i, oniguruma: true).1
+        }
     }
 }

@@ -172,3 +172,39 @@ func scannerMatchesICU(_ known: KnownPattern) throws {
     // `$` is end of line, only `\n` ends a line (Oniguruma Ruby syntax).
     #expect(try PatternSplitter(regex: "a$").matches(in: "a\na\ra\r\na\u{2028}a") == [0..<1, 11..<12])
 }
+
+/// `PieceScanner` (the ids-only encoder's one-match-at-a-time scanner, with its ASCII-word shortcut)
+/// chains to exactly `forEachMatch`'s matches, and its shortcut agrees with the general scanner.
+@Test(arguments: KnownPattern.allCases.filter { $0 != .whitespace })
+func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
+    let splitter = PatternSplitter(known)
+    var rng = SplitMix(seed: 0x5CA7_0000 &+ UInt64(known.regex.utf8.count))
+    var failures = 0
+    let words = ["hello", " world", "Hello", " HTTP", "x", " a", "can't", " don'T", "naïve", " café", "ſ", " \u{17F}s",
+                 "abc\u{301}", "a1", " a\n", "a\r\n", "  ab", "\tab", "ab.", "abc中", " 中",
+                 "HTTP", " HTTP/", "HelloWorld", " ABCdef", " IT'S", "Don't", "A", " Zé", "aÉ", "ABC\u{301}"]
+    for k in 0..<fuzzCount() {
+        var text = FuzzText.make(&rng, maxLen: k % 10 == 0 ? 80 : 24)
+        if k % 2 == 0 { for _ in 0..<(rng.next() % 6) { text += words[Int(rng.next() % UInt64(words.count))] } }
+        var s = text
+        s.withUTF8 { buf in
+            var a: [Range<Int>] = []
+            splitter.forEachMatch(in: buf) { a.append($0..<$1) }
+            var b: [Range<Int>] = []
+            var shortcutDiffers = false
+            if let sc = splitter.pieceScanner(buf) {
+                var i = 0
+                while i < buf.count {
+                    let e = sc.end(at: i)
+                    if e != sc.general(at: i) { shortcutDiffers = true }
+                    b.append(i..<e); i = e
+                }
+            }
+            if a != b || shortcutDiffers {
+                failures += 1
+                if failures <= 5 { Issue.record("\(known) on \"\(escaped(text))\"\n piece scanner \(b)\n forEachMatch  \(a)") }
+            }
+        }
+    }
+    #expect(failures == 0)
+}

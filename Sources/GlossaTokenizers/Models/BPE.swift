@@ -253,6 +253,13 @@ public final class BPEModel: Sendable {
         return s.backtracking!.encoder!.encode(p, n, into: &s)
     }
 
+    /// Counts `bytes` of long pieces that a caller's memo served towards the encoder's build budget, as
+    /// if they had been merged (the memo hides repeats that the merge loop paid for each time).
+    func noteMemoized(_ bytes: Int) {
+        guard case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else { return }
+        _ = backtracker.note(merged: bytes, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
+    }
+
     /// The merge loop proper: initial symbols of `p[0..<n]` into the empty `s`, then merges.
     func mergePiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ scratch: inout BPEScratch) {
         if byteLevel && plainSymbols {

@@ -70,6 +70,8 @@ public final class Tokenizer: Sendable {
     let byteLevelModel: Bool
     /// A byte-level implementation of this normalizer + pre-tokenizer + model combination, if any.
     let fastPath: FastPath?
+    /// The fused ids-only loop for `encodeIds`/`count`, when the pipeline allows it.
+    let idsPath: IdsPath?
 
     public init(model: TokenModel, normalizer: NormalizerConfig? = nil, preTokenizer: PreTokenizerConfig? = nil,
                 postProcessor: PostProcessorConfig? = nil, decoder: DecoderConfig? = nil,
@@ -101,6 +103,8 @@ public final class Tokenizer: Sendable {
         if case .bpe(let m) = model { byteLevelModel = m.byteLevel } else { byteLevelModel = false }
         fastPath = rangePath ? nil : FastPath.select(normalizer: normalizer, preTokenizer: preTokenizer, model: model,
                                                      addedVocabulary: addedVocabulary)
+        idsPath = IdsPath.select(rangePath: rangePath, preTokenizer: self.preTokenizer, model: model,
+                                 addedVocabulary: addedVocabulary)
     }
 
     // MARK: Vocabulary
@@ -149,6 +153,7 @@ public final class Tokenizer: Sendable {
 
     /// Token counting without building an `Encoding` (no offsets, no post-processing).
     public func count(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> Int {
+        if let idsPath { return try runIds(bytes, idsPath, policy: specialTokens, state: &state) }
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
         state.bpe.withOffsets = false
@@ -158,6 +163,10 @@ public final class Tokenizer: Sendable {
 
     /// Ids only, for the bulk paths (no offsets kept, no post-processing).
     public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> [Int32] {
+        if let idsPath {
+            let n = try runIds(bytes, idsPath, policy: specialTokens, state: &state)
+            return Array(UnsafeBufferPointer(start: state.idsOut.ids, count: n))
+        }
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
         state.bpe.withOffsets = false
@@ -197,15 +206,7 @@ public final class Tokenizer: Sendable {
     func run(_ bytes: [UInt8], policy: SpecialTokenPolicy, useFastPath: Bool = true,
              state: inout EncoderState) throws(TokenizerError) {
         try bytes.withUnsafeBufferPointer { (text: UnsafeBufferPointer<UInt8>) throws(TokenizerError) in
-            if let bad = UTF8Scan.firstInvalidOffset(text) { throw .invalidUTF8(source: nil, byteOffset: bad) }
-            var splits = [AddedVocabulary.Split]()
-            if addedVocabulary.isEmpty || policy == .text && addedVocabulary.specialIds.count == addedVocabulary.tokens.count {
-                splits.append(.init(start: 0, end: text.count, id: nil))
-            } else {
-                addedVocabulary.findMatches(text, normalizedSet: false, into: &splits)
-                if policy != .allowed { try applyPolicy(policy, &splits, text) }
-            }
-            for sp in splits {
+            for sp in try splits(text, policy: policy) {
                 if let id = sp.id {
                     state.ids.append(id); state.offsets.append(ByteSpan(sp.start, sp.end)); continue
                 }
@@ -229,6 +230,38 @@ public final class Tokenizer: Sendable {
                     try encodeNormalized(nt, policy: policy, state: &state)
                 }
             }
+        }
+    }
+
+    /// Validates the input and cuts it at the added tokens that `policy` lets through.
+    func splits(_ text: UnsafeBufferPointer<UInt8>, policy: SpecialTokenPolicy) throws(TokenizerError) -> [AddedVocabulary.Split] {
+        if let bad = UTF8Scan.firstInvalidOffset(text) { throw .invalidUTF8(source: nil, byteOffset: bad) }
+        var splits = [AddedVocabulary.Split]()
+        if addedVocabulary.isEmpty || policy == .text && addedVocabulary.specialIds.count == addedVocabulary.tokens.count {
+            splits.append(.init(start: 0, end: text.count, id: nil))
+        } else {
+            addedVocabulary.findMatches(text, normalizedSet: false, into: &splits)
+            if policy != .allowed { try applyPolicy(policy, &splits, text) }
+        }
+        return splits
+    }
+
+    /// `run` for ids only through `path`: the ids land in `state.idsOut`; returns their count.
+    func runIds(_ bytes: [UInt8], _ path: IdsPath, policy: SpecialTokenPolicy,
+                state: inout EncoderState) throws(TokenizerError) -> Int {
+        state.bpe.withOffsets = false
+        state.offsets.removeAll(keepingCapacity: true)
+        return try bytes.withUnsafeBufferPointer { (text: UnsafeBufferPointer<UInt8>) throws(TokenizerError) -> Int in
+            let splits = try splits(text, policy: policy)
+            // At most one id per byte (added tokens included), plus the slack the loop writes past its end.
+            state.idsOut.reserve(text.count &+ PieceMemo.slack)
+            let out = state.idsOut.ids
+            var k = 0
+            for sp in splits {
+                if let id = sp.id { out[k] = id; k &+= 1 }
+                else if sp.start < sp.end { k = path.encode(text, sp.start, sp.end, out: out, at: k, state: &state) }
+            }
+            return k
         }
     }
 
@@ -371,5 +404,9 @@ public struct EncoderState {
     /// Created on first use by the fast paths.
     var wordPieceCache: WordPieceCache?
     var segmentCache: SegmentCache?
+    /// The ids-only path's memo, output buffer and per-piece ids.
+    var pieceMemo: PieceMemo?
+    var idsOut = IdsBuffer()
+    var pieceIds: [Int32] = []
     public init() {}
 }

@@ -1,0 +1,213 @@
+import GlossaPatterns
+
+/// Ids-only encoding (`encodeIds`, `count`) of BPE tokenizers whose whole pre-tokenizer is one
+/// hand-scanned regex (rank files, Llama-3 style `tokenizer.json`): the scanner, a per-thread memo of
+/// short pieces and the output in one loop that writes into a raw buffer. Profiles of the general path
+/// showed most of its time per piece in hashing, the vocabulary probe, the word cache's `memcmp` and
+/// `Array.append`; a memo hit here is two loads, a multiply and a compare. Whatever the memo misses goes
+/// through `BPEModel.tokenize`, so the ids are the general path's (`IdsPathTests` compare the two).
+struct IdsPath: Sendable {
+    let model: BPEModel
+    let splitter: PatternSplitter
+
+    /// The path for a range-path tokenizer with a BPE model and a single known-pattern split, or nil.
+    static func select(rangePath: Bool, preTokenizer: PreTokenizerPipeline, model: TokenModel,
+                       addedVocabulary: AddedVocabulary) -> IdsPath? {
+        guard rangePath, !addedVocabulary.hasNormalizedTokens, case .bpe(let m) = model,
+              preTokenizer.steps.count == 1 else { return nil }
+        switch preTokenizer.steps[0] {
+        case .pattern(let p, .isolated, false), .byteLevel(false, let p?):
+            guard let k = p.known, k != .whitespace else { return nil }
+            return IdsPath(model: m, splitter: p)
+        default:
+            return nil
+        }
+    }
+
+    /// Encodes `text[start..<end]` (no added tokens inside) into `out` from `k`; returns the new end.
+    /// `out` must hold `k + (end - start) + PieceMemo.slack` ids (a token covers at least one byte).
+    func encode(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, out: UnsafeMutablePointer<Int32>,
+                at k0: Int, state: inout EncoderState) -> Int {
+        let base = text.baseAddress!
+        if state.pieceMemo?.owner !== model { state.pieceMemo = PieceMemo(owner: model) }
+        let memo = state.pieceMemo!
+        let slots = memo.slots, masks = memo.masks
+        // Whole 16-byte loads are safe while they end inside the text.
+        let loadLimit = text.count &- 16
+        var k = k0
+
+        /// The model's ids for the piece (left in `state.pieceIds`), copied to `out`.
+        @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+            state.pieceIds.removeAll(keepingCapacity: true)
+            model.tokenize(p, n, base: 0, ids: &state.pieceIds, offsets: &state.offsets, scratch: &state.bpe)
+            let c = state.pieceIds.count
+            state.pieceIds.withUnsafeBufferPointer { (out + k).update(from: $0.baseAddress!, count: c) }
+            k &+= c
+            return c
+        }
+
+        @inline(__always) func piece(_ s: Int, _ n: Int) {
+            let p = base + s
+            if n <= 16 {
+                var w0: UInt64, w1: UInt64
+                if s <= loadLimit {
+                    w0 = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+                    w1 = UnsafeRawPointer(p + 8).loadUnaligned(as: UInt64.self)
+                } else {
+                    (w0, w1) = PieceMemo.loadTail(p, n)
+                }
+                // Keep the piece's own bytes only.
+                w0 &= masks[2 &* n]; w1 &= masks[2 &* n &+ 1]
+                let slot = slots + PieceMemo.slot(w0, w1) &* 4
+                let meta = slot[2]
+                if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
+                    // Up to three ids stored; all are written (the buffer has slack), `count` kept.
+                    out[k] = Int32(truncatingIfNeeded: meta &>> 32)
+                    let rest = slot[3]
+                    out[k &+ 1] = Int32(truncatingIfNeeded: rest)
+                    out[k &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
+                    k &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+                    return
+                }
+                let c = general(p, n)
+                if c >= 1 && c <= 3 {
+                    slot[0] = w0; slot[1] = w1
+                    let ids = state.pieceIds
+                    slot[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(UInt32(bitPattern: ids[0])) &<< 32
+                    slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
+                        | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
+                }
+            } else if n <= PieceMemo.longMaxKey {
+                // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
+                // is at its most expensive on them.
+                let h = hashBytes(p, n)
+                let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
+                let key = e[1]
+                if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
+                    && memcmp(memo.longKeys + Int(truncatingIfNeeded: key &>> 32), p, n) == 0 {
+                    let c = Int(truncatingIfNeeded: e[2] & 0xFFFF_FFFF)
+                    (out + k).update(from: memo.longIds + Int(truncatingIfNeeded: e[2] &>> 32), count: c)
+                    k &+= c
+                    // Only non-Latin runs (a non-ASCII byte among the first two): the encoder pays off on
+                    // long CJK pieces; building it for English whitespace and ASCII-art repeats cost CPU time.
+                    if (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
+                    return
+                }
+                if memo.servedLong > 0 && state.bpe.backtracking?.encoder == nil {
+                    // The merge loop would have paid for these repeats: they count towards building the
+                    // backtracking encoder as they did before the memo (long CJK runs need it early).
+                    model.noteMemoized(memo.servedLong)
+                    memo.servedLong = 0
+                }
+                let c = general(p, n)
+                memo.storeLong(e, hash: h, p, n, ids: out + (k &- c), count: c)
+            } else {
+                _ = general(p, n)
+            }
+        }
+
+        // Matches chain from `start` with no gaps (the pattern is not `.whitespace`), as `forEachRange` cuts them.
+        let scanner = splitter.pieceScanner(UnsafeBufferPointer(rebasing: text[start..<end]))!
+        var i = 0
+        let n = end &- start
+        while i < n {
+            let e = scanner.end(at: i)
+            piece(start &+ i, e &- i)
+            i = e
+        }
+        return k
+    }
+}
+
+/// Per thread: short pieces (≤ 16 bytes) → their ids (≤ 3), direct-mapped. A slot is four words:
+/// the piece's bytes as two little-endian words (zero-padded), (length | count << 8 | id0 << 32),
+/// (id1 | id2 << 32). Empty slots have length 0, which no piece has.
+final class PieceMemo {
+    static let bits = 15
+    /// Ids written past the end of a piece's own (see `IdsPath.encode`).
+    static let slack = 4
+    let owner: BPEModel
+    let slots: UnsafeMutablePointer<UInt64>
+
+    /// Pieces of 17…`longMaxKey` bytes, direct-mapped by `hashBytes`: four words per slot, (hash,
+    /// key offset << 32 | length, ids offset << 32 | count, unused); keys and ids live in two bump arenas,
+    /// and the long memo starts over when either is full. Length 0 marks an empty slot.
+    static let longBits = 12
+    static let longMaxKey = 1024
+    static let longKeyBytes = 1 << 20
+    static let longIdCount = 1 << 18
+    let longSlots: UnsafeMutablePointer<UInt64>
+    let longKeys: UnsafeMutablePointer<UInt8>
+    let longIds: UnsafeMutablePointer<Int32>
+    var longKeyUsed = 0
+    var longIdsUsed = 0
+    /// Bytes of long non-Latin pieces served from the memo since the model last heard of them.
+    var servedLong = 0
+
+    /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
+    let masks: UnsafeMutablePointer<UInt64>
+
+    init(owner: BPEModel) {
+        self.owner = owner
+        masks = .allocate(capacity: 34)
+        for n in 0...16 {
+            masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
+            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
+        }
+        slots = .allocate(capacity: 4 << Self.bits)
+        slots.initialize(repeating: 0, count: 4 << Self.bits)
+        longSlots = .allocate(capacity: 4 << Self.longBits)
+        longSlots.initialize(repeating: 0, count: 4 << Self.longBits)
+        longKeys = .allocate(capacity: Self.longKeyBytes)
+        longIds = .allocate(capacity: Self.longIdCount)
+    }
+    deinit { slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate() }
+
+    @inline(__always) static func longSlot(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> (64 &- UInt64(longBits)))
+    }
+
+    /// Records `p[0..<n]` → `ids[0..<count]` in the long slot `e`.
+    func storeLong(_ e: UnsafeMutablePointer<UInt64>, hash: UInt64, _ p: UnsafePointer<UInt8>, _ n: Int,
+                   ids: UnsafePointer<Int32>, count: Int) {
+        if longKeyUsed &+ n > Self.longKeyBytes || longIdsUsed &+ count > Self.longIdCount {
+            longSlots.update(repeating: 0, count: 4 << Self.longBits)
+            longKeyUsed = 0; longIdsUsed = 0
+        }
+        (longKeys + longKeyUsed).update(from: p, count: n)
+        (longIds + longIdsUsed).update(from: ids, count: count)
+        e[0] = hash
+        e[1] = UInt64(longKeyUsed) &<< 32 | UInt64(n)
+        e[2] = UInt64(longIdsUsed) &<< 32 | UInt64(count)
+        longKeyUsed &+= n; longIdsUsed &+= count
+    }
+
+    @inline(__always) static func slot(_ w0: UInt64, _ w1: UInt64) -> Int {
+        let h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F)
+        return Int(truncatingIfNeeded: (h ^ (h &>> 32)) &>> (64 &- UInt64(bits)))
+    }
+
+    /// The words of `p[0..<n]` (n ≤ 16) read byte by byte: near the end of the text.
+    static func loadTail(_ p: UnsafePointer<UInt8>, _ n: Int) -> (UInt64, UInt64) {
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        var i = 0
+        while i < n {
+            if i < 8 { w0 |= UInt64(p[i]) &<< UInt64(8 &* i) } else { w1 |= UInt64(p[i]) &<< UInt64(8 &* (i &- 8)) }
+            i &+= 1
+        }
+        return (w0, w1)
+    }
+}
+
+/// The raw id buffer of the ids-only path (grown, never shrunk).
+final class IdsBuffer {
+    var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
+    var capacity = 1024
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        ids.deallocate()
+        capacity = Swift.max(n, capacity &* 2)
+        ids = .allocate(capacity: capacity)
+    }
+    deinit { ids.deallocate() }
+}

@@ -1,0 +1,111 @@
+import XCTest
+@testable import GlossaTokenizers
+
+/// The fused ids-only loop (`IdsPath`, behind `encodeIds`/`count`) against the general path (`run` without
+/// fast paths, the reference the parity suite checks): identical ids on generated text, with one state
+/// reused throughout so that the piece memos are hit, missed, overwritten and (long memo) started over.
+final class IdsPathTests: XCTestCase {
+    typealias Rng = FastPathTests.Rng
+
+    func load(_ rel: String) throws -> Tokenizer {
+        let path = TestPaths.tokenizer(rel)
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) not present") }
+        return try Tokenizer.load(path: path)
+    }
+
+    /// Text made for the memo: FastPathTests' pieces, whitespace and punctuation runs across the 16-byte and
+    /// long-memo bounds, NULs (the memo zero-pads its keys), random letters and CJK.
+    static func text(_ r: inout Rng) -> String {
+        var s = ""
+        for _ in 0..<r.below(12) {
+            switch r.below(8) {
+            case 0: s += String(repeating: " ", count: 1 + r.below(40))
+            case 1: s += String(repeating: "-", count: 1 + r.below(1100)) + (r.below(2) == 0 ? "\n" : "")
+            case 2: s += String(repeating: "\u{0}", count: 1 + r.below(18))
+            case 3: s += String((0..<(1 + r.below(30))).map { _ in Character(Unicode.Scalar(UInt8(97 + r.below(26)))) })
+            case 4: s += String(repeating: "中文测试", count: 1 + r.below(12))
+            default: s += FastPathTests.text(&r)
+            }
+        }
+        return s
+    }
+
+    func assertSame(_ tok: Tokenizer, seed: UInt64, count: Int = 2000, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertNotNil(tok.idsPath, "the ids-only path was not selected", file: file, line: line)
+        var r = Rng(s: seed)
+        var texts = ["", " ", "a", "\u{0}", "\u{0}\u{0}", String(repeating: " ", count: 16), String(repeating: "x", count: 17),
+                     "<|endoftext|>", "a<|endoftext|>b", " <|endoftext|> ", "<|begin_of_text|>hi"]
+        for _ in 0..<count { texts.append(Self.text(&r)) }
+        var idsOnly = EncoderState(), general = EncoderState()
+        // Twice: the second round finds the memos filled by the first.
+        for t in texts + texts {
+            for policy in [SpecialTokenPolicy.allowed, .text] {
+                let b = Array(t.utf8)
+                general.ids = []; general.offsets = []
+                try tok.run(b, policy: policy, useFastPath: false, state: &general)
+                let ids = try tok.encodeIds(bytes: b, specialTokens: policy, state: &idsOnly)
+                let n = try tok.count(bytes: b, specialTokens: policy, state: &idsOnly)
+                if ids != general.ids || n != general.ids.count {
+                    XCTFail("\(policy) \(t.debugDescription):\n ids path \(ids) (count \(n))\n general  \(general.ids)",
+                            file: file, line: line)
+                    return
+                }
+            }
+        }
+        // The disallowed policy still throws.
+        if let special = tok.addedVocabulary.tokens.first(where: { $0.special }) {
+            XCTAssertThrowsError(try tok.encodeIds(bytes: Array(("a" + special.content).utf8), specialTokens: .disallowed,
+                                                   state: &idsOnly), file: file, line: line)
+        }
+    }
+
+    func testCl100k() throws { try assertSame(load("cl100k_base/cl100k_base.tiktoken"), seed: 1) }
+    func testO200k() throws { try assertSame(load("o200k_base/o200k_base.tiktoken"), seed: 2) }
+    func testLlama3Ranks() throws { try assertSame(load("llama3.2/tokenizer.model"), seed: 3) }
+    func testLlama3JSON() throws { try assertSame(load("llama3.2/tokenizer.json"), seed: 4, count: 500) }
+    func testGPT2() throws { try assertSame(load("gpt2"), seed: 5, count: 500) }
+
+    /// More distinct long pieces than the long memo's arenas hold: it starts over and stays exact.
+    func testLongMemoStartsOver() throws {
+        let tok = try load("cl100k_base/cl100k_base.tiktoken")
+        var r = Rng(s: 9)
+        var state = EncoderState(), general = EncoderState()
+        var pieces: [[UInt8]] = []
+        for _ in 0..<(PieceMemo.longKeyBytes / 900 + 50) {
+            pieces.append([0x20] + (0..<900).map { _ in UInt8(97 + r.below(26)) })
+        }
+        for p in pieces + pieces.prefix(100) {
+            general.ids = []
+            try tok.run(p, policy: .text, useFastPath: false, state: &general)
+            let ids = try tok.encodeIds(bytes: p, specialTokens: .text, state: &state)
+            XCTAssertEqual(ids, general.ids)
+            if ids != general.ids { return }
+        }
+        XCTAssertLessThan(state.pieceMemo!.longKeyUsed, PieceMemo.longKeyBytes)
+    }
+
+    /// Long pieces served from the memo still count towards building the backtracking encoder, as the
+    /// merges they replace did (a long CJK text of few distinct runs would otherwise never get it).
+    func testMemoHitsCountTowardsTheEncoder() throws {
+        let tok = try load("cl100k_base/cl100k_base.tiktoken")
+        guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        let piece = Array(String(repeating: "中文测试", count: 20).utf8)
+        var state = EncoderState(), general = EncoderState()
+        for _ in 0...(m.lookup.arenaCount / piece.count) {
+            _ = try tok.encodeIds(bytes: piece, specialTokens: .text, state: &state)
+        }
+        XCTAssertFalse(m.backtracker.note(merged: 0, budget: .max) { nil }.built)
+        // The next long piece that misses hands the count over, and the encoder is built.
+        let other = Array(String(repeating: "汉字", count: 30).utf8)
+        let ids = try tok.encodeIds(bytes: other, specialTokens: .text, state: &state)
+        XCTAssertTrue(m.backtracker.note(merged: 0, budget: .max) { nil }.built)
+        try tok.run(other, policy: .text, useFastPath: false, state: &general)
+        XCTAssertEqual(ids, general.ids)
+    }
+
+    /// Pipelines the loop does not cover keep the general ids-only path.
+    func testNotSelected() throws {
+        XCTAssertNil(try load("mistral-7b-v0.3/tokenizer.json").idsPath)
+        XCTAssertNil(try load("all-MiniLM-L6-v2-wordpiece/tokenizer.json").idsPath)
+    }
+}
