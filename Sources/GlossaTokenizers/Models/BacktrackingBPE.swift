@@ -30,6 +30,9 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let edgeShift: UInt64
     private let edgeMask: Int
     private let terminal: UnsafeMutablePointer<Int32>
+    /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
+    private let avoidPrefix: UnsafeMutablePointer<UInt64>?
+    private let avoidToken: UnsafeMutablePointer<UInt64>?
 
     /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
     init?(lookup: ByteTable, byteIds: [Int32]) {
@@ -154,16 +157,60 @@ final class BacktrackingBPE: @unchecked Sendable {
             while q >= 0 && !reachable[Int(q)] { q = prefixAll[Int(q)] }
             nextPrefix[t] = q
         }
-        // A token that BPE cannot build from its own bytes means the ranks are not those of one BPE
-        // training run (Llama 3 appended 28k tokens to cl100k's): merges then need not come in rank
-        // order, which the pair check assumes, and the parity suite found wrong ids there. cl100k and
-        // o200k have none (every token checked against the merge loop in `BacktrackingTests`).
-        for t in 0..<n where indexed[t] && !reachable[t] { return nil }
+        // A token that BPE cannot build from its own bytes by merges in rank order means the ranks are
+        // not those of one BPE training run (Llama 3 appended 28k tokens to cl100k's, ~700 of them
+        // unreachable): merges then need not come in rank order, which the pair check assumes. The
+        // reachable tokens alone are such a run, and BPE of a piece in which no unreachable token
+        // occurs never forms one (every symbol is a substring of the piece), so its merges are those
+        // of that run: the encoder serves such pieces and declines the others (`containsAvoided`).
+        // cl100k and o200k have none.
+        var avoided = 0
+        for t in 0..<n where indexed[t] && !reachable[t] { avoided &+= 1 }
+        if avoided > 0 {
+            let prefixes = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
+            prefixes.initialize(repeating: 0, count: 1024)
+            let flags = UnsafeMutablePointer<UInt64>.allocate(capacity: (n &+ 63) &>> 6)
+            flags.initialize(repeating: 0, count: (n &+ 63) &>> 6)
+            for t in 0..<n where indexed[t] && !reachable[t] {
+                // Single bytes are always reachable, so every avoided token has two bytes at least.
+                let p = buf.arena + Int(buf.starts[t])
+                let k = Int(p[0]) &<< 8 | Int(p[1])
+                prefixes[k &>> 6] |= 1 &<< UInt64(k & 63)
+                flags[t &>> 6] |= 1 &<< UInt64(t & 63)
+            }
+            avoidPrefix = prefixes; avoidToken = flags
+        } else {
+            avoidPrefix = nil; avoidToken = nil
+        }
     }
 
     deinit {
         splitLeft.deallocate(); splitRight.deallocate(); nextPrefix.deallocate()
         rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate(); terminal.deallocate()
+        avoidPrefix?.deallocate(); avoidToken?.deallocate()
+    }
+
+    /// Whether a token that the encoder must not produce (unreachable, see `init`) occurs in `p[0..<n]`:
+    /// a bit per two-byte prefix of such tokens, then a trie walk from the few positions that have one.
+    private func containsAvoided(_ p: UnsafePointer<UInt8>, _ n: Int,
+                                 _ prefixes: UnsafeMutablePointer<UInt64>, _ flags: UnsafeMutablePointer<UInt64>) -> Bool {
+        var i = 0
+        while i &+ 1 < n {
+            let k = Int(p[i]) &<< 8 | Int(p[i &+ 1])
+            if prefixes[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
+                var node = Int(rootChild2[k])
+                var j = i &+ 2
+                while node >= 0 {
+                    let t = Int(terminal[node])
+                    if t >= 0 && flags[t &>> 6] & (1 &<< UInt64(t & 63)) != 0 { return true }
+                    if j == n { break }
+                    node = Self.child(edges, edgeShift, edgeMask, node, p[j])
+                    j &+= 1
+                }
+            }
+            i &+= 1
+        }
+        return false
     }
 
     @inline(__always)
@@ -236,9 +283,11 @@ final class BacktrackingBPE: @unchecked Sendable {
         return best
     }
 
-    /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, if no
-    /// encoding was found — which the theory rules out; the caller then runs the merge loop.
+    /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, when an
+    /// unreachable token occurs in the piece or no encoding was found (which the theory rules out); the
+    /// caller then runs the merge loop.
     func encode(_ p: UnsafePointer<UInt8>, _ n: Int, into s: inout BPEScratch) -> Bool {
+        if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
         let memo = s.cache.storage.validPairs
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
         @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
