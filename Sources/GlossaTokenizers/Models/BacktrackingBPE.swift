@@ -9,27 +9,29 @@
 /// Built from the vocabulary once the model has merged enough long pieces without it (`LazyBacktracker`);
 /// immutable afterwards and shared by threads.
 final class BacktrackingBPE: @unchecked Sendable {
-    /// Keeps the key bytes and lengths alive (the table is the model's own, never modified).
+    /// Keeps the key bytes alive (the table is the model's own, never modified).
     private let table: ByteTableBuffer
-    private let lengths: UnsafeMutablePointer<Int32>
     let tokenCount: Int
-    /// The last merge that builds each reachable token from its own bytes: (left, right); a single
-    /// byte is its own split (left == right == id). Every token is reachable, or there is no encoder.
-    private let splitLeft: UnsafeMutablePointer<Int32>
-    private let splitRight: UnsafeMutablePointer<Int32>
-    /// Longest reachable token that is a proper prefix of the token, or -1.
-    private let nextPrefix: UnsafeMutablePointer<Int32>
+    /// Per token, one 16-byte record (one cache line per token touched, where four arrays took up to
+    /// four): [length, next prefix, split left, split right]. Next prefix: the longest reachable token
+    /// that is a proper prefix, or -1. Split: the last merge that builds a reachable token from its own
+    /// bytes; a single byte is its own split (left == right == id), an unreachable token has -1.
+    private let info: UnsafeMutablePointer<Int32>
     /// (left, right) → (id << 32 | id) for those canonical merges only.
     private let pairs: PairTable
-    /// Trie of reachable tokens: root children by byte, deeper edges in a hash table of
-    /// (node << 8 | byte) << 32 | child; `terminal[node]` is the token ending there or -1.
+    /// Bit per hashed pair of `pairs` (16 bits per merge, a few hundred KB that stay in L2): most pairs
+    /// checked are not merges, and this rejects them without a probe of the multi-MB table.
+    private let pairFilter: UnsafeMutablePointer<UInt64>
+    private let pairFilterShift: UInt64
+    /// Trie of all tokens: root children by byte, deeper edges in a hash table of
+    /// (node << 8 | byte) << 32 | child. The node where token t ends is numbered t, the others from
+    /// `tokenCount` on: "is a token" is `node < tokenCount`, with no array to miss in the cache.
     private let rootChild: UnsafeMutablePointer<Int32>
     /// Node of each two-byte prefix (b0 << 8 | b1), or -1: saves the first hashed edge of most matches.
     private let rootChild2: UnsafeMutablePointer<Int32>
     private let edges: UnsafeMutablePointer<UInt64>
     private let edgeShift: UInt64
     private let edgeMask: Int
-    private let terminal: UnsafeMutablePointer<Int32>
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
@@ -40,7 +42,6 @@ final class BacktrackingBPE: @unchecked Sendable {
         let buf = lookup.buffer
         let n = lookup.entryCount
         table = buf
-        lengths = buf.lengths
         tokenCount = n
         // Only entries that the lookup finds as themselves are tokens (holes and repeated keys are not);
         // a rank file indexes every entry, which spares the hash lookups.
@@ -59,6 +60,8 @@ final class BacktrackingBPE: @unchecked Sendable {
             maxLen = max(maxLen, len)
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
+        // Edge keys hold a node in 24 bits.
+        guard n &+ totalBytes < 1 << 24 else { return nil }
 
         // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
         // shortest first so that every proper prefix token is in place when a token's path is walked.
@@ -70,38 +73,40 @@ final class BacktrackingBPE: @unchecked Sendable {
             let l = Int(buf.lengths[t])
             order[Int(byLength[l])] = Int32(t); byLength[l] &+= 1
         }
-        let maxNodes = totalBytes &+ 1
-        terminal = .allocate(capacity: maxNodes)
-        terminal.initialize(repeating: -1, count: maxNodes)
+        let maxEdges = totalBytes
         rootChild = .allocate(capacity: 256)
         rootChild.initialize(repeating: -1, count: 256)
         var cap = 1024
-        while cap < maxNodes &+ maxNodes / 3 { cap &<<= 1 }
+        while cap < maxEdges &+ maxEdges / 3 { cap &<<= 1 }
         edges = .allocate(capacity: cap)
         edges.initialize(repeating: .max, count: cap)
         edgeMask = cap &- 1
         edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
-        var nodes = 1
+        // Shortest first, so a token's end node is always new (numbered by the token) and any node
+        // met on its way that is not a token's end is a prefix of no token so far.
+        var nodes = n
         // Longest token (any) that is a proper prefix of each token.
         var prefixAll = [Int32](repeating: -1, count: n)
         for t32 in order {
             let t = Int(t32)
             let p = buf.arena + Int(buf.starts[t])
             let len = Int(buf.lengths[t])
+            // Every byte is a token (checked above) and they come first.
+            if len == 1 { rootChild[Int(p[0])] = t32; continue }
             var node = Int(rootChild[Int(p[0])])
-            if node < 0 { node = nodes; nodes &+= 1; rootChild[Int(p[0])] = Int32(node) }
             var best: Int32 = -1
             var j = 1
             while j < len {
-                let tt = terminal[node]
-                if tt >= 0 { best = tt }
+                if node < n { best = Int32(node) }
                 let key = UInt64(node) &<< 8 | UInt64(p[j])
                 var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> edgeShift) & edgeMask
                 while true {
                     let x = edges[s]
                     if x == .max {
-                        edges[s] = key &<< 32 | UInt64(nodes)
-                        node = nodes; nodes &+= 1
+                        let fresh = j == len &- 1 ? t : nodes
+                        if fresh == nodes { nodes &+= 1 }
+                        edges[s] = key &<< 32 | UInt64(fresh)
+                        node = fresh
                         break
                     }
                     if x &>> 32 == key { node = Int(truncatingIfNeeded: x & 0xFFFF_FFFF); break }
@@ -109,15 +114,15 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
                 j &+= 1
             }
-            terminal[node] = t32
+            if node != t { return nil }
             prefixAll[t] = best
         }
-        splitLeft = .allocate(capacity: n)
-        splitRight = .allocate(capacity: n)
-        splitLeft.initialize(repeating: -1, count: n)
-        splitRight.initialize(repeating: -1, count: n)
-        nextPrefix = .allocate(capacity: n)
-        nextPrefix.initialize(repeating: -1, count: n)
+        // [length, next prefix, split left, split right] per token.
+        info = UnsafeMutableRawPointer.allocate(byteCount: n &* 16, alignment: 64).bindMemory(to: Int32.self, capacity: n &* 4)
+        for t in 0..<n {
+            info[4 &* t] = indexed[t] ? buf.lengths[t] : 0
+            info[4 &* t &+ 1] = -1; info[4 &* t &+ 2] = -1; info[4 &* t &+ 3] = -1
+        }
         // Reverse-engineer each token's last merge in rank order (rs-bpe's `from_dictionary`): the
         // longest prefix token whose remainder is a token, both of lower rank, that BPE keeps apart.
         var pt = PairTable(capacity: n)
@@ -126,7 +131,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             let p = buf.arena + Int(buf.starts[t])
             let len = Int(buf.lengths[t])
             if len == 1 {
-                splitLeft[t] = Int32(t); splitRight[t] = Int32(t); reachable[t] = true
+                info[4 &* t &+ 2] = Int32(t); info[4 &* t &+ 3] = Int32(t); reachable[t] = true
                 continue
             }
             var left = prefixAll[t]
@@ -135,8 +140,8 @@ final class BacktrackingBPE: @unchecked Sendable {
                     let ll = Int(buf.lengths[Int(left)])
                     let right = lookup.find(p + ll, len &- ll)
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
-                        && Self.validPair(left, right, pt, splitLeft, splitRight) {
-                        splitLeft[t] = left; splitRight[t] = right; reachable[t] = true
+                        && Self.validPair(left, right, pt, nil, 0, info) {
+                        info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
                         pt.insertIfAbsent(left: left, right: right, rank: Int32(t), merged: Int32(t))
                         break
                     }
@@ -145,17 +150,26 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
+        var filterBits = 1 << 16
+        while filterBits < pt.count &* 16 { filterBits &<<= 1 }
+        pairFilter = .allocate(capacity: filterBits &>> 6)
+        pairFilter.initialize(repeating: 0, count: filterBits &>> 6)
+        pairFilterShift = UInt64(64 &- filterBits.trailingZeroBitCount)
+        for t in 0..<n where reachable[t] && buf.lengths[t] > 1 {
+            let k = PairTable.pack(info[4 &* t &+ 2], info[4 &* t &+ 3])
+            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> pairFilterShift)
+            pairFilter[bit &>> 6] |= 1 &<< UInt64(bit & 63)
+        }
         rootChild2 = .allocate(capacity: 65536)
         rootChild2.initialize(repeating: -1, count: 65536)
         for b0 in 0..<256 {
             let n1 = Int(rootChild[b0])
-            if n1 < 0 { continue }
             for b1 in 0..<256 { rootChild2[b0 &<< 8 | b1] = Int32(Self.child(edges, edgeShift, edgeMask, n1, UInt8(b1))) }
         }
         for t in 0..<n where indexed[t] {
             var q = prefixAll[t]
             while q >= 0 && !reachable[Int(q)] { q = prefixAll[Int(q)] }
-            nextPrefix[t] = q
+            info[4 &* t &+ 1] = q
         }
         // A token that BPE cannot build from its own bytes by merges in rank order means the ranks are
         // not those of one BPE training run (Llama 3 appended 28k tokens to cl100k's, ~700 of them
@@ -185,8 +199,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     deinit {
-        splitLeft.deallocate(); splitRight.deallocate(); nextPrefix.deallocate()
-        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate(); terminal.deallocate()
+        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate()
+        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate()
         avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
 
@@ -201,8 +215,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                 var node = Int(rootChild2[k])
                 var j = i &+ 2
                 while node >= 0 {
-                    let t = Int(terminal[node])
-                    if t >= 0 && flags[t &>> 6] & (1 &<< UInt64(t & 63)) != 0 { return true }
+                    if node < tokenCount && flags[node &>> 6] & (1 &<< UInt64(node & 63)) != 0 { return true }
                     if j == n { break }
                     node = Self.child(edges, edgeShift, edgeMask, node, p[j])
                     j &+= 1
@@ -228,20 +241,26 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
+    /// `filter` (nil while building) rejects most pairs that are not merges before the table probe.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PairTable,
-                                  _ splitLeft: UnsafeMutablePointer<Int32>, _ splitRight: UnsafeMutablePointer<Int32>) -> Bool {
+                                  _ filter: UnsafeMutablePointer<UInt64>?, _ filterShift: UInt64,
+                                  _ info: UnsafeMutablePointer<Int32>) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
         while true {
-            let v = pairs.lookup(a, b)
-            if v != .max && Int32(truncatingIfNeeded: v & 0xFFFF_FFFF) < limit { return false }
+            let k = PairTable.pack(a, b)
+            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> filterShift)
+            if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
+                let v = pairs.lookup(a, b)
+                if v != .max && Int32(truncatingIfNeeded: v & 0xFFFF_FFFF) < limit { return false }
+            }
             if a > b {
                 limit = a
-                let a2 = splitRight[Int(a)]
+                let a2 = info[4 &* Int(a) &+ 3]
                 if a2 == a {
                     limit = b &+ 1
-                    let b2 = splitLeft[Int(b)]
+                    let b2 = info[4 &* Int(b) &+ 2]
                     if b2 == b { return true }
                     b = b2
                 } else {
@@ -249,10 +268,10 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
             } else {
                 limit = b &+ 1
-                let b2 = splitLeft[Int(b)]
+                let b2 = info[4 &* Int(b) &+ 2]
                 if b2 == b {
                     limit = a
-                    let a2 = splitRight[Int(a)]
+                    let a2 = info[4 &* Int(a) &+ 3]
                     if a2 == a { return true }
                     a = a2
                 } else {
@@ -265,19 +284,17 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
     @inline(__always)
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
-        var node = Int(rootChild[Int(p[i])])
-        var best = terminal[node]
+        let tokens = tokenCount
+        var best = rootChild[Int(p[i])]
         if i &+ 1 == n { return best }
-        node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        var node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
         if node < 0 { return best }
-        let t2 = terminal[node]
-        if t2 >= 0 { best = t2 }
+        if node < tokens { best = Int32(truncatingIfNeeded: node) }
         var j = i &+ 2
         while j < n {
             node = Self.child(edges, edgeShift, edgeMask, node, p[j])
             if node < 0 { break }
-            let t = terminal[node]
-            if t >= 0 { best = t }
+            if node < tokens { best = Int32(truncatingIfNeeded: node) }
             j &+= 1
         }
         return best
@@ -295,7 +312,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
             let x = memo[slot]
             if x & ~(1 << 63) == k { return x >> 63 != 0 }
-            let v = Self.validPair(a, b, pairs, splitLeft, splitRight)
+            let v = Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info)
             memo[slot] = v ? k | 1 << 63 : k
             return v
         }
@@ -311,18 +328,18 @@ final class BacktrackingBPE: @unchecked Sendable {
                     var token = next
                     let last: Int32 = count > 0 ? stack[count &- 1] : -1
                     while true {
-                        let end = pos &+ Int(lengths[Int(token)])
+                        let end = pos &+ Int(info[4 &* Int(token)])
                         if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
                             && (last < 0 || valid(last, token)) {
                             stack[count] = token; count &+= 1; pos = end
                             next = pos < n ? longestMatch(p, pos, n) : -1
                             break
                         }
-                        let shorter = nextPrefix[Int(token)]
+                        let shorter = info[4 &* Int(token) &+ 1]
                         if shorter >= 0 { token = shorter; continue }
                         // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                         bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= Int(lengths[Int(last)]) }
+                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
                         next = last
                         break
                     }
@@ -331,7 +348,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                 var at: Int32 = 0
                 for k in 0..<count {
                     let t = stack[k]
-                    let e = at &+ lengths[Int(t)]
+                    let e = at &+ info[4 &* Int(t)]
                     s.push(t, at, e)
                     at = e
                 }
