@@ -23,15 +23,17 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// checked are not merges, and this rejects them without a probe of the multi-MB table.
     private let pairFilter: UnsafeMutablePointer<UInt64>
     private let pairFilterShift: UInt64
-    /// Trie of all tokens: root children by byte, deeper edges in a hash table of
-    /// (node << 8 | byte) << 32 | child. The node where token t ends is numbered t, the others from
-    /// `tokenCount` on: "is a token" is `node < tokenCount`, with no array to miss in the cache.
+    /// The token of each byte.
     private let rootChild: UnsafeMutablePointer<Int32>
-    /// Node of each two-byte prefix (b0 << 8 | b1), or -1: saves the first hashed edge of most matches.
+    /// Trie of all tokens as a double array laid out breadth first: the child of the node in cell c by
+    /// byte b is in cell base(c) + b when that cell's check is c. A cell is (check << 32 | terminal
+    /// bit 31 | base); `cellToken` holds the token of terminal cells, read once per walk. Siblings share
+    /// cache lines and the short prefixes that every walk passes are packed at the start, where a hash
+    /// table of edges missed the cache on nearly every step (58 % of the encoder's time on random letters).
+    private let cells: UnsafeMutablePointer<UInt64>
+    private let cellToken: UnsafeMutablePointer<Int32>
+    /// Cell of each two-byte prefix (b0 << 8 | b1), or -1.
     private let rootChild2: UnsafeMutablePointer<Int32>
-    private let edges: UnsafeMutablePointer<UInt64>
-    private let edgeShift: UInt64
-    private let edgeMask: Int
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
@@ -78,10 +80,12 @@ final class BacktrackingBPE: @unchecked Sendable {
         rootChild.initialize(repeating: -1, count: 256)
         var cap = 1024
         while cap < maxEdges &+ maxEdges / 3 { cap &<<= 1 }
-        edges = .allocate(capacity: cap)
+        // Built as a hash table of (node << 8 | byte) << 32 | child, then laid out as the double array.
+        let edges = UnsafeMutablePointer<UInt64>.allocate(capacity: cap)
         edges.initialize(repeating: .max, count: cap)
-        edgeMask = cap &- 1
-        edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
+        defer { edges.deallocate() }
+        let edgeMask = cap &- 1
+        let edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
         // Shortest first, so a token's end node is always new (numbered by the token) and any node
         // met on its way that is not a token's end is a prefix of no token so far.
         var nodes = n
@@ -160,11 +164,19 @@ final class BacktrackingBPE: @unchecked Sendable {
             let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> pairFilterShift)
             pairFilter[bit &>> 6] |= 1 &<< UInt64(bit & 63)
         }
+        let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
+        cells = .allocate(capacity: da.count)
+        cells.initialize(from: da, count: da.count)
+        cellToken = .allocate(capacity: daToken.count)
+        cellToken.initialize(from: daToken, count: daToken.count)
         rootChild2 = .allocate(capacity: 65536)
-        rootChild2.initialize(repeating: -1, count: 65536)
         for b0 in 0..<256 {
-            let n1 = Int(rootChild[b0])
-            for b1 in 0..<256 { rootChild2[b0 &<< 8 | b1] = Int32(Self.child(edges, edgeShift, edgeMask, n1, UInt8(b1))) }
+            // Root children are cells 1 + b (the root, cell 0, has base 1).
+            let c1 = 1 &+ b0
+            let base = Int(cells[c1] & 0x7FFF_FFFF)
+            for b1 in 0..<256 {
+                rootChild2[b0 &<< 8 | b1] = cells[base &+ b1] &>> 32 == UInt64(c1) ? Int32(base &+ b1) : -1
+            }
         }
         for t in 0..<n where indexed[t] {
             var q = prefixAll[t]
@@ -200,7 +212,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     deinit {
         UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate()
-        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate()
+        rootChild.deallocate(); rootChild2.deallocate(); cells.deallocate(); cellToken.deallocate()
         avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
 
@@ -212,12 +224,13 @@ final class BacktrackingBPE: @unchecked Sendable {
         while i &+ 1 < n {
             let k = Int(p[i]) &<< 8 | Int(p[i &+ 1])
             if prefixes[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
-                var node = Int(rootChild2[k])
+                var cell = Int(rootChild2[k])
                 var j = i &+ 2
-                while node >= 0 {
-                    if node < tokenCount && flags[node &>> 6] & (1 &<< UInt64(node & 63)) != 0 { return true }
+                while cell >= 0 {
+                    let t = Int(cellToken[cell])
+                    if t >= 0 && flags[t &>> 6] & (1 &<< UInt64(t & 63)) != 0 { return true }
                     if j == n { break }
-                    node = Self.child(edges, edgeShift, edgeMask, node, p[j])
+                    cell = Self.child(cells, cell, p[j])
                     j &+= 1
                 }
             }
@@ -226,17 +239,79 @@ final class BacktrackingBPE: @unchecked Sendable {
         return false
     }
 
+    /// The child cell of `cell` by `byte` in the double array, or -1.
     @inline(__always)
-    private static func child(_ edges: UnsafeMutablePointer<UInt64>, _ shift: UInt64, _ mask: Int,
-                              _ node: Int, _ byte: UInt8) -> Int {
-        let key = UInt64(node) &<< 8 | UInt64(byte)
-        var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
-        while true {
+    private static func child(_ cells: UnsafeMutablePointer<UInt64>, _ cell: Int, _ byte: UInt8) -> Int {
+        let c = Int(truncatingIfNeeded: cells[cell] & 0x7FFF_FFFF) &+ Int(byte)
+        return cells[c] &>> 32 == UInt64(cell) ? c : -1
+    }
+
+    /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
+    /// children in `rootChild`) as a double array, breadth first, and the token of each cell (-1 if none).
+    /// Placement is first fit; nodes with several children search from where the last such node went,
+    /// so the holes left behind are filled by single-child nodes and the build stays linear in practice.
+    private static func doubleArray(edges: UnsafeMutablePointer<UInt64>, capacity: Int,
+                                    rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> ([UInt64], [Int32]) {
+        let root = nodes
+        // Children of each node grouped by parent (counting sort): child << 8 | byte.
+        var first = [Int32](repeating: 0, count: nodes &+ 2)
+        for s in 0..<capacity where edges[s] != .max { first[Int(truncatingIfNeeded: edges[s] &>> 40) &+ 1] &+= 1 }
+        first[root &+ 1] = 256
+        for v in 0...nodes { first[v &+ 1] &+= first[v] }
+        var fill = first
+        var kids = [UInt32](repeating: 0, count: Int(first[nodes &+ 1]))
+        for s in 0..<capacity where edges[s] != .max {
             let x = edges[s]
-            if x &>> 32 == key { return Int(truncatingIfNeeded: x & 0xFFFF_FFFF) }
-            if x == .max { return -1 }
-            s = (s &+ 1) & mask
+            let parent = Int(truncatingIfNeeded: x &>> 40)
+            kids[Int(fill[parent])] = UInt32(truncatingIfNeeded: x & 0xFFFF_FFFF) &<< 8 | UInt32(truncatingIfNeeded: (x &>> 32) & 0xFF)
+            fill[parent] &+= 1
         }
+        for b in 0..<256 { kids[Int(fill[root])] = UInt32(rootChild[b]) &<< 8 | UInt32(b); fill[root] &+= 1 }
+
+        let free = UInt64.max
+        var cells = [UInt64](repeating: free, count: nodes &+ 1024)
+        var cellOf = [Int32](repeating: -1, count: nodes &+ 1)
+        var queue = [Int32]()
+        queue.reserveCapacity(nodes &+ 1)
+        queue.append(Int32(root))
+        cellOf[root] = 0
+        cells[0] = 0xFFFF_FFFE &<< 32 // the root: no cell is its parent
+        var head = 0, firstFree = 1, bigFrom = 1
+        while head < queue.count {
+            let v = Int(queue[head]); head &+= 1
+            let vc = Int(cellOf[v])
+            let lo = Int(first[v]), hi = Int(first[v &+ 1])
+            var base = 0
+            if lo < hi {
+                var minByte = 255
+                for k in lo..<hi { minByte = min(minByte, Int(kids[k] & 0xFF)) }
+                var f = hi &- lo > 1 ? max(firstFree, bigFrom) : firstFree
+                while true {
+                    if f &+ 512 > cells.count { cells.append(contentsOf: repeatElement(free, count: cells.count / 2)) }
+                    if cells[f] != free { f &+= 1; continue }
+                    base = f &- minByte
+                    if base >= 1 {
+                        var fits = true
+                        for k in lo..<hi where cells[base &+ Int(kids[k] & 0xFF)] != free { fits = false; break }
+                        if fits { break }
+                    }
+                    f &+= 1
+                }
+                if hi &- lo > 1 { bigFrom = f }
+                for k in lo..<hi {
+                    let c = base &+ Int(kids[k] & 0xFF)
+                    cells[c] = UInt64(vc) &<< 32
+                    let child = Int(kids[k] &>> 8)
+                    cellOf[child] = Int32(c)
+                    queue.append(Int32(child))
+                }
+                while cells[firstFree] != free { firstFree &+= 1 }
+            }
+            cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | (v < tokens ? 1 &<< 31 : 0) | UInt64(base)
+        }
+        var token = [Int32](repeating: -1, count: cells.count)
+        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { token[Int(cellOf[v])] = Int32(v) }
+        return (cells, token)
     }
 
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
@@ -284,20 +359,23 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
     @inline(__always)
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
-        let tokens = tokenCount
-        var best = rootChild[Int(p[i])]
+        let best = rootChild[Int(p[i])]
         if i &+ 1 == n { return best }
-        var node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
-        if node < 0 { return best }
-        if node < tokens { best = Int32(truncatingIfNeeded: node) }
+        var cell = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        if cell < 0 { return best }
+        // The deepest terminal cell; its token is read once, at the end.
+        var x = cells[cell]
+        var bestCell = x & 1 << 31 != 0 ? cell : -1
         var j = i &+ 2
         while j < n {
-            node = Self.child(edges, edgeShift, edgeMask, node, p[j])
-            if node < 0 { break }
-            if node < tokens { best = Int32(truncatingIfNeeded: node) }
+            let c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[j])
+            let y = cells[c]
+            if y &>> 32 != UInt64(cell) { break }
+            cell = c; x = y
+            if y & 1 << 31 != 0 { bestCell = c }
             j &+= 1
         }
-        return best
+        return bestCell >= 0 ? cellToken[bestCell] : best
     }
 
     /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, when an
