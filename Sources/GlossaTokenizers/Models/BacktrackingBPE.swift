@@ -248,8 +248,9 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
     /// children in `rootChild`) as a double array, breadth first, and the token of each cell (-1 if none).
-    /// Placement is first fit; nodes with several children search from where the last such node went,
-    /// so the holes left behind are filled by single-child nodes and the build stays linear in practice.
+    /// Placement is first fit, but a node with several children tries only a few free cells before it
+    /// goes past the last used cell (the holes it leaves are filled by single-child nodes, most of a
+    /// trie): the build stays linear.
     private static func doubleArray(edges: UnsafeMutablePointer<UInt64>, capacity: Int,
                                     rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> ([UInt64], [Int32]) {
         let root = nodes
@@ -276,7 +277,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         queue.append(Int32(root))
         cellOf[root] = 0
         cells[0] = 0xFFFF_FFFE &<< 32 // the root: no cell is its parent
-        var head = 0, firstFree = 1, bigFrom = 1
+        var head = 0, firstFree = 1, frontier = 1
         while head < queue.count {
             let v = Int(queue[head]); head &+= 1
             let vc = Int(cellOf[v])
@@ -285,21 +286,22 @@ final class BacktrackingBPE: @unchecked Sendable {
             if lo < hi {
                 var minByte = 255
                 for k in lo..<hi { minByte = min(minByte, Int(kids[k] & 0xFF)) }
-                var f = hi &- lo > 1 ? max(firstFree, bigFrom) : firstFree
+                var f = firstFree, tries = 0
                 while true {
+                    if tries >= 16 && f < frontier { f = frontier }
                     if f &+ 512 > cells.count { cells.append(contentsOf: repeatElement(free, count: cells.count / 2)) }
-                    if cells[f] != free { f &+= 1; continue }
+                    if cells[f] != free { f &+= 1; tries &+= 1; continue }
                     base = f &- minByte
                     if base >= 1 {
                         var fits = true
                         for k in lo..<hi where cells[base &+ Int(kids[k] & 0xFF)] != free { fits = false; break }
                         if fits { break }
                     }
-                    f &+= 1
+                    f &+= 1; tries &+= 1
                 }
-                if hi &- lo > 1 { bigFrom = f }
                 for k in lo..<hi {
                     let c = base &+ Int(kids[k] & 0xFF)
+                    frontier = max(frontier, c &+ 1)
                     cells[c] = UInt64(vc) &<< 32
                     let child = Int(kids[k] &>> 8)
                     cellOf[child] = Int32(c)
