@@ -137,6 +137,21 @@ import Testing
         #expect(built())
     }
 
+    /// Bytes of pieces of 1 KB or more count 8 times toward the budget: one long adversarial piece
+    /// (its heap merge costs far more per byte than the build) builds the encoder at once.
+    @Test func builtAtOnceForOneLongPiece() throws {
+        let t = try Tokenizer.load(path: TestPaths.tokenizer("cl100k_base/cl100k_base.tiktoken"))
+        guard case .bpe(let m) = t.model else { throw TokenizerError.invalidArgument("not BPE") }
+        func built() -> Bool { m.backtracker.note(merged: 0, budget: .max) { nil }.built }
+        var r = Rng(s: 3)
+        let piece = (0..<(m.lookup.arenaCount / 8 + 1024)).map { _ in UInt8(0x61 + r.below(26)) }
+        #expect(piece.count * 4 < m.lookup.arenaCount)
+        #expect(!built())
+        let ids = try t.encode(bytes: piece, options: EncodeOptions(withTokens: false)).ids
+        #expect(built())
+        #expect(ids == m.uncachedPieceIds(piece, backtracking: false))
+    }
+
     /// Real Chinese sentences (the long pieces of such text): the encoder is used for
     /// every piece longer than `backtrackMinBytes`.
     @Test func realChinesePiecesMatchMergeLoop() throws {
