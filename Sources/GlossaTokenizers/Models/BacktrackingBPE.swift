@@ -17,8 +17,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// that is a proper prefix, or -1. Split: the last merge that builds a reachable token from its own
     /// bytes; a single byte is its own split (left == right == id), an unreachable token has -1.
     private let info: UnsafeMutablePointer<Int32>
-    /// (left, right) → (id << 32 | id) for those canonical merges only.
-    private let pairs: PairTable
+    /// (left, right) → id for those canonical merges only.
+    private let pairs: PackedMerges
     /// Bit per hashed pair of `pairs` (16 bits per merge, a few hundred KB that stay in L2): most pairs
     /// checked are not merges, and this rejects them without a probe of the multi-MB table.
     private let pairFilter: UnsafeMutablePointer<UInt64>
@@ -62,8 +62,8 @@ final class BacktrackingBPE: @unchecked Sendable {
             maxLen = max(maxLen, len)
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
-        // Edge keys hold a node in 24 bits.
-        guard n &+ totalBytes < 1 << 24 else { return nil }
+        // Edge keys hold a node in 24 bits, packed merges an id in 20.
+        guard n &+ totalBytes < 1 << 24, n <= 1 << 20 else { return nil }
 
         // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
         // shortest first so that every proper prefix token is in place when a token's path is walked.
@@ -129,7 +129,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         // Reverse-engineer each token's last merge in rank order (rs-bpe's `from_dictionary`): the
         // longest prefix token whose remainder is a token, both of lower rank, that BPE keeps apart.
-        var pt = PairTable(capacity: n)
+        let pt = PackedMerges(capacity: n)
+        var mergeCount = 0
         var reachable = [Bool](repeating: false, count: n)
         for t in 0..<n where indexed[t] {
             let p = buf.arena + Int(buf.starts[t])
@@ -146,7 +147,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
                         && Self.validPair(left, right, pt, nil, 0, info) {
                         info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
-                        pt.insertIfAbsent(left: left, right: right, rank: Int32(t), merged: Int32(t))
+                        pt.insert(left, right, merged: Int32(t)); mergeCount &+= 1
                         break
                     }
                 }
@@ -155,7 +156,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         pairs = pt
         var filterBits = 1 << 16
-        while filterBits < pt.count &* 16 { filterBits &<<= 1 }
+        while filterBits < mergeCount &* 16 { filterBits &<<= 1 }
         pairFilter = .allocate(capacity: filterBits &>> 6)
         pairFilter.initialize(repeating: 0, count: filterBits &>> 6)
         pairFilterShift = UInt64(64 &- filterBits.trailingZeroBitCount)
@@ -211,7 +212,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate()
+        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate()
         rootChild.deallocate(); rootChild2.deallocate(); cells.deallocate(); cellToken.deallocate()
         avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
@@ -320,7 +321,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// the two last merges at a time and check that no merge across the boundary would come first.
     /// `filter` (nil while building) rejects most pairs that are not merges before the table probe.
     @inline(__always)
-    private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PairTable,
+    private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
                                   _ filter: UnsafeMutablePointer<UInt64>?, _ filterShift: UInt64,
                                   _ info: UnsafeMutablePointer<Int32>) -> Bool {
         var a = a0, b = b0
@@ -329,8 +330,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             let k = PairTable.pack(a, b)
             let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> filterShift)
             if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
-                let v = pairs.lookup(a, b)
-                if v != .max && Int32(truncatingIfNeeded: v & 0xFFFF_FFFF) < limit { return false }
+                if pairs.merged(a, b) < limit { return false }
             }
             if a > b {
                 limit = a
@@ -456,5 +456,54 @@ final class LazyBacktracker: @unchecked Sendable {
             if merged >= budget { value = make(); built = true }
         }
         return (value, built)
+    }
+}
+
+/// Canonical merges (left, right) → merged id in 8-byte slots (left << 40 | right << 20 | merged, ids
+/// below 2^20): half the bytes of `PairTable`'s 16, so twice as much of it stays in cache. At most half
+/// full; inserted only while building, then read by all threads.
+struct PackedMerges: @unchecked Sendable {
+    let slots: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+    private let shift: UInt64
+
+    init(capacity n: Int) {
+        var cap = 1024
+        while cap < 2 &* n { cap &<<= 1 }
+        slots = .allocate(capacity: cap)
+        slots.initialize(repeating: .max, count: cap)
+        mask = cap &- 1
+        shift = UInt64(64 &- cap.trailingZeroBitCount)
+    }
+
+    @inline(__always) private static func key(_ a: Int32, _ b: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: a)) &<< 40 | UInt64(UInt32(bitPattern: b)) &<< 20
+    }
+
+    @inline(__always) private func slot(_ k: UInt64) -> Int {
+        Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
+    }
+
+    /// Inserts unless the pair is present (the first, lowest-ranked merge wins).
+    func insert(_ a: Int32, _ b: Int32, merged: Int32) {
+        let k = Self.key(a, b)
+        var s = slot(k)
+        while slots[s] != .max {
+            if slots[s] & ~0xF_FFFF == k { return }
+            s = (s &+ 1) & mask
+        }
+        slots[s] = k | UInt64(UInt32(bitPattern: merged))
+    }
+
+    /// The id that (a, b) merges into, or Int32.max when it is not a canonical merge.
+    @inline(__always) func merged(_ a: Int32, _ b: Int32) -> Int32 {
+        let k = Self.key(a, b)
+        var s = slot(k)
+        while true {
+            let x = slots[s]
+            if x & ~0xF_FFFF == k { return Int32(truncatingIfNeeded: x & 0xF_FFFF) }
+            if x == .max { return .max }
+            s = (s &+ 1) & mask
+        }
     }
 }
