@@ -9,27 +9,34 @@
 /// Built from the vocabulary once the model has merged enough long pieces without it (`LazyBacktracker`);
 /// immutable afterwards and shared by threads.
 final class BacktrackingBPE: @unchecked Sendable {
-    /// Keeps the key bytes and lengths alive (the table is the model's own, never modified).
+    /// Keeps the key bytes alive (the table is the model's own, never modified).
     private let table: ByteTableBuffer
-    private let lengths: UnsafeMutablePointer<Int32>
     let tokenCount: Int
-    /// The last merge that builds each reachable token from its own bytes: (left, right); a single
-    /// byte is its own split (left == right == id). Every token is reachable, or there is no encoder.
-    private let splitLeft: UnsafeMutablePointer<Int32>
-    private let splitRight: UnsafeMutablePointer<Int32>
-    /// Longest reachable token that is a proper prefix of the token, or -1.
-    private let nextPrefix: UnsafeMutablePointer<Int32>
-    /// (left, right) → (id << 32 | id) for those canonical merges only.
-    private let pairs: PairTable
-    /// Trie of reachable tokens: root children by byte, deeper edges in a hash table of
-    /// (node << 8 | byte) << 32 | child; `terminal[node]` is the token ending there or -1.
+    /// Per token, one 16-byte record (one cache line per token touched, where four arrays took up to
+    /// four): [length, next prefix, split left, split right]. Next prefix: the longest reachable token
+    /// that is a proper prefix, or -1. Split: the last merge that builds a reachable token from its own
+    /// bytes; a single byte is its own split (left == right == id), an unreachable token has -1.
+    private let info: UnsafeMutablePointer<Int32>
+    /// (left, right) → id for those canonical merges only.
+    private let pairs: PackedMerges
+    /// Bit per hashed pair of `pairs` (16 bits per merge, a few hundred KB that stay in L2): most pairs
+    /// checked are not merges, and this rejects them without a probe of the multi-MB table.
+    private let pairFilter: UnsafeMutablePointer<UInt64>
+    private let pairFilterShift: UInt64
+    /// The token of each byte.
     private let rootChild: UnsafeMutablePointer<Int32>
-    /// Node of each two-byte prefix (b0 << 8 | b1), or -1: saves the first hashed edge of most matches.
+    /// Trie of all tokens as a double array laid out breadth first: the child of the node in cell c by
+    /// byte b is in cell base(c) + b when that cell's check is c. A cell is (check << 32 | terminal
+    /// bit 31 | base); `cellToken` holds the token of terminal cells, read once per walk. Siblings share
+    /// cache lines and the short prefixes that every walk passes are packed at the start, where a hash
+    /// table of edges missed the cache on nearly every step (58 % of the encoder's time on random letters).
+    private let cells: UnsafeMutablePointer<UInt64>
+    private let cellToken: UnsafeMutablePointer<Int32>
+    /// Cell of each two-byte prefix (b0 << 8 | b1), or -1.
     private let rootChild2: UnsafeMutablePointer<Int32>
-    private let edges: UnsafeMutablePointer<UInt64>
-    private let edgeShift: UInt64
-    private let edgeMask: Int
-    private let terminal: UnsafeMutablePointer<Int32>
+    /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
+    private let avoidPrefix: UnsafeMutablePointer<UInt64>?
+    private let avoidToken: UnsafeMutablePointer<UInt64>?
 
     /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
     init?(lookup: ByteTable, byteIds: [Int32]) {
@@ -37,7 +44,6 @@ final class BacktrackingBPE: @unchecked Sendable {
         let buf = lookup.buffer
         let n = lookup.entryCount
         table = buf
-        lengths = buf.lengths
         tokenCount = n
         // Only entries that the lookup finds as themselves are tokens (holes and repeated keys are not);
         // a rank file indexes every entry, which spares the hash lookups.
@@ -56,6 +62,8 @@ final class BacktrackingBPE: @unchecked Sendable {
             maxLen = max(maxLen, len)
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
+        // Edge keys hold a node in 24 bits, packed merges an id in 20.
+        guard n &+ totalBytes < 1 << 24, n <= 1 << 20 else { return nil }
 
         // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
         // shortest first so that every proper prefix token is in place when a token's path is walked.
@@ -67,38 +75,42 @@ final class BacktrackingBPE: @unchecked Sendable {
             let l = Int(buf.lengths[t])
             order[Int(byLength[l])] = Int32(t); byLength[l] &+= 1
         }
-        let maxNodes = totalBytes &+ 1
-        terminal = .allocate(capacity: maxNodes)
-        terminal.initialize(repeating: -1, count: maxNodes)
+        let maxEdges = totalBytes
         rootChild = .allocate(capacity: 256)
         rootChild.initialize(repeating: -1, count: 256)
         var cap = 1024
-        while cap < maxNodes &+ maxNodes / 3 { cap &<<= 1 }
-        edges = .allocate(capacity: cap)
+        while cap < maxEdges &+ maxEdges / 3 { cap &<<= 1 }
+        // Built as a hash table of (node << 8 | byte) << 32 | child, then laid out as the double array.
+        let edges = UnsafeMutablePointer<UInt64>.allocate(capacity: cap)
         edges.initialize(repeating: .max, count: cap)
-        edgeMask = cap &- 1
-        edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
-        var nodes = 1
+        defer { edges.deallocate() }
+        let edgeMask = cap &- 1
+        let edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
+        // Shortest first, so a token's end node is always new (numbered by the token) and any node
+        // met on its way that is not a token's end is a prefix of no token so far.
+        var nodes = n
         // Longest token (any) that is a proper prefix of each token.
         var prefixAll = [Int32](repeating: -1, count: n)
         for t32 in order {
             let t = Int(t32)
             let p = buf.arena + Int(buf.starts[t])
             let len = Int(buf.lengths[t])
+            // Every byte is a token (checked above) and they come first.
+            if len == 1 { rootChild[Int(p[0])] = t32; continue }
             var node = Int(rootChild[Int(p[0])])
-            if node < 0 { node = nodes; nodes &+= 1; rootChild[Int(p[0])] = Int32(node) }
             var best: Int32 = -1
             var j = 1
             while j < len {
-                let tt = terminal[node]
-                if tt >= 0 { best = tt }
+                if node < n { best = Int32(node) }
                 let key = UInt64(node) &<< 8 | UInt64(p[j])
                 var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> edgeShift) & edgeMask
                 while true {
                     let x = edges[s]
                     if x == .max {
-                        edges[s] = key &<< 32 | UInt64(nodes)
-                        node = nodes; nodes &+= 1
+                        let fresh = j == len &- 1 ? t : nodes
+                        if fresh == nodes { nodes &+= 1 }
+                        edges[s] = key &<< 32 | UInt64(fresh)
+                        node = fresh
                         break
                     }
                     if x &>> 32 == key { node = Int(truncatingIfNeeded: x & 0xFFFF_FFFF); break }
@@ -106,24 +118,25 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
                 j &+= 1
             }
-            terminal[node] = t32
+            if node != t { return nil }
             prefixAll[t] = best
         }
-        splitLeft = .allocate(capacity: n)
-        splitRight = .allocate(capacity: n)
-        splitLeft.initialize(repeating: -1, count: n)
-        splitRight.initialize(repeating: -1, count: n)
-        nextPrefix = .allocate(capacity: n)
-        nextPrefix.initialize(repeating: -1, count: n)
+        // [length, next prefix, split left, split right] per token.
+        info = UnsafeMutableRawPointer.allocate(byteCount: n &* 16, alignment: 64).bindMemory(to: Int32.self, capacity: n &* 4)
+        for t in 0..<n {
+            info[4 &* t] = indexed[t] ? buf.lengths[t] : 0
+            info[4 &* t &+ 1] = -1; info[4 &* t &+ 2] = -1; info[4 &* t &+ 3] = -1
+        }
         // Reverse-engineer each token's last merge in rank order (rs-bpe's `from_dictionary`): the
         // longest prefix token whose remainder is a token, both of lower rank, that BPE keeps apart.
-        var pt = PairTable(capacity: n)
+        let pt = PackedMerges(capacity: n)
+        var mergeCount = 0
         var reachable = [Bool](repeating: false, count: n)
         for t in 0..<n where indexed[t] {
             let p = buf.arena + Int(buf.starts[t])
             let len = Int(buf.lengths[t])
             if len == 1 {
-                splitLeft[t] = Int32(t); splitRight[t] = Int32(t); reachable[t] = true
+                info[4 &* t &+ 2] = Int32(t); info[4 &* t &+ 3] = Int32(t); reachable[t] = true
                 continue
             }
             var left = prefixAll[t]
@@ -132,9 +145,9 @@ final class BacktrackingBPE: @unchecked Sendable {
                     let ll = Int(buf.lengths[Int(left)])
                     let right = lookup.find(p + ll, len &- ll)
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
-                        && Self.validPair(left, right, pt, splitLeft, splitRight) {
-                        splitLeft[t] = left; splitRight[t] = right; reachable[t] = true
-                        pt.insertIfAbsent(left: left, right: right, rank: Int32(t), merged: Int32(t))
+                        && Self.validPair(left, right, pt, nil, 0, info) {
+                        info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
+                        pt.insert(left, right, merged: Int32(t)); mergeCount &+= 1
                         break
                     }
                 }
@@ -142,59 +155,189 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
+        var filterBits = 1 << 16
+        while filterBits < mergeCount &* 16 { filterBits &<<= 1 }
+        pairFilter = .allocate(capacity: filterBits &>> 6)
+        pairFilter.initialize(repeating: 0, count: filterBits &>> 6)
+        pairFilterShift = UInt64(64 &- filterBits.trailingZeroBitCount)
+        for t in 0..<n where reachable[t] && buf.lengths[t] > 1 {
+            let k = PairTable.pack(info[4 &* t &+ 2], info[4 &* t &+ 3])
+            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> pairFilterShift)
+            pairFilter[bit &>> 6] |= 1 &<< UInt64(bit & 63)
+        }
+        let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
+        cells = .allocate(capacity: da.count)
+        cells.initialize(from: da, count: da.count)
+        cellToken = .allocate(capacity: daToken.count)
+        cellToken.initialize(from: daToken, count: daToken.count)
         rootChild2 = .allocate(capacity: 65536)
-        rootChild2.initialize(repeating: -1, count: 65536)
         for b0 in 0..<256 {
-            let n1 = Int(rootChild[b0])
-            if n1 < 0 { continue }
-            for b1 in 0..<256 { rootChild2[b0 &<< 8 | b1] = Int32(Self.child(edges, edgeShift, edgeMask, n1, UInt8(b1))) }
+            // Root children are cells 1 + b (the root, cell 0, has base 1).
+            let c1 = 1 &+ b0
+            let base = Int(cells[c1] & 0x7FFF_FFFF)
+            for b1 in 0..<256 {
+                rootChild2[b0 &<< 8 | b1] = cells[base &+ b1] &>> 32 == UInt64(c1) ? Int32(base &+ b1) : -1
+            }
         }
         for t in 0..<n where indexed[t] {
             var q = prefixAll[t]
             while q >= 0 && !reachable[Int(q)] { q = prefixAll[Int(q)] }
-            nextPrefix[t] = q
+            info[4 &* t &+ 1] = q
         }
-        // A token that BPE cannot build from its own bytes means the ranks are not those of one BPE
-        // training run (Llama 3 appended 28k tokens to cl100k's): merges then need not come in rank
-        // order, which the pair check assumes, and the parity suite found wrong ids there. cl100k and
-        // o200k have none (every token checked against the merge loop in `BacktrackingTests`).
-        for t in 0..<n where indexed[t] && !reachable[t] { return nil }
+        // A token that BPE cannot build from its own bytes by merges in rank order means the ranks are
+        // not those of one BPE training run (Llama 3 appended 28k tokens to cl100k's, ~700 of them
+        // unreachable): merges then need not come in rank order, which the pair check assumes. The
+        // reachable tokens alone are such a run, and BPE of a piece in which no unreachable token
+        // occurs never forms one (every symbol is a substring of the piece), so its merges are those
+        // of that run: the encoder serves such pieces and declines the others (`containsAvoided`).
+        // cl100k and o200k have none.
+        var avoided = 0
+        for t in 0..<n where indexed[t] && !reachable[t] { avoided &+= 1 }
+        if avoided > 0 {
+            let prefixes = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
+            prefixes.initialize(repeating: 0, count: 1024)
+            let flags = UnsafeMutablePointer<UInt64>.allocate(capacity: (n &+ 63) &>> 6)
+            flags.initialize(repeating: 0, count: (n &+ 63) &>> 6)
+            for t in 0..<n where indexed[t] && !reachable[t] {
+                // Single bytes are always reachable, so every avoided token has two bytes at least.
+                let p = buf.arena + Int(buf.starts[t])
+                let k = Int(p[0]) &<< 8 | Int(p[1])
+                prefixes[k &>> 6] |= 1 &<< UInt64(k & 63)
+                flags[t &>> 6] |= 1 &<< UInt64(t & 63)
+            }
+            avoidPrefix = prefixes; avoidToken = flags
+        } else {
+            avoidPrefix = nil; avoidToken = nil
+        }
     }
 
     deinit {
-        splitLeft.deallocate(); splitRight.deallocate(); nextPrefix.deallocate()
-        rootChild.deallocate(); rootChild2.deallocate(); edges.deallocate(); terminal.deallocate()
+        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate()
+        rootChild.deallocate(); rootChild2.deallocate(); cells.deallocate(); cellToken.deallocate()
+        avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
 
-    @inline(__always)
-    private static func child(_ edges: UnsafeMutablePointer<UInt64>, _ shift: UInt64, _ mask: Int,
-                              _ node: Int, _ byte: UInt8) -> Int {
-        let key = UInt64(node) &<< 8 | UInt64(byte)
-        var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
-        while true {
-            let x = edges[s]
-            if x &>> 32 == key { return Int(truncatingIfNeeded: x & 0xFFFF_FFFF) }
-            if x == .max { return -1 }
-            s = (s &+ 1) & mask
+    /// Whether a token that the encoder must not produce (unreachable, see `init`) occurs in `p[0..<n]`:
+    /// a bit per two-byte prefix of such tokens, then a trie walk from the few positions that have one.
+    private func containsAvoided(_ p: UnsafePointer<UInt8>, _ n: Int,
+                                 _ prefixes: UnsafeMutablePointer<UInt64>, _ flags: UnsafeMutablePointer<UInt64>) -> Bool {
+        var i = 0
+        while i &+ 1 < n {
+            let k = Int(p[i]) &<< 8 | Int(p[i &+ 1])
+            if prefixes[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
+                var cell = Int(rootChild2[k])
+                var j = i &+ 2
+                while cell >= 0 {
+                    let t = Int(cellToken[cell])
+                    if t >= 0 && flags[t &>> 6] & (1 &<< UInt64(t & 63)) != 0 { return true }
+                    if j == n { break }
+                    cell = Self.child(cells, cell, p[j])
+                    j &+= 1
+                }
+            }
+            i &+= 1
         }
+        return false
+    }
+
+    /// The child cell of `cell` by `byte` in the double array, or -1.
+    @inline(__always)
+    private static func child(_ cells: UnsafeMutablePointer<UInt64>, _ cell: Int, _ byte: UInt8) -> Int {
+        let c = Int(truncatingIfNeeded: cells[cell] & 0x7FFF_FFFF) &+ Int(byte)
+        return cells[c] &>> 32 == UInt64(cell) ? c : -1
+    }
+
+    /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
+    /// children in `rootChild`) as a double array, breadth first, and the token of each cell (-1 if none).
+    /// Placement is first fit, but a node with several children tries only a few free cells before it
+    /// goes past the last used cell (the holes it leaves are filled by single-child nodes, most of a
+    /// trie): the build stays linear.
+    private static func doubleArray(edges: UnsafeMutablePointer<UInt64>, capacity: Int,
+                                    rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> ([UInt64], [Int32]) {
+        let root = nodes
+        // Children of each node grouped by parent (counting sort): child << 8 | byte.
+        var first = [Int32](repeating: 0, count: nodes &+ 2)
+        for s in 0..<capacity where edges[s] != .max { first[Int(truncatingIfNeeded: edges[s] &>> 40) &+ 1] &+= 1 }
+        first[root &+ 1] = 256
+        for v in 0...nodes { first[v &+ 1] &+= first[v] }
+        var fill = first
+        var kids = [UInt32](repeating: 0, count: Int(first[nodes &+ 1]))
+        for s in 0..<capacity where edges[s] != .max {
+            let x = edges[s]
+            let parent = Int(truncatingIfNeeded: x &>> 40)
+            kids[Int(fill[parent])] = UInt32(truncatingIfNeeded: x & 0xFFFF_FFFF) &<< 8 | UInt32(truncatingIfNeeded: (x &>> 32) & 0xFF)
+            fill[parent] &+= 1
+        }
+        for b in 0..<256 { kids[Int(fill[root])] = UInt32(rootChild[b]) &<< 8 | UInt32(b); fill[root] &+= 1 }
+
+        let free = UInt64.max
+        var cells = [UInt64](repeating: free, count: nodes &+ 1024)
+        var cellOf = [Int32](repeating: -1, count: nodes &+ 1)
+        var queue = [Int32]()
+        queue.reserveCapacity(nodes &+ 1)
+        queue.append(Int32(root))
+        cellOf[root] = 0
+        cells[0] = 0xFFFF_FFFE &<< 32 // the root: no cell is its parent
+        var head = 0, firstFree = 1, frontier = 1
+        while head < queue.count {
+            let v = Int(queue[head]); head &+= 1
+            let vc = Int(cellOf[v])
+            let lo = Int(first[v]), hi = Int(first[v &+ 1])
+            var base = 0
+            if lo < hi {
+                var minByte = 255
+                for k in lo..<hi { minByte = min(minByte, Int(kids[k] & 0xFF)) }
+                var f = firstFree, tries = 0
+                while true {
+                    if tries >= 16 && f < frontier { f = frontier }
+                    if f &+ 512 > cells.count { cells.append(contentsOf: repeatElement(free, count: cells.count / 2)) }
+                    if cells[f] != free { f &+= 1; tries &+= 1; continue }
+                    base = f &- minByte
+                    if base >= 1 {
+                        var fits = true
+                        for k in lo..<hi where cells[base &+ Int(kids[k] & 0xFF)] != free { fits = false; break }
+                        if fits { break }
+                    }
+                    f &+= 1; tries &+= 1
+                }
+                for k in lo..<hi {
+                    let c = base &+ Int(kids[k] & 0xFF)
+                    frontier = max(frontier, c &+ 1)
+                    cells[c] = UInt64(vc) &<< 32
+                    let child = Int(kids[k] &>> 8)
+                    cellOf[child] = Int32(c)
+                    queue.append(Int32(child))
+                }
+                while cells[firstFree] != free { firstFree &+= 1 }
+            }
+            cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | (v < tokens ? 1 &<< 31 : 0) | UInt64(base)
+        }
+        var token = [Int32](repeating: -1, count: cells.count)
+        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { token[Int(cellOf[v])] = Int32(v) }
+        return (cells, token)
     }
 
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
+    /// `filter` (nil while building) rejects most pairs that are not merges before the table probe.
     @inline(__always)
-    private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PairTable,
-                                  _ splitLeft: UnsafeMutablePointer<Int32>, _ splitRight: UnsafeMutablePointer<Int32>) -> Bool {
+    private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
+                                  _ filter: UnsafeMutablePointer<UInt64>?, _ filterShift: UInt64,
+                                  _ info: UnsafeMutablePointer<Int32>) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
         while true {
-            let v = pairs.lookup(a, b)
-            if v != .max && Int32(truncatingIfNeeded: v & 0xFFFF_FFFF) < limit { return false }
+            let k = PairTable.pack(a, b)
+            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> filterShift)
+            if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
+                if pairs.merged(a, b) < limit { return false }
+            }
             if a > b {
                 limit = a
-                let a2 = splitRight[Int(a)]
+                let a2 = info[4 &* Int(a) &+ 3]
                 if a2 == a {
                     limit = b &+ 1
-                    let b2 = splitLeft[Int(b)]
+                    let b2 = info[4 &* Int(b) &+ 2]
                     if b2 == b { return true }
                     b = b2
                 } else {
@@ -202,10 +345,10 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
             } else {
                 limit = b &+ 1
-                let b2 = splitLeft[Int(b)]
+                let b2 = info[4 &* Int(b) &+ 2]
                 if b2 == b {
                     limit = a
-                    let a2 = splitRight[Int(a)]
+                    let a2 = info[4 &* Int(a) &+ 3]
                     if a2 == a { return true }
                     a = a2
                 } else {
@@ -218,27 +361,30 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
     @inline(__always)
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
-        var node = Int(rootChild[Int(p[i])])
-        var best = terminal[node]
+        let best = rootChild[Int(p[i])]
         if i &+ 1 == n { return best }
-        node = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
-        if node < 0 { return best }
-        let t2 = terminal[node]
-        if t2 >= 0 { best = t2 }
+        var cell = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        if cell < 0 { return best }
+        // The deepest terminal cell; its token is read once, at the end.
+        var x = cells[cell]
+        var bestCell = x & 1 << 31 != 0 ? cell : -1
         var j = i &+ 2
         while j < n {
-            node = Self.child(edges, edgeShift, edgeMask, node, p[j])
-            if node < 0 { break }
-            let t = terminal[node]
-            if t >= 0 { best = t }
+            let c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[j])
+            let y = cells[c]
+            if y &>> 32 != UInt64(cell) { break }
+            cell = c; x = y
+            if y & 1 << 31 != 0 { bestCell = c }
             j &+= 1
         }
-        return best
+        return bestCell >= 0 ? cellToken[bestCell] : best
     }
 
-    /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, if no
-    /// encoding was found — which the theory rules out; the caller then runs the merge loop.
+    /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, when an
+    /// unreachable token occurs in the piece or no encoding was found (which the theory rules out); the
+    /// caller then runs the merge loop.
     func encode(_ p: UnsafePointer<UInt8>, _ n: Int, into s: inout BPEScratch) -> Bool {
+        if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
         let memo = s.cache.storage.validPairs
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
         @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
@@ -246,7 +392,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
             let x = memo[slot]
             if x & ~(1 << 63) == k { return x >> 63 != 0 }
-            let v = Self.validPair(a, b, pairs, splitLeft, splitRight)
+            let v = Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info)
             memo[slot] = v ? k | 1 << 63 : k
             return v
         }
@@ -262,18 +408,18 @@ final class BacktrackingBPE: @unchecked Sendable {
                     var token = next
                     let last: Int32 = count > 0 ? stack[count &- 1] : -1
                     while true {
-                        let end = pos &+ Int(lengths[Int(token)])
+                        let end = pos &+ Int(info[4 &* Int(token)])
                         if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
                             && (last < 0 || valid(last, token)) {
                             stack[count] = token; count &+= 1; pos = end
                             next = pos < n ? longestMatch(p, pos, n) : -1
                             break
                         }
-                        let shorter = nextPrefix[Int(token)]
+                        let shorter = info[4 &* Int(token) &+ 1]
                         if shorter >= 0 { token = shorter; continue }
                         // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                         bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= Int(lengths[Int(last)]) }
+                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
                         next = last
                         break
                     }
@@ -282,7 +428,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                 var at: Int32 = 0
                 for k in 0..<count {
                     let t = stack[k]
-                    let e = at &+ lengths[Int(t)]
+                    let e = at &+ info[4 &* Int(t)]
                     s.push(t, at, e)
                     at = e
                 }
@@ -310,5 +456,54 @@ final class LazyBacktracker: @unchecked Sendable {
             if merged >= budget { value = make(); built = true }
         }
         return (value, built)
+    }
+}
+
+/// Canonical merges (left, right) → merged id in 8-byte slots (left << 40 | right << 20 | merged, ids
+/// below 2^20): half the bytes of `PairTable`'s 16, so twice as much of it stays in cache. At most half
+/// full; inserted only while building, then read by all threads.
+struct PackedMerges: @unchecked Sendable {
+    let slots: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+    private let shift: UInt64
+
+    init(capacity n: Int) {
+        var cap = 1024
+        while cap < 2 &* n { cap &<<= 1 }
+        slots = .allocate(capacity: cap)
+        slots.initialize(repeating: .max, count: cap)
+        mask = cap &- 1
+        shift = UInt64(64 &- cap.trailingZeroBitCount)
+    }
+
+    @inline(__always) private static func key(_ a: Int32, _ b: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: a)) &<< 40 | UInt64(UInt32(bitPattern: b)) &<< 20
+    }
+
+    @inline(__always) private func slot(_ k: UInt64) -> Int {
+        Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
+    }
+
+    /// Inserts unless the pair is present (the first, lowest-ranked merge wins).
+    func insert(_ a: Int32, _ b: Int32, merged: Int32) {
+        let k = Self.key(a, b)
+        var s = slot(k)
+        while slots[s] != .max {
+            if slots[s] & ~0xF_FFFF == k { return }
+            s = (s &+ 1) & mask
+        }
+        slots[s] = k | UInt64(UInt32(bitPattern: merged))
+    }
+
+    /// The id that (a, b) merges into, or Int32.max when it is not a canonical merge.
+    @inline(__always) func merged(_ a: Int32, _ b: Int32) -> Int32 {
+        let k = Self.key(a, b)
+        var s = slot(k)
+        while true {
+            let x = slots[s]
+            if x & ~0xF_FFFF == k { return Int32(truncatingIfNeeded: x & 0xF_FFFF) }
+            if x == .max { return .max }
+            s = (s &+ 1) & mask
+        }
     }
 }
