@@ -173,4 +173,20 @@ import Testing
         }
         #expect(checked > 100)
     }
+
+    /// Merges of two ids below 256 live in the direct `low` table, the others in the hashed slots;
+    /// the first (lowest-ranked) insert of a pair wins in both.
+    @Test func packedMergesSplitsLowPairsFromHashedOnes() {
+        let t = PackedMerges(capacity: 1000)
+        defer { t.slots.deallocate(); t.low.deallocate() }
+        t.insert(3, 255, merged: 700); t.insert(3, 255, merged: 900)
+        t.insert(255, 256, merged: 701); t.insert(255, 256, merged: 901)
+        t.insert(999, 0, merged: 702)
+        #expect(t.low[3 << 8 | 255] == 700)
+        #expect(t.low[255 << 8 | 3] == .max)
+        #expect(t.merged(255, 256, hash: PackedMerges.hash(255, 256)) == 701)
+        #expect(t.merged(999, 0, hash: PackedMerges.hash(999, 0)) == 702)
+        #expect(t.merged(0, 999, hash: PackedMerges.hash(0, 999)) == .max)
+        #expect(t.merged(256, 255, hash: PackedMerges.hash(256, 255)) == .max)
+    }
 }

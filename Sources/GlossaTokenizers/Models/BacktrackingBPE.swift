@@ -160,9 +160,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         pairFilter = .allocate(capacity: filterBits &>> 6)
         pairFilter.initialize(repeating: 0, count: filterBits &>> 6)
         pairFilterShift = UInt64(64 &- filterBits.trailingZeroBitCount)
-        for t in 0..<n where reachable[t] && buf.lengths[t] > 1 {
-            let k = PairTable.pack(info[4 &* t &+ 2], info[4 &* t &+ 3])
-            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> pairFilterShift)
+        for t in 0..<n where reachable[t] && buf.lengths[t] > 1 && UInt32(bitPattern: info[4 &* t &+ 2] | info[4 &* t &+ 3]) >= 256 {
+            let bit = Int(truncatingIfNeeded: PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3]) &>> pairFilterShift)
             pairFilter[bit &>> 6] |= 1 &<< UInt64(bit & 63)
         }
         let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
@@ -212,7 +211,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate()
+        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate(); pairs.low.deallocate()
         rootChild.deallocate(); rootChild2.deallocate(); cells.deallocate(); cellToken.deallocate()
         avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
@@ -327,10 +326,16 @@ final class BacktrackingBPE: @unchecked Sendable {
         var a = a0, b = b0
         var limit = Int32.max
         while true {
-            let k = PairTable.pack(a, b)
-            let bit = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> filterShift)
-            if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
-                if pairs.merged(a, b) < limit { return false }
+            if UInt32(bitPattern: a | b) < 256 {
+                // Pairs of ids below 256 (the bytes, for rank files): one load from a small table.
+                if pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
+            } else {
+                // One multiply serves the filter bit and the table slot.
+                let h = PackedMerges.hash(a, b)
+                let bit = Int(truncatingIfNeeded: h &>> filterShift)
+                if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
+                    if pairs.merged(a, b, hash: h) < limit { return false }
+                }
             }
             if a > b {
                 limit = a
@@ -387,7 +392,11 @@ final class BacktrackingBPE: @unchecked Sendable {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
         let memo = s.cache.storage.validPairs
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
+        // The walk takes at most bytes - 1 steps: when the two tokens have 5 bytes or fewer (random
+        // letters: nearly all pairs, too many distinct ones for the memo, which then mostly misses)
+        // it costs less than the memo's cache miss and store.
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, bytes: Int) -> Bool {
+            if bytes <= 5 { return Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info) }
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
             let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
             let x = memo[slot]
@@ -407,10 +416,12 @@ final class BacktrackingBPE: @unchecked Sendable {
                 while next >= 0 {
                     var token = next
                     let last: Int32 = count > 0 ? stack[count &- 1] : -1
+                    let lastLen = last >= 0 ? Int(info[4 &* Int(last)]) : 0
                     while true {
-                        let end = pos &+ Int(info[4 &* Int(token)])
+                        let len = Int(info[4 &* Int(token)])
+                        let end = pos &+ len
                         if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
-                            && (last < 0 || valid(last, token)) {
+                            && (last < 0 || valid(last, token, bytes: lastLen &+ len)) {
                             stack[count] = token; count &+= 1; pos = end
                             next = pos < n ? longestMatch(p, pos, n) : -1
                             break
@@ -419,7 +430,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                         if shorter >= 0 { token = shorter; continue }
                         // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                         bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
+                        if count > 0 { count &-= 1; pos &-= lastLen }
                         next = last
                         break
                     }
@@ -464,6 +475,11 @@ final class LazyBacktracker: @unchecked Sendable {
 /// full; inserted only while building, then read by all threads.
 struct PackedMerges: @unchecked Sendable {
     let slots: UnsafeMutablePointer<UInt64>
+    /// Merges of two ids below 256 are not in `slots` but here, at left << 8 | right (Int32.max where
+    /// none): the byte pairs that pair checks of short tokens end on (nine in ten of the merges that
+    /// random letters probe) take one load from a 26×26 block that stays in L1, not a filter bit and
+    /// a probe of the multi-MB table.
+    let low: UnsafeMutablePointer<Int32>
     private let mask: Int
     private let shift: UInt64
 
@@ -472,6 +488,8 @@ struct PackedMerges: @unchecked Sendable {
         while cap < 2 &* n { cap &<<= 1 }
         slots = .allocate(capacity: cap)
         slots.initialize(repeating: .max, count: cap)
+        low = .allocate(capacity: 65536)
+        low.initialize(repeating: .max, count: 65536)
         mask = cap &- 1
         shift = UInt64(64 &- cap.trailingZeroBitCount)
     }
@@ -480,14 +498,20 @@ struct PackedMerges: @unchecked Sendable {
         UInt64(UInt32(bitPattern: a)) &<< 40 | UInt64(UInt32(bitPattern: b)) &<< 20
     }
 
-    @inline(__always) private func slot(_ k: UInt64) -> Int {
-        Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> shift) & mask
+    /// Hash of a pair; its top bits give the table slot and the encoder's filter bit.
+    @inline(__always) static func hash(_ a: Int32, _ b: Int32) -> UInt64 {
+        (UInt64(UInt32(bitPattern: a)) &<< 32 | UInt64(UInt32(bitPattern: b))) &* 0x9E37_79B9_7F4A_7C15
     }
 
     /// Inserts unless the pair is present (the first, lowest-ranked merge wins).
     func insert(_ a: Int32, _ b: Int32, merged: Int32) {
+        if UInt32(bitPattern: a | b) < 256 {
+            let i = Int(a) &<< 8 | Int(b)
+            if low[i] == .max { low[i] = merged }
+            return
+        }
         let k = Self.key(a, b)
-        var s = slot(k)
+        var s = Int(truncatingIfNeeded: Self.hash(a, b) &>> shift)
         while slots[s] != .max {
             if slots[s] & ~0xF_FFFF == k { return }
             s = (s &+ 1) & mask
@@ -495,10 +519,11 @@ struct PackedMerges: @unchecked Sendable {
         slots[s] = k | UInt64(UInt32(bitPattern: merged))
     }
 
-    /// The id that (a, b) merges into, or Int32.max when it is not a canonical merge.
-    @inline(__always) func merged(_ a: Int32, _ b: Int32) -> Int32 {
+    /// The id that (a, b) merges into, or Int32.max when it is not a canonical merge; `h` is `hash(a, b)`;
+    /// a or b is 256 or more (pairs below are in `low`).
+    @inline(__always) func merged(_ a: Int32, _ b: Int32, hash h: UInt64) -> Int32 {
         let k = Self.key(a, b)
-        var s = slot(k)
+        var s = Int(truncatingIfNeeded: h &>> shift)
         while true {
             let x = slots[s]
             if x & ~0xF_FFFF == k { return Int32(truncatingIfNeeded: x & 0xF_FFFF) }
