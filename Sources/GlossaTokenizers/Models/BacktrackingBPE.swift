@@ -32,8 +32,9 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// table of edges missed the cache on nearly every step (58 % of the encoder's time on random letters).
     private let cells: UnsafeMutablePointer<UInt64>
     private let cellToken: UnsafeMutablePointer<Int32>
-    /// Cell of each two-byte prefix (b0 << 8 | b1), or -1.
-    private let rootChild2: UnsafeMutablePointer<Int32>
+    /// Per two-byte prefix (b0 << 8 | b1): its cell in the low 32 bits (-1 if none) and, above, the
+    /// longest token among its first one or two bytes, so a walk that ends there reads nothing else.
+    private let rootPair: UnsafeMutablePointer<UInt64>
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
@@ -169,13 +170,16 @@ final class BacktrackingBPE: @unchecked Sendable {
         cells.initialize(from: da, count: da.count)
         cellToken = .allocate(capacity: daToken.count)
         cellToken.initialize(from: daToken, count: daToken.count)
-        rootChild2 = .allocate(capacity: 65536)
+        rootPair = .allocate(capacity: 65536)
         for b0 in 0..<256 {
             // Root children are cells 1 + b (the root, cell 0, has base 1).
             let c1 = 1 &+ b0
             let base = Int(cells[c1] & 0x7FFF_FFFF)
             for b1 in 0..<256 {
-                rootChild2[b0 &<< 8 | b1] = cells[base &+ b1] &>> 32 == UInt64(c1) ? Int32(base &+ b1) : -1
+                let c = base &+ b1
+                let found = cells[c] &>> 32 == UInt64(c1)
+                let t = found && cells[c] & 1 << 31 != 0 ? cellToken[c] : rootChild[b0]
+                rootPair[b0 &<< 8 | b1] = UInt64(UInt32(bitPattern: t)) &<< 32 | UInt64(UInt32(bitPattern: found ? Int32(c) : -1))
             }
         }
         for t in 0..<n where indexed[t] {
@@ -212,7 +216,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     deinit {
         UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate(); pairs.low.deallocate()
-        rootChild.deallocate(); rootChild2.deallocate(); cells.deallocate(); cellToken.deallocate()
+        rootChild.deallocate(); rootPair.deallocate(); cells.deallocate(); cellToken.deallocate()
         avoidPrefix?.deallocate(); avoidToken?.deallocate()
     }
 
@@ -224,7 +228,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         while i &+ 1 < n {
             let k = Int(p[i]) &<< 8 | Int(p[i &+ 1])
             if prefixes[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
-                var cell = Int(rootChild2[k])
+                var cell = Int(Int32(truncatingIfNeeded: rootPair[k]))
                 var j = i &+ 2
                 while cell >= 0 {
                     let t = Int(cellToken[cell])
@@ -366,13 +370,14 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
     @inline(__always)
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
-        let best = rootChild[Int(p[i])]
-        if i &+ 1 == n { return best }
-        var cell = Int(rootChild2[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
+        if i &+ 1 == n { return rootChild[Int(p[i])] }
+        let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
+        let best = Int32(truncatingIfNeeded: r &>> 32)
+        var cell = Int(Int32(truncatingIfNeeded: r))
         if cell < 0 { return best }
-        // The deepest terminal cell; its token is read once, at the end.
+        // The deepest terminal cell below two bytes; its token is read once, at the end.
         var x = cells[cell]
-        var bestCell = x & 1 << 31 != 0 ? cell : -1
+        var bestCell = -1
         var j = i &+ 2
         while j < n {
             let c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[j])
