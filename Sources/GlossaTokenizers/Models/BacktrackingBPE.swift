@@ -397,11 +397,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
         let memo = s.cache.storage.validPairs
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
-        // The walk takes at most bytes - 1 steps: when the two tokens have 5 bytes or fewer (random
-        // letters: nearly all pairs, too many distinct ones for the memo, which then mostly misses)
-        // it costs less than the memo's cache miss and store.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32, bytes: Int) -> Bool {
-            if bytes <= 5 { return Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info) }
+        @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
             let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
             let x = memo[slot]
@@ -421,12 +417,10 @@ final class BacktrackingBPE: @unchecked Sendable {
                 while next >= 0 {
                     var token = next
                     let last: Int32 = count > 0 ? stack[count &- 1] : -1
-                    let lastLen = last >= 0 ? Int(info[4 &* Int(last)]) : 0
                     while true {
-                        let len = Int(info[4 &* Int(token)])
-                        let end = pos &+ len
+                        let end = pos &+ Int(info[4 &* Int(token)])
                         if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
-                            && (last < 0 || valid(last, token, bytes: lastLen &+ len)) {
+                            && (last < 0 || valid(last, token)) {
                             stack[count] = token; count &+= 1; pos = end
                             next = pos < n ? longestMatch(p, pos, n) : -1
                             break
@@ -435,7 +429,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                         if shorter >= 0 { token = shorter; continue }
                         // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                         bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= lastLen }
+                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
                         next = last
                         break
                     }
