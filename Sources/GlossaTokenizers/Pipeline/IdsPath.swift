@@ -9,6 +9,8 @@ import GlossaPatterns
 struct IdsPath: Sendable {
     let model: BPEModel
     let splitter: PatternSplitter
+    /// Built on the first encode, shared by all threads.
+    let wholeTokens = LazyWholeTokens()
 
     /// The path for a range-path tokenizer with a BPE model and a single known-pattern split, or nil.
     static func select(rangePath: Bool, preTokenizer: PreTokenizerPipeline, model: TokenModel,
@@ -31,17 +33,50 @@ struct IdsPath: Sendable {
         let base = text.baseAddress!
         if state.pieceMemo?.owner !== model { state.pieceMemo = PieceMemo(owner: model) }
         let memo = state.pieceMemo!
+        if !memo.wholeChecked {
+            memo.whole = wholeTokens.get(model)
+            memo.wholeChecked = true
+            if let w = memo.whole { memo.allocateVerified(w.idLimit) }
+        }
         let slots = memo.slots, masks = memo.masks
+        let whole = memo.whole, verified = memo.verified
+        // A model that takes a piece that is a token as that token (tiktoken) needs no check of hits, and
+        // when the table holds every such token a miss there is a piece to merge.
+        let trusted = model.options.ignoreMerges
+        let lookupFirst = trusted && !(whole?.complete ?? false)
+        state.bpe.cache.bind(to: model)
+        let pairMemo = state.bpe.cache.storage
+        let byteIds = memo.byteIds
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
         var k = k0
 
-        /// The model's ids for the piece (left in `state.pieceIds`), copied to `out`.
+        /// The model's ids for the piece, written to `out` at `k`; returns their count.
         @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
             state.pieceIds.removeAll(keepingCapacity: true)
             model.tokenize(p, n, base: 0, ids: &state.pieceIds, offsets: &state.offsets, scratch: &state.bpe)
             let c = state.pieceIds.count
             state.pieceIds.withUnsafeBufferPointer { (out + k).update(from: $0.baseAddress!, count: c) }
+            k &+= c
+            return c
+        }
+
+        /// `general` for a piece of at most 16 bytes: the merge loop on raw buffers when the model's
+        /// symbols are its bytes (what `mergePiece` then does, minus the word cache, arrays and spans).
+        @inline(__always) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+            guard let byteIds else { return general(p, n) }
+            if lookupFirst {
+                let id = model.wholeTokenId(p, n)
+                if id >= 0 { out[k] = id; k &+= 1; return 1 }
+            }
+            let ids = memo.symIds, ends = memo.symEnds
+            var i = 0
+            while i < n {
+                ids[i] = byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1)
+                i &+= 1
+            }
+            let c = model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, n, pairMemo)
+            (out + k).update(from: ids, count: c)
             k &+= c
             return c
         }
@@ -58,7 +93,17 @@ struct IdsPath: Sendable {
                 }
                 // Keep the piece's own bytes only.
                 w0 &= masks[2 &* n]; w1 &= masks[2 &* n &+ 1]
-                let slot = slots + PieceMemo.slot(w0, w1) &* 4
+                let h = PieceMemo.hash(w0, w1)
+                var wid = -1
+                if let whole {
+                    wid = whole.find(w0, w1, n, hash: h)
+                    if wid >= 0 && (trusted || verified[wid &>> 6] & (1 &<< UInt64(wid & 63)) != 0) {
+                        out[k] = Int32(truncatingIfNeeded: wid)
+                        k &+= 1
+                        return
+                    }
+                }
+                let slot = slots + PieceMemo.slot(h) &* 4
                 let meta = slot[2]
                 if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
                     // Up to three ids stored; all are written (the buffer has slack), `count` kept.
@@ -69,10 +114,13 @@ struct IdsPath: Sendable {
                     k &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
                     return
                 }
-                let c = general(p, n)
-                if c >= 1 && c <= 3 {
+                let c = shortPiece(p, n)
+                let ids = out + (k &- c)
+                if c == 1 && wid >= 0 && Int(ids[0]) == wid {
+                    // The token is its own encoding: whole-table hits for it count from now on.
+                    verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
+                } else if c >= 1 && c <= 3 {
                     slot[0] = w0; slot[1] = w1
-                    let ids = state.pieceIds
                     slot[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(UInt32(bitPattern: ids[0])) &<< 32
                     slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
                         | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
@@ -147,6 +195,25 @@ final class PieceMemo {
     /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
     let masks: UnsafeMutablePointer<UInt64>
 
+    /// The model's whole-token table (nil when it has none), fetched on first use.
+    var whole: WholeTokenTable?
+    var wholeChecked = false
+    /// One bit per token id: this thread found the token to be its own encoding (see `WholeTokenTable`).
+    var verified = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// The id of each byte when the model's initial symbols are its bytes and every byte has one (then
+    /// `mergePiece` is `mergeQuadratic` over these for short pieces); else nil.
+    let byteIds: UnsafeMutablePointer<Int32>?
+    /// Symbols of one short piece being merged.
+    let symIds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+    let symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+
+    func allocateVerified(_ ids: Int) {
+        verified.deallocate()
+        let words = (ids &+ 63) &>> 6
+        verified = .allocate(capacity: words)
+        verified.initialize(repeating: 0, count: words)
+    }
+
     init(owner: BPEModel) {
         self.owner = owner
         masks = .allocate(capacity: 34)
@@ -160,8 +227,20 @@ final class PieceMemo {
         longSlots.initialize(repeating: 0, count: 4 << Self.longBits)
         longKeys = .allocate(capacity: Self.longKeyBytes)
         longIds = .allocate(capacity: Self.longIdCount)
+        verified.initialize(to: 0)
+        if owner.byteLevel && owner.plainSymbols && owner.byteIds.count == 256
+            && !owner.byteIds.contains(where: { $0 < 0 }) {
+            let b = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+            b.initialize(from: owner.byteIds, count: 256)
+            byteIds = b
+        } else {
+            byteIds = nil
+        }
     }
-    deinit { slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate() }
+    deinit {
+        slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
+        verified.deallocate(); byteIds?.deallocate(); symIds.deallocate(); symEnds.deallocate()
+    }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
         Int(truncatingIfNeeded: h &>> (64 &- UInt64(longBits)))
@@ -182,9 +261,14 @@ final class PieceMemo {
         longKeyUsed &+= n; longIdsUsed &+= count
     }
 
-    @inline(__always) static func slot(_ w0: UInt64, _ w1: UInt64) -> Int {
+    /// Hash of a short piece's masked words: its top bits index the memo and the whole-token table.
+    @inline(__always) static func hash(_ w0: UInt64, _ w1: UInt64) -> UInt64 {
         let h = (w0 &* 0x9E37_79B9_7F4A_7C15) ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F)
-        return Int(truncatingIfNeeded: (h ^ (h &>> 32)) &>> (64 &- UInt64(bits)))
+        return h ^ (h &>> 32)
+    }
+
+    @inline(__always) static func slot(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> (64 &- UInt64(bits)))
     }
 
     /// The words of `p[0..<n]` (n ≤ 16) read byte by byte: near the end of the text.

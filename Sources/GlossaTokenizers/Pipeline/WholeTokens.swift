@@ -1,0 +1,120 @@
+/// Every token of at most 16 bytes, keyed like `PieceMemo` (the piece's bytes as two masked little-endian
+/// words), shared read-only by all threads: most pieces of prose (a word with its leading space) are one
+/// token, and finding them here needs neither a per-thread memo slot (each thread's memo warmed on its own
+/// and, at 32 bytes a slot, missed the cache) nor a merge on first sight.
+///
+/// A token's bytes need not encode to the token itself (Llama 3 appended tokens that BPE never builds), so
+/// a hit counts only once this thread has checked it: `PieceMemo.verified` holds one bit per token, set
+/// when the merge loop gave exactly that token for its bytes. Until then, and for tokens that fail, the
+/// piece takes the memo path; the table never decides an encoding on its own.
+///
+/// Two linear-probing tables, at most half full. Tokens of up to 12 bytes (nearly all) take 16-byte slots:
+/// word 0 the first 8 bytes, word 1 bytes 8–11 | length << 32 | id << 40. Tokens of 13–16 bytes take
+/// 32-byte slots: both words, then length | id << 32. A word 1 (short) or word 2 (long) of 0 is empty.
+final class WholeTokenTable: @unchecked Sendable {
+    let short: UnsafeMutablePointer<UInt64>
+    let shortShift: UInt64
+    let shortMask: Int
+    let long: UnsafeMutablePointer<UInt64>
+    let longShift: UInt64
+    let longMask: Int
+    /// Whether every token of at most 16 bytes is here (none left out for sharing its id with another).
+    let complete: Bool
+    /// Bit words per thread (`PieceMemo.verified`): one bit per id below `idLimit`.
+    let idLimit: Int
+
+    /// nil when ids do not fit the slots (2^24 and up).
+    init?(_ model: BPEModel) {
+        let table = model.lookup
+        let buf = table.buffer
+        let n = table.entryCount
+        var maxId: Int32 = -1
+        for e in 0..<n { maxId = max(maxId, buf.values[e]) }
+        guard maxId < 1 << 24 else { return nil }
+        idLimit = Int(maxId) &+ 1
+        let allIndexed = table.count == n
+        // One key per id (the verified bit is per id) and each key once: the entry the lookup finds.
+        var seen = [Bool](repeating: false, count: idLimit)
+        var keys: [Int] = []
+        keys.reserveCapacity(n)
+        var shortCount = 0, longCount = 0
+        var dropped = false
+        for e in 0..<n {
+            let len = Int(buf.lengths[e]), id = buf.values[e]
+            guard len >= 1, len <= 16 else { continue }
+            if !allIndexed {
+                let p = UnsafePointer(buf.arena + Int(buf.starts[e]))
+                guard buf.lookupEntry(p, len, hash: hashBytes(p, len)) == e else { continue }
+            }
+            guard id >= 0, !seen[Int(id)] else { dropped = true; continue }
+            seen[Int(id)] = true
+            keys.append(e)
+            if len <= 12 { shortCount &+= 1 } else { longCount &+= 1 }
+        }
+        complete = !dropped
+        func capacity(_ c: Int) -> Int { var cap = 64; while cap < 2 &* c { cap &<<= 1 }; return cap }
+        let sc = capacity(shortCount), lc = capacity(longCount)
+        shortMask = sc &- 1; shortShift = UInt64(64 &- sc.trailingZeroBitCount)
+        longMask = lc &- 1; longShift = UInt64(64 &- lc.trailingZeroBitCount)
+        short = .allocate(capacity: 2 &* sc); short.initialize(repeating: 0, count: 2 &* sc)
+        long = .allocate(capacity: 4 &* lc); long.initialize(repeating: 0, count: 4 &* lc)
+        for e in keys {
+            let len = Int(buf.lengths[e]), id = UInt64(UInt32(bitPattern: buf.values[e]))
+            let (w0, w1) = PieceMemo.loadTail(buf.arena + Int(buf.starts[e]), len)
+            let h = PieceMemo.hash(w0, w1)
+            if len <= 12 {
+                var s = Int(truncatingIfNeeded: h &>> shortShift)
+                while short[2 &* s &+ 1] != 0 { s = (s &+ 1) & shortMask }
+                short[2 &* s] = w0; short[2 &* s &+ 1] = w1 | UInt64(len) &<< 32 | id &<< 40
+            } else {
+                var s = Int(truncatingIfNeeded: h &>> longShift)
+                while long[4 &* s &+ 2] != 0 { s = (s &+ 1) & longMask }
+                long[4 &* s] = w0; long[4 &* s &+ 1] = w1; long[4 &* s &+ 2] = UInt64(len) | id &<< 32
+            }
+        }
+    }
+
+    deinit { short.deallocate(); long.deallocate() }
+
+    /// The id of the token whose bytes are the piece's (`w0`, `w1` masked to its `n` bytes, `h` their
+    /// `PieceMemo.hash`), or -1.
+    @inline(__always)
+    func find(_ w0: UInt64, _ w1: UInt64, _ n: Int, hash h: UInt64) -> Int {
+        if n <= 12 {
+            let key1 = w1 | UInt64(truncatingIfNeeded: n) &<< 32
+            var s = Int(truncatingIfNeeded: h &>> shortShift)
+            while true {
+                let k1 = short[2 &* s &+ 1]
+                if k1 & 0xFF_FFFF_FFFF == key1 && short[2 &* s] == w0 { return Int(truncatingIfNeeded: k1 &>> 40) }
+                if k1 == 0 { return -1 }
+                s = (s &+ 1) & shortMask
+            }
+        }
+        var s = Int(truncatingIfNeeded: h &>> longShift)
+        while true {
+            let e = long + 4 &* s
+            let m = e[2]
+            if m & 0xFF == UInt64(truncatingIfNeeded: n) && e[0] == w0 && e[1] == w1 {
+                return Int(truncatingIfNeeded: m &>> 32)
+            }
+            if m == 0 { return -1 }
+            s = (s &+ 1) & longMask
+        }
+    }
+
+    /// Bytes held (both tables).
+    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 }
+}
+
+/// Builds a model's `WholeTokenTable` once, on the first ids-only encode (never at load).
+final class LazyWholeTokens: @unchecked Sendable {
+    private let lock = Lock()
+    private var built = false
+    private var value: WholeTokenTable?
+
+    func get(_ model: BPEModel) -> WholeTokenTable? {
+        lock.lock(); defer { lock.unlock() }
+        if !built { value = WholeTokenTable(model); built = true }
+        return value
+    }
+}
