@@ -44,6 +44,8 @@ struct IdsPath: Sendable {
         // when the table holds every such token a miss there is a piece to merge.
         let trusted = model.options.ignoreMerges
         let lookupFirst = trusted && !(whole?.complete ?? false)
+        var byRank = false
+        if case .concatenation(nil) = model.rule, whole?.complete == true, memo.byteIds != nil { byRank = true }
         state.bpe.cache.bind(to: model)
         let pairMemo = state.bpe.cache.storage
         let byteIds = memo.byteIds
@@ -63,8 +65,14 @@ struct IdsPath: Sendable {
 
         /// `general` for a piece of at most 16 bytes: the merge loop on raw buffers when the model's
         /// symbols are its bytes (what `mergePiece` then does, minus the word cache, arrays and spans).
-        @inline(__always) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        @inline(__always) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ w0: UInt64, _ w1: UInt64) -> Int {
             guard let byteIds else { return general(p, n) }
+            if byRank {
+                let c = whole!.mergeByRank(w0, w1, n, byteIds: byteIds, masks: masks, ids: out + k,
+                                           bounds: memo.symEnds, ranks: memo.symRanks)
+                k &+= c
+                return c
+            }
             if lookupFirst {
                 let id = model.wholeTokenId(p, n)
                 if id >= 0 { out[k] = id; k &+= 1; return 1 }
@@ -114,7 +122,7 @@ struct IdsPath: Sendable {
                     k &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
                     return
                 }
-                let c = shortPiece(p, n)
+                let c = shortPiece(p, n, w0, w1)
                 let ids = out + (k &- c)
                 if c == 1 && wid >= 0 && Int(ids[0]) == wid {
                     // The token is its own encoding: whole-table hits for it count from now on.
@@ -205,7 +213,8 @@ final class PieceMemo {
     let byteIds: UnsafeMutablePointer<Int32>?
     /// Symbols of one short piece being merged.
     let symIds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
-    let symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+    let symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 17)
+    let symRanks = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
 
     func allocateVerified(_ ids: Int) {
         verified.deallocate()
@@ -239,7 +248,7 @@ final class PieceMemo {
     }
     deinit {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
-        verified.deallocate(); byteIds?.deallocate(); symIds.deallocate(); symEnds.deallocate()
+        verified.deallocate(); byteIds?.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {

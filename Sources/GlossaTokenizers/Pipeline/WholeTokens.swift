@@ -118,3 +118,57 @@ final class LazyWholeTokens: @unchecked Sendable {
         return value
     }
 }
+
+extension WholeTokenTable {
+    /// The merge loop of rank files (two symbols merge when their concatenation is a token, lowest id first,
+    /// leftmost on ties: `BPEModel.mergeQuadratic` under `.concatenation(nil)`) for a piece of 1…16 bytes
+    /// whose bytes are the masked words (`w0`, `w1`), when this table is `complete`. Two adjacent symbols
+    /// concatenate to a substring of the piece, so a pair's rank is one probe here for that substring,
+    /// shifted out of the piece's words: no byte copies and no hash of arena bytes, where the general
+    /// pair lookup costs a copy, a byte hash and a `memcmp`. Writes the ids to `ids`; returns their count.
+    @inline(__always)
+    func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>,
+                     masks: UnsafePointer<UInt64>, ids: UnsafeMutablePointer<Int32>,
+                     bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>) -> Int {
+        let v = UInt128(w1) &<< 64 | UInt128(w0)
+        @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
+            let len = Int(truncatingIfNeeded: j &- i)
+            let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
+            let lo = UInt64(truncatingIfNeeded: x) & masks[2 &* len]
+            let hi = UInt64(truncatingIfNeeded: x &>> 64) & masks[2 &* len &+ 1]
+            let id = find(lo, hi, len, hash: PieceMemo.hash(lo, hi))
+            return id < 0 ? .max : Int32(truncatingIfNeeded: id)
+        }
+        var m = n
+        var i = 0
+        while i < n {
+            ids[i] = byteIds[Int(UInt8(truncatingIfNeeded: v &>> UInt128(truncatingIfNeeded: 8 &* i)))]
+            bounds[i] = Int32(truncatingIfNeeded: i)
+            i &+= 1
+        }
+        bounds[n] = Int32(truncatingIfNeeded: n)
+        if m < 2 { return m }
+        i = 0
+        while i < m &- 1 { ranks[i] = rank(bounds[i], bounds[i &+ 2]); i &+= 1 }
+        while true {
+            var best = Int32.max, at = -1
+            i = 0
+            while i < m &- 1 {
+                if ranks[i] < best { best = ranks[i]; at = i }
+                i &+= 1
+            }
+            if at < 0 { break }
+            ids[at] = best
+            var j = at &+ 1
+            while j < m &- 1 { ids[j] = ids[j &+ 1]; j &+= 1 }
+            j = at &+ 1
+            while j < m { bounds[j] = bounds[j &+ 1]; j &+= 1 }
+            j = at &+ 1
+            while j < m &- 2 { ranks[j] = ranks[j &+ 1]; j &+= 1 }
+            m &-= 1
+            if at < m &- 1 { ranks[at] = rank(bounds[at], bounds[at &+ 2]) }
+            if at > 0 { ranks[at &- 1] = rank(bounds[at &- 1], bounds[at &+ 1]) }
+        }
+        return m
+    }
+}
