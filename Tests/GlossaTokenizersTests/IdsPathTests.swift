@@ -103,6 +103,112 @@ final class IdsPathTests: XCTestCase {
         XCTAssertEqual(ids, general.ids)
     }
 
+    /// The whole-token table holds every token of at most 16 bytes under its id, and for rank files the
+    /// merge by table probes gives the merge loop's ids on every such token with its last byte dropped or
+    /// changed, and on random short byte strings (ASCII, Latin-1 and UTF-8 fragments, NULs).
+    func assertWholeTokens(_ rel: String, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
+        let tok = try load(rel)
+        guard let path = tok.idsPath, case .bpe(let m) = tok.model else { return XCTFail("no ids path", file: file, line: line) }
+        let table = try XCTUnwrap(path.wholeTokens.get(m), file: file, line: line)
+        XCTAssertTrue(table.complete, file: file, line: line)
+        let memo = PieceMemo(owner: m)
+        let byteIds = try XCTUnwrap(memo.byteIds, file: file, line: line)
+        let buf = m.lookup.buffer
+        var found = 0
+        func words(_ b: [UInt8]) -> (UInt64, UInt64) { b.withUnsafeBufferPointer { PieceMemo.loadTail($0.baseAddress!, b.count) } }
+        func check(_ b: [UInt8]) -> Bool {
+            let (w0, w1) = words(b)
+            let ids = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+            defer { ids.deallocate() }
+            let c = table.mergeByRank(w0, w1, b.count, byteIds: byteIds, masks: memo.masks, ids: ids,
+                                      bounds: memo.symEnds, ranks: memo.symRanks)
+            let got = Array(UnsafeBufferPointer(start: ids, count: c))
+            let want = m.uncachedPieceIds(b, backtracking: false)
+            if got != want { XCTFail("\(rel) \(b): by rank \(got), merge loop \(String(describing: want))", file: file, line: line) }
+            return got == want
+        }
+        var r = Rng(s: seed)
+        for e in 0..<m.lookup.entryCount {
+            let len = Int(buf.lengths[e])
+            guard len >= 1, len <= 16 else { continue }
+            let b = Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[e]), count: len))
+            let (w0, w1) = words(b)
+            let id = table.find(w0, w1, len, hash: PieceMemo.hash(w0, w1))
+            if id != Int(buf.values[e]) { return XCTFail("\(rel) \(b): table \(id), vocabulary \(buf.values[e])", file: file, line: line) }
+            found += 1
+            // The merge loop is slow to set up: a sample of the tokens (a 50k-token table still sees 12k).
+            guard e % 4 == 0 else { continue }
+            if !check(b) { return }
+            if len > 1 && !check(Array(b.dropLast())) { return }
+            if !check(Array(b.dropLast()) + [UInt8(r.below(256))]) { return }
+        }
+        XCTAssertGreaterThan(found, 50_000, file: file, line: line)
+        let alphabets: [[UInt8]] = [Array(0...255), Array("abcdefghijklmnopqrstuvwxyz ".utf8), Array(" \n\t0123456789.,;:-_=+*#".utf8),
+                                    Array("aeé中文\u{0}x ".utf8), [0x20, 0x61, 0x62, 0x0A]]
+        for k in 0..<20_000 {
+            let a = alphabets[k % alphabets.count]
+            let b = (0..<(1 + r.below(16))).map { _ in a[r.below(a.count)] }
+            if !check(b) { return }
+        }
+    }
+
+    func testWholeTokensCl100k() throws { try assertWholeTokens("cl100k_base/cl100k_base.tiktoken", seed: 11) }
+    func testWholeTokensO200k() throws { try assertWholeTokens("o200k_base/o200k_base.tiktoken", seed: 12) }
+    func testWholeTokensLlama3Ranks() throws { try assertWholeTokens("llama3.2/tokenizer.model", seed: 13) }
+
+    /// A tokenizer.json model takes a piece by merges even when it is a token, and Llama 3 has tokens that
+    /// BPE never builds from their bytes: table hits count only once the thread's merge loop agreed. Every
+    /// token of up to 16 bytes alone, twice (unchecked, then checked or found wanting), against the general path.
+    func testWholeTokensCheckedByMerges() throws {
+        let tok = try load("llama3.2/tokenizer.json")
+        guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        XCTAssertFalse(m.options.ignoreMerges)
+        let buf = m.lookup.buffer
+        var texts: [[UInt8]] = []
+        for e in 0..<m.lookup.entryCount where buf.lengths[e] >= 1 && buf.lengths[e] <= 16 {
+            let b = Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[e]), count: Int(buf.lengths[e])))
+            if String(validating: b, as: UTF8.self) != nil { texts.append(b) }
+        }
+        var idsOnly = EncoderState(), general = EncoderState()
+        var notOwn = 0
+        for round in 0..<2 {
+            for t in texts {
+                general.ids = []; general.offsets = []
+                try tok.run(t, policy: .text, useFastPath: false, state: &general)
+                let ids = try tok.encodeIds(bytes: t, specialTokens: .text, state: &idsOnly)
+                if ids != general.ids { return XCTFail("\(t): ids path \(ids), general \(general.ids)") }
+                if round == 0 && ids.count > 1 && m.wholeTokenId(t, t.count) >= 0 { notOwn += 1 }
+            }
+        }
+        XCTAssertGreaterThan(notOwn, 0, "no token that BPE splits was met")
+    }
+
+    /// Byte soup (every byte class, invalid UTF-8 included) and ASCII without letters through the short-piece
+    /// path, with pieces ending the buffer at every length: the ids path against the general path.
+    func testByteClassesAndBufferEnds() throws {
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 21 as UInt64), ("o200k_base/o200k_base.tiktoken", 22),
+                            ("llama3.2/tokenizer.model", 23), ("llama3.2/tokenizer.json", 24)] {
+            let tok = try load(rel)
+            var r = Rng(s: seed)
+            var idsOnly = EncoderState(), general = EncoderState()
+            // Valid UTF-8 only (the encoder rejects the rest): all of ASCII, then narrower classes.
+            let classes: [[String]] = [(0..<128).map { String(UnicodeScalar(UInt8($0))) }, [" ", "\n", "\r", "\t", "0", "7", "9"],
+                                       "!\"#$%&'()*+,-./:;<=>?@[]^_`{|}~ ".map { String($0) },
+                                       ["A", "a", " ", "Z", "z", "'", "s", "S", "LL", "\n"], ["é", "中", "😀", " ", "a", "ǅ", "\u{301}"]]
+            for k in 0..<3000 {
+                let a = classes[k % classes.count]
+                let b = Array((0..<r.below(40)).map { _ in a[r.below(a.count)] }.joined().utf8)
+                for end in Swift.max(0, b.count - 17)...b.count where end == b.count || b[end] & 0xC0 != 0x80 {
+                    let t = Array(b[0..<end])
+                    general.ids = []; general.offsets = []
+                    try tok.run(t, policy: .text, useFastPath: false, state: &general)
+                    let ids = try tok.encodeIds(bytes: t, specialTokens: .text, state: &idsOnly)
+                    if ids != general.ids { return XCTFail("\(rel) \(t): ids path \(ids), general \(general.ids)") }
+                }
+            }
+        }
+    }
+
     /// Pipelines the loop does not cover keep the general ids-only path.
     func testNotSelected() throws {
         XCTAssertNil(try load("mistral-7b-v0.3/tokenizer.json").idsPath)

@@ -60,7 +60,9 @@ final class WholeTokenTable: @unchecked Sendable {
         long = .allocate(capacity: 4 &* lc); long.initialize(repeating: 0, count: 4 &* lc)
         for e in keys {
             let len = Int(buf.lengths[e]), id = UInt64(UInt32(bitPattern: buf.values[e]))
-            let (w0, w1) = PieceMemo.loadTail(buf.arena + Int(buf.starts[e]), len)
+            var w = (UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &w) { $0.baseAddress!.copyMemory(from: buf.arena + Int(buf.starts[e]), byteCount: len) }
+            let (w0, w1) = (UInt64(littleEndian: w.0), UInt64(littleEndian: w.1))
             let h = PieceMemo.hash(w0, w1)
             if len <= 12 {
                 var s = Int(truncatingIfNeeded: h &>> shortShift)
