@@ -28,28 +28,33 @@ final class WholeTokenTable: @unchecked Sendable {
         let table = model.lookup
         let buf = table.buffer
         let n = table.entryCount
+        // Rank files hold id e at entry e and index every entry: each key once, each id once, no checks.
         var maxId: Int32 = -1
-        for e in 0..<n { maxId = max(maxId, buf.values[e]) }
+        var identity = true
+        var shortCount = 0, longCount = 0
+        for e in 0..<n {
+            let v = buf.values[e], len = buf.lengths[e]
+            maxId = max(maxId, v)
+            identity = identity && v == Int32(truncatingIfNeeded: e)
+            if len >= 1 && len <= 12 { shortCount &+= 1 } else if len >= 13 && len <= 16 { longCount &+= 1 }
+        }
         guard maxId < 1 << 24 else { return nil }
         idLimit = Int(maxId) &+ 1
-        let allIndexed = table.count == n
-        // One key per id (the verified bit is per id) and each key once: the entry the lookup finds.
-        var seen = [Bool](repeating: false, count: idLimit)
-        var keys: [Int] = []
-        keys.reserveCapacity(n)
-        var shortCount = 0, longCount = 0
+        var keep: [Bool] = []
         var dropped = false
-        for e in 0..<n {
-            let len = Int(buf.lengths[e]), id = buf.values[e]
-            guard len >= 1, len <= 16 else { continue }
-            if !allIndexed {
+        if !(identity && table.count == n) {
+            // One key per id (the verified bit is per id) and each key once: the entry the lookup finds.
+            keep = [Bool](repeating: false, count: n)
+            var seen = [Bool](repeating: false, count: idLimit)
+            for e in 0..<n {
+                let len = Int(buf.lengths[e]), id = buf.values[e]
+                guard len >= 1, len <= 16 else { continue }
                 let p = UnsafePointer(buf.arena + Int(buf.starts[e]))
                 guard buf.lookupEntry(p, len, hash: hashBytes(p, len)) == e else { continue }
+                guard id >= 0, !seen[Int(id)] else { dropped = true; continue }
+                seen[Int(id)] = true
+                keep[e] = true
             }
-            guard id >= 0, !seen[Int(id)] else { dropped = true; continue }
-            seen[Int(id)] = true
-            keys.append(e)
-            if len <= 12 { shortCount &+= 1 } else { longCount &+= 1 }
         }
         complete = !dropped
         func capacity(_ c: Int) -> Int { var cap = 64; while cap < 2 &* c { cap &<<= 1 }; return cap }
@@ -58,11 +63,21 @@ final class WholeTokenTable: @unchecked Sendable {
         longMask = lc &- 1; longShift = UInt64(64 &- lc.trailingZeroBitCount)
         short = .allocate(capacity: 2 &* sc); short.initialize(repeating: 0, count: 2 &* sc)
         long = .allocate(capacity: 4 &* lc); long.initialize(repeating: 0, count: 4 &* lc)
-        for e in keys {
-            let len = Int(buf.lengths[e]), id = UInt64(UInt32(bitPattern: buf.values[e]))
-            var w = (UInt64(0), UInt64(0))
-            withUnsafeMutableBytes(of: &w) { $0.baseAddress!.copyMemory(from: buf.arena + Int(buf.starts[e]), byteCount: len) }
-            let (w0, w1) = (UInt64(littleEndian: w.0), UInt64(littleEndian: w.1))
+        let arenaEnd = table.arenaCount
+        for e in 0..<n {
+            let len = Int(buf.lengths[e])
+            guard len >= 1, len <= 16, keep.isEmpty || keep[e] else { continue }
+            let id = UInt64(UInt32(bitPattern: buf.values[e]))
+            let start = Int(buf.starts[e])
+            var w0: UInt64, w1: UInt64
+            if start &+ 16 <= arenaEnd {
+                let raw = UnsafeRawPointer(buf.arena + start)
+                w0 = raw.loadUnaligned(as: UInt64.self); w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                if len < 8 { w0 &= (1 &<< UInt64(8 &* len)) &- 1 }
+                w1 = len <= 8 ? 0 : len == 16 ? w1 : w1 & ((1 &<< UInt64(8 &* (len &- 8))) &- 1)
+            } else {
+                (w0, w1) = PieceMemo.loadTail(buf.arena + start, len)
+            }
             let h = PieceMemo.hash(w0, w1)
             if len <= 12 {
                 var s = Int(truncatingIfNeeded: h &>> shortShift)
