@@ -134,11 +134,10 @@ public struct PieceScanner {
     /// The end of the match starting at `i` (< the buffer's count).
     @inlinable @inline(__always)
     public func end(at i: Int) -> Int {
-        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
-        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
-        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
+        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 pattern that
+        // is a ` ?\p{L}+` match, ending at the first byte that is not a letter: when that byte is ASCII the
         // match is decided here, without the general scanner's class lookups and call.
-        if known != .o200k && known != .whitespace {
+        if known == .gpt2 {
             let p = scanner.p, n = scanner.n
             var j = p[i] == 0x20 ? i &+ 1 : i
             if j < n && Self.isASCIILetter(p[j]) {
@@ -146,17 +145,61 @@ public struct PieceScanner {
                 while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
                 if j == n || p[j] < 0x80 { return j }
             }
-        } else if known == .o200k {
-            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
-            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
-            let p = scanner.p, n = scanner.n
-            var j = p[i] == 0x20 ? i &+ 1 : i
-            let first = j
+            return general(at: i)
+        }
+        if known == .whitespace { return general(at: i) }
+        return asciiEnd(at: i)
+    }
+
+    /// `end(at:)` for the cl100k family and o200k, deciding the pieces that ASCII alone settles: letters with
+    /// a one-character prefix, 1–3 digits, punctuation runs and a space or newline before other text. Any
+    /// case that a non-ASCII character could change, and whitespace runs, go to the general scanner.
+    @inlinable @inline(__always)
+    func asciiEnd(at i: Int) -> Int {
+        let p = scanner.p, n = scanner.n, ascii = scanner.ascii
+        let b = p[i]
+        // "'" may start a contraction (cl100k) or prefix letters: the general scanner sorts it out.
+        if b >= 0x80 || b == 0x27 { return general(at: i) }
+        let cb = ascii[Int(b)]
+        // `[^\r\n\p{L}\p{N}]?` then letters (cl100k: `\p{L}+`; o200k: upper-case then lower-case runs, not both
+        // empty, decided when the next byte is ASCII and not the "'" of a contraction).
+        let first = cb & (SC.letter | SC.number | SC.crlf) == 0 ? i &+ 1 : i
+        var j = first
+        if known == .o200k {
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
             while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
-            if j > first && (j == n || p[j] < 0x80 && p[j] != 0x27) { return j }
+            if j > first { return j == n || p[j] < 0x80 && p[j] != 0x27 ? j : general(at: i) }
+        } else {
+            while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
+            if j > first { return j == n || p[j] < 0x80 ? j : general(at: i) }
         }
-        return general(at: i)
+        // No ASCII letter there: a non-ASCII character might be a letter.
+        if first < n && p[first] >= 0x80 { return general(at: i) }
+        if cb & SC.number != 0 {
+            // `\p{N}{1,3}` (Qwen: one): a non-ASCII digit could continue a shorter run.
+            let maxDigits = known == .qwen ? 1 : 3
+            var c = 1
+            j = i &+ 1
+            while c < maxDigits && j < n && p[j] &- 0x30 < 10 { j &+= 1; c &+= 1 }
+            return c == maxDigits || j == n || p[j] < 0x80 ? j : general(at: i)
+        }
+        let other = SC.letter | SC.number | SC.space
+        if b == 0x20 || b == 0x0A {
+            guard i &+ 1 < n, p[i &+ 1] < 0x80 else { return general(at: i) }
+            let c1 = ascii[Int(p[i &+ 1])]
+            // Before a non-space, a newline is `\s*[\r\n]` and a space before a digit is `\s`; a space before
+            // punctuation starts ` ?[^\s\p{L}\p{N}]+` (below). Letters were taken above.
+            if b == 0x0A { return c1 & SC.space == 0 ? i &+ 1 : general(at: i) }
+            if c1 & SC.number != 0 { return i &+ 1 }
+            if c1 & other != 0 { return general(at: i) }
+        } else if cb & other != 0 {
+            return general(at: i)
+        }
+        // ` ?[^\s\p{L}\p{N}]+[\r\n]*` (o200k: `[\r\n/]*`), ASCII punctuation from `b` or the byte after a space.
+        j = b == 0x20 ? i &+ 2 : i &+ 1
+        while j < n && p[j] < 0x80 && ascii[Int(p[j])] & other == 0 { j &+= 1 }
+        if j < n && p[j] >= 0x80 { return general(at: i) }
+        return scanner.runNewlines(j, slash: known == .o200k)
     }
 
     /// `end(at:)` by the general scanner alone.

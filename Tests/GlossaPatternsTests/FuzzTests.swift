@@ -182,7 +182,11 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
     var failures = 0
     let words = ["hello", " world", "Hello", " HTTP", "x", " a", "can't", " don'T", "naïve", " café", "ſ", " \u{17F}s",
                  "abc\u{301}", "a1", " a\n", "a\r\n", "  ab", "\tab", "ab.", "abc中", " 中",
-                 "HTTP", " HTTP/", "HelloWorld", " ABCdef", " IT'S", "Don't", "A", " Zé", "aÉ", "ABC\u{301}"]
+                 "HTTP", " HTTP/", "HelloWorld", " ABCdef", " IT'S", "Don't", "A", " Zé", "aÉ", "ABC\u{301}",
+                 // The ASCII shortcuts for prefixes, digits, punctuation, spaces and newlines, and their edges.
+                 "(ab", "(AB", "(ABc", "\u{0}ab", "\tab", ".\n/", ".\n\n", " (", " (x", " 12", "1234", "12é", "1\u{663}",
+                 "\u{663}1", "\n.", "\nab", "\n\u{3000}", "\n ", " '", "''", "'s", "(1", "(é", " .é", "!!", ". ", "x/\n/",
+                 " \u{A0}", "-\r\n", "\"", "'(", "a'", "(\u{17F}"]
     for k in 0..<fuzzCount() {
         var text = FuzzText.make(&rng, maxLen: k % 10 == 0 ? 80 : 24)
         if k % 2 == 0 { for _ in 0..<(rng.next() % 6) { text += words[Int(rng.next() % UInt64(words.count))] } }
