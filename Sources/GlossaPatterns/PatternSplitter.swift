@@ -134,10 +134,11 @@ public struct PieceScanner {
     /// The end of the match starting at `i` (< the buffer's count).
     @inlinable @inline(__always)
     public func end(at i: Int) -> Int {
-        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 pattern that
-        // is a ` ?\p{L}+` match, ending at the first byte that is not a letter: when that byte is ASCII the
+        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
+        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
+        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
         // match is decided here, without the general scanner's class lookups and call.
-        if known == .gpt2 {
+        if known != .o200k && known != .whitespace {
             let p = scanner.p, n = scanner.n
             var j = p[i] == 0x20 ? i &+ 1 : i
             if j < n && Self.isASCIILetter(p[j]) {
@@ -145,16 +146,24 @@ public struct PieceScanner {
                 while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
                 if j == n || p[j] < 0x80 { return j }
             }
-            return general(at: i)
+        } else if known == .o200k {
+            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
+            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
+            let p = scanner.p, n = scanner.n
+            var j = p[i] == 0x20 ? i &+ 1 : i
+            let first = j
+            while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
+            while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
+            if j > first && (j == n || p[j] < 0x80 && p[j] != 0x27) { return j }
         }
-        if known == .whitespace { return general(at: i) }
-        return asciiEnd(at: i)
+        // The rest (kept out of line: inlined whole, this grew too big for the caller's loop to inline).
+        return known == .gpt2 || known == .whitespace ? general(at: i) : asciiEnd(at: i)
     }
 
     /// `end(at:)` for the cl100k family and o200k, deciding the pieces that ASCII alone settles: letters with
     /// a one-character prefix, 1–3 digits, punctuation runs and a space or newline before other text. Any
     /// case that a non-ASCII character could change, and whitespace runs, go to the general scanner.
-    @inlinable @inline(__always)
+    @inlinable
     func asciiEnd(at i: Int) -> Int {
         let p = scanner.p, n = scanner.n, ascii = scanner.ascii
         let b = p[i]
