@@ -46,9 +46,9 @@ struct IdsPath: Sendable {
             return c
         }
 
-        @inline(__always) func piece(_ s: Int, _ n: Int) {
+        @inline(__always) func short(_ s: Int, _ n: Int) {
             let p = base + s
-            if n <= 16 {
+            do {
                 var w0: UInt64, w1: UInt64
                 if s <= loadLimit {
                     w0 = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
@@ -77,7 +77,12 @@ struct IdsPath: Sendable {
                     slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
                         | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
                 }
-            } else if n <= PieceMemo.longMaxKey {
+            }
+        }
+
+        func long(_ s: Int, _ n: Int) {
+            let p = base + s
+            if n <= PieceMemo.longMaxKey {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
                 let h = hashBytes(p, n)
@@ -103,6 +108,25 @@ struct IdsPath: Sendable {
                 memo.storeLong(e, hash: h, p, n, ids: out + (k &- c), count: c)
             } else {
                 _ = general(p, n)
+            }
+        }
+
+        @inline(__always) func piece(_ s: Int, _ n: Int) {
+            let p = base + s
+            if n <= 16 {
+                short(s, n)
+            } else if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
+                      state.bpe.backtracking!.model === model, bt.mayCut(p, n) {
+                // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
+                // repeated, go through the memos (exact: see `partEnd`).
+                var a = 0, carry: UInt64 = 0
+                while a < n {
+                    let b = bt.partEnd(p, a, n, carry: &carry)
+                    if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
+                    a = b
+                }
+            } else {
+                long(s, n)
             }
         }
 
