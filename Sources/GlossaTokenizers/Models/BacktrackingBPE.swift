@@ -265,10 +265,24 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// ASCII characters are left out (parts are cut only next to a non-ASCII character).
     private static func spanTables(_ buf: ByteTableBuffer, _ indexed: [Bool])
         -> (UnsafeMutablePointer<UInt64>, UInt64, UnsafeMutablePointer<UInt64>) {
-        var full = [UInt64](), partial = [Int](), gate = [Int]()
+        // Keys of whole pairs (hashes) and of partial ones (bit | gate bit << 32), in raw buffers that
+        // double: `Array.append` took a third of this loop.
+        var fullCap = 1 << 14, partialCap = 1 << 10, fullCount = 0, partialCount = 0
+        var full = UnsafeMutablePointer<UInt64>.allocate(capacity: fullCap)
+        var partial = UnsafeMutablePointer<UInt64>.allocate(capacity: partialCap)
+        defer { full.deallocate(); partial.deallocate() }
+        func grow(_ p: inout UnsafeMutablePointer<UInt64>, _ cap: inout Int) {
+            let q = UnsafeMutablePointer<UInt64>.allocate(capacity: cap &* 2)
+            q.moveInitialize(from: p, count: cap)
+            p.deallocate(); p = q; cap &*= 2
+        }
         for t in 0..<indexed.count where indexed[t] {
             let q = UnsafePointer(buf.arena + Int(buf.starts[t]))
             let len = Int(buf.lengths[t])
+            // Most tokens are ASCII: nothing to record, and a cheap test.
+            var any: UInt8 = 0
+            for k in 0..<len { any |= q[k] }
+            if any < 0x80 { continue }
             var j = 1
             while j < len {
                 defer { j &+= 1 }
@@ -288,28 +302,36 @@ final class BacktrackingBPE: @unchecked Sendable {
                 let rightWhole = avail == l2
                 let c2 = rightWhole ? c2whole : UInt32(q[j])
                 if leftWhole && rightWhole {
-                    if c1 >= 0x80 || c2 >= 0x80 { full.append(spanFullKey(c1, c2)) }
+                    if c1 >= 0x80 || c2 >= 0x80 {
+                        if fullCount == fullCap { grow(&full, &fullCap) }
+                        full[fullCount] = spanFullKey(c1, c2); fullCount &+= 1
+                    }
                 } else {
-                    partial.append(spanPartialBit(leftWhole ? 2 : rightWhole ? 1 : 3, c1, c2))
-                    gate.append(Int(truncatingIfNeeded: (leftWhole ? c1 &>> UInt32(8 &* (j &- a &- 1)) : c1) & 0xFF) &<< 8
-                                | Int(truncatingIfNeeded: c2 & 0xFF))
+                    if partialCount == partialCap { grow(&partial, &partialCap) }
+                    let g = (leftWhole ? c1 &>> UInt32(8 &* (j &- a &- 1)) : c1) & 0xFF
+                    partial[partialCount] = UInt64(spanPartialBit(leftWhole ? 2 : rightWhole ? 1 : 3, c1, c2))
+                        | UInt64(g &<< 8 | c2 & 0xFF) &<< 32
+                    partialCount &+= 1
                 }
             }
         }
         var bits = 1 << 16
-        while bits < full.count &* 16 { bits &<<= 1 }
+        while bits < fullCount &* 16 { bits &<<= 1 }
         let shift = UInt64(64 &- bits.trailingZeroBitCount)
         let f = UnsafeMutablePointer<UInt64>.allocate(capacity: bits &>> 6)
         f.initialize(repeating: 0, count: bits &>> 6)
-        for h in full {
-            let b = Int(truncatingIfNeeded: h &>> shift)
+        for k in 0..<fullCount {
+            let b = Int(truncatingIfNeeded: full[k] &>> shift)
             f[b &>> 6] |= 1 &<< UInt64(b & 63)
         }
         let words = spanPartialGate &+ 1024
         let pt = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
         pt.initialize(repeating: 0, count: words)
-        for b in partial { pt[b &>> 6] |= 1 &<< UInt64(b & 63) }
-        for b in gate { pt[spanPartialGate &+ b &>> 6] |= 1 &<< UInt64(b & 63) }
+        for k in 0..<partialCount {
+            let b = Int(truncatingIfNeeded: partial[k] & 0xFFFF_FFFF), g = Int(truncatingIfNeeded: partial[k] &>> 32)
+            pt[b &>> 6] |= 1 &<< UInt64(b & 63)
+            pt[spanPartialGate &+ g &>> 6] |= 1 &<< UInt64(g & 63)
+        }
         return (f, shift, pt)
     }
 
@@ -552,7 +574,44 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// caller then runs the merge loop.
     func encode(_ p: UnsafePointer<UInt8>, _ n: Int, into s: inout BPEScratch) -> Bool {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
-        let memo = s.cache.storage.validPairs
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
+            let stack = stackBuf.baseAddress!
+            let count = run(p, n, stack, s.cache.storage.validPairs)
+            guard count >= 0 else { return false }
+            // In bulk: three appends per token (each checks the array's uniqueness and capacity) took
+            // a fifth of the instructions on random letters.
+            s.ids.append(contentsOf: UnsafeBufferPointer(start: stack, count: count))
+            let first = s.starts.count
+            s.starts.append(contentsOf: repeatElement(0, count: count))
+            s.ends.append(contentsOf: repeatElement(0, count: count))
+            s.starts.withUnsafeMutableBufferPointer { starts in
+                s.ends.withUnsafeMutableBufferPointer { ends in
+                    var at: Int32 = 0
+                    for k in 0..<count {
+                        let e = at &+ info[4 &* Int(stack[k])]
+                        starts[first &+ k] = at; ends[first &+ k] = e
+                        at = e
+                    }
+                }
+            }
+            s.count &+= count
+            return true
+        }
+    }
+
+    /// The ids of `p[0..<n]` written to `out` (room for n), without spans: their count, or -1 where
+    /// `encode` declines. `validPairs` is the caller's pair memo (`WordCache.Storage.validPairs`, bound
+    /// to this encoder's model). The ids-only path's long pieces: no arrays, no copies.
+    func encodeIds(_ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<Int32>,
+                   validPairs: UnsafeMutablePointer<UInt64>) -> Int {
+        if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return -1 }
+        return run(p, n, out, validPairs)
+    }
+
+    /// The backtracking walk: ids into `stack` (room for n); their count, or -1 if no encoding was found.
+    @inline(__always)
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>,
+                     _ memo: UnsafeMutablePointer<UInt64>) -> Int {
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
         @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
@@ -565,52 +624,32 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
-                // bit k set: position k may still end a token of the encoding.
-                let bits = bitsBuf.baseAddress!, stack = stackBuf.baseAddress!
-                bits.initialize(repeating: .max, count: words)
-                var count = 0, pos = 0
-                var next = longestMatch(p, 0, n)
-                while next >= 0 {
-                    var token = next
-                    let last: Int32 = count > 0 ? stack[count &- 1] : -1
-                    while true {
-                        let end = pos &+ Int(info[4 &* Int(token)])
-                        if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
-                            && (last < 0 || valid(last, token)) {
-                            stack[count] = token; count &+= 1; pos = end
-                            next = pos < n ? longestMatch(p, pos, n) : -1
-                            break
-                        }
-                        let shorter = info[4 &* Int(token) &+ 1]
-                        if shorter >= 0 { token = shorter; continue }
-                        // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
-                        bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
-                        next = last
+            // bit k set: position k may still end a token of the encoding.
+            let bits = bitsBuf.baseAddress!
+            bits.initialize(repeating: .max, count: words)
+            var count = 0, pos = 0
+            var next = longestMatch(p, 0, n)
+            while next >= 0 {
+                var token = next
+                let last: Int32 = count > 0 ? stack[count &- 1] : -1
+                while true {
+                    let end = pos &+ Int(info[4 &* Int(token)])
+                    if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
+                        && (last < 0 || valid(last, token)) {
+                        stack[count] = token; count &+= 1; pos = end
+                        next = pos < n ? longestMatch(p, pos, n) : -1
                         break
                     }
+                    let shorter = info[4 &* Int(token) &+ 1]
+                    if shorter >= 0 { token = shorter; continue }
+                    // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
+                    bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
+                    if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
+                    next = last
+                    break
                 }
-                guard pos == n else { return false }
-                // In bulk: three appends per token (each checks the array's uniqueness and capacity) took
-                // a fifth of the instructions on random letters.
-                s.ids.append(contentsOf: UnsafeBufferPointer(start: stack, count: count))
-                let first = s.starts.count
-                s.starts.append(contentsOf: repeatElement(0, count: count))
-                s.ends.append(contentsOf: repeatElement(0, count: count))
-                s.starts.withUnsafeMutableBufferPointer { starts in
-                    s.ends.withUnsafeMutableBufferPointer { ends in
-                        var at: Int32 = 0
-                        for k in 0..<count {
-                            let e = at &+ info[4 &* Int(stack[k])]
-                            starts[first &+ k] = at; ends[first &+ k] = e
-                            at = e
-                        }
-                    }
-                }
-                s.count &+= count
-                return true
             }
+            return pos == n ? count : -1
         }
     }
 }
