@@ -315,15 +315,26 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
             }
         }
+        // 32 bits per distinct pair (3 % false "spans"), counted as the bits set in a table of 16 per pair
+        // met: o200k's Arabic and Indic tokens repeat their pairs nine times over (128 KB, not 512 KB).
+        func table(_ bits: Int) -> (UnsafeMutablePointer<UInt64>, UInt64) {
+            let shift = UInt64(64 &- bits.trailingZeroBitCount)
+            let f = UnsafeMutablePointer<UInt64>.allocate(capacity: bits &>> 6)
+            f.initialize(repeating: 0, count: bits &>> 6)
+            for k in 0..<fullCount {
+                let b = Int(truncatingIfNeeded: full[k] &>> shift)
+                f[b &>> 6] |= 1 &<< UInt64(b & 63)
+            }
+            return (f, shift)
+        }
         var bits = 1 << 16
         while bits < fullCount &* 16 { bits &<<= 1 }
-        let shift = UInt64(64 &- bits.trailingZeroBitCount)
-        let f = UnsafeMutablePointer<UInt64>.allocate(capacity: bits &>> 6)
-        f.initialize(repeating: 0, count: bits &>> 6)
-        for k in 0..<fullCount {
-            let b = Int(truncatingIfNeeded: full[k] &>> shift)
-            f[b &>> 6] |= 1 &<< UInt64(b & 63)
-        }
+        var (f, shift) = table(bits)
+        var distinct = 0
+        for w in 0..<(bits &>> 6) { distinct &+= f[w].nonzeroBitCount }
+        var fewer = 1 << 16
+        while fewer < distinct &* 32 { fewer &<<= 1 }
+        if fewer < bits { f.deallocate(); (f, shift) = table(fewer) }
         let words = spanPartialGate &+ 1024
         let pt = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
         pt.initialize(repeating: 0, count: words)
