@@ -189,4 +189,89 @@ import Testing
         #expect(t.merged(0, 999, hash: PackedMerges.hash(0, 999)) == .max)
         #expect(t.merged(256, 255, hash: PackedMerges.hash(256, 255)) == .max)
     }
+
+    /// The model's backtracking encoder, built at once.
+    static func encoder(_ m: BPEModel) -> BacktrackingBPE {
+        var s = BPEScratch()
+        let warm = Array("warm".utf8)
+        _ = warm.withUnsafeBufferPointer { m.backtrack($0.baseAddress!, $0.count, &s, force: true) }
+        return s.backtracking!.encoder!
+    }
+
+    /// The parts that `partEnd` cuts `bytes` into (one part when `mayCut` says no).
+    static func parts(_ bt: BacktrackingBPE, _ bytes: [UInt8]) -> [Range<Int>] {
+        bytes.withUnsafeBufferPointer { b -> [Range<Int>] in
+            guard let p = b.baseAddress, b.count > 0 else { return [] }
+            if !bt.mayCut(p, b.count) { return [0..<b.count] }
+            var out: [Range<Int>] = [], a = 0, carry: UInt64 = 0
+            while a < b.count {
+                let e = bt.partEnd(p, a, b.count, carry: &carry)
+                #expect(e > a)
+                out.append(a..<e); a = e
+            }
+            return out
+        }
+    }
+
+    static let contextChars = Array("中文的了是一ーのカ한국어привет हिन्दी عربي ab1é🙂\u{0}".unicodeScalars)
+
+    /// No cut falls inside any token placed among other characters: every place where a character starts
+    /// inside a token is in the tables. Tokens that start or end inside a character get the rest of it
+    /// (a lead byte before, continuation bytes after) so that the piece is valid there.
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model",
+                      "qwen-tiktoken/qwen.tiktoken"])
+    func noCutInsideAnyToken(_ rel: String) throws {
+        let m = try Self.model(rel)
+        let bt = Self.encoder(m)
+        var r = Rng(s: 5)
+        var checked = 0
+        for id in 0..<m.lookup.entryCount {
+            let tok = m.lookup.entryBytes(id)
+            guard tok.count > 1 else { continue }
+            var k = 0
+            while k < tok.count && tok[k] & 0xC0 == 0x80 { k += 1 }
+            guard k < 4 else { continue }
+            var q = tok.count - 1
+            while q > 0 && tok[q] & 0xC0 == 0x80 { q -= 1 }
+            let need = BacktrackingBPE.charLength(tok[q]) - (tok.count - q)
+            var left: [UInt8] = [], right: [UInt8] = []
+            for _ in 0..<(1 + r.below(3)) { left += Array(String(Self.contextChars[r.below(Self.contextChars.count)]).utf8) }
+            for _ in 0..<(1 + r.below(3)) { right += Array(String(Self.contextChars[r.below(Self.contextChars.count)]).utf8) }
+            if k > 0 { left.append([0, 0xC3, 0xE4, 0xF0][k]) }
+            if need > 0 { right = [UInt8](repeating: 0x80, count: need) + right }
+            let piece = left + tok + right
+            let s = left.count, e = s + tok.count
+            for part in Self.parts(bt, piece) where part.lowerBound > s && part.lowerBound < e {
+                Issue.record("token \(id) \(tok) cut at \(part.lowerBound - s) in \(piece)")
+            }
+            checked += 1
+        }
+        #expect(checked > 50000)
+    }
+
+    /// The merge loop over the parts, concatenated, gives the merge loop's ids for the whole piece: on
+    /// generated pieces (CJK, kana, Hangul, Cyrillic, Devanagari, mixed, byte soup) and real text.
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model"])
+    func partsAgreeWithMergeLoop(_ rel: String) throws {
+        let m = try Self.model(rel)
+        let bt = Self.encoder(m)
+        var pieces = Self.generated(seed: 13).map { $0.1 }
+        for file in ["zh_linux_docs_translation", "multi_nonlatin_mix"] {
+            let text = try String(contentsOfFile: TestPaths.shared + "/bench/\(file).txt", encoding: .utf8)
+            for line in text.split(separator: "\n").prefix(400) {
+                pieces.append(Array(line.utf8))
+                for word in line.split(separator: " ") { pieces.append(Array(" \(word)".utf8)) }
+            }
+        }
+        var cut = 0
+        for piece in pieces {
+            let parts = Self.parts(bt, piece)
+            if parts.count > 1 { cut += 1 }
+            var ids: [Int32] = []
+            for part in parts { ids += m.uncachedPieceIds(Array(piece[part]), backtracking: false)! }
+            let reference = m.uncachedPieceIds(piece, backtracking: false)
+            #expect(ids == reference, "\(piece.prefix(60)) (\(piece.count) bytes) parts \(parts.prefix(20))")
+        }
+        #expect(cut > 1000, "cut \(cut) of \(pieces.count)")
+    }
 }

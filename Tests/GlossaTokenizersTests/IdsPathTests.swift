@@ -30,12 +30,33 @@ final class IdsPathTests: XCTestCase {
         return s
     }
 
-    func assertSame(_ tok: Tokenizer, seed: UInt64, count: Int = 2000, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Runs of CJK, kana, Hangul, Cyrillic, Devanagari and Arabic (one script or mixed, with ASCII
+    /// letters, spaces and punctuation between), long enough to be cut (`BacktrackingBPE.partEnd`).
+    static func scriptText(_ r: inout Rng) -> String {
+        let ranges: [ClosedRange<UInt32>] = [0x4E00...0x4FFF, 0x3040...0x30FF, 0xAC00...0xAD00, 0x0400...0x04FF,
+                                             0x0900...0x097F, 0x0600...0x06FF, 0x4E00...0x4E3F]
+        var s = ""
+        for _ in 0..<(1 + r.below(6)) {
+            let mixed = r.below(3) == 0
+            let base = ranges[r.below(ranges.count)]
+            for _ in 0..<(1 + r.below(200)) {
+                if r.below(40) == 0 { s += ["a", "Z", " ", "，", "。", "1", "\n"][r.below(7)] }
+                let rg = mixed ? ranges[r.below(ranges.count)] : base
+                let cp = rg.lowerBound + UInt32(r.below(Int(rg.upperBound - rg.lowerBound) + 1))
+                s.unicodeScalars.append(Unicode.Scalar(cp)!)
+            }
+            if r.below(2) == 0 { s += " " }
+        }
+        return s
+    }
+
+    func assertSame(_ tok: Tokenizer, seed: UInt64, count: Int = 2000, generate: (inout Rng) -> String = IdsPathTests.text,
+                    file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertNotNil(tok.idsPath, "the ids-only path was not selected", file: file, line: line)
         var r = Rng(s: seed)
         var texts = ["", " ", "a", "\u{0}", "\u{0}\u{0}", String(repeating: " ", count: 16), String(repeating: "x", count: 17),
                      "<|endoftext|>", "a<|endoftext|>b", " <|endoftext|> ", "<|begin_of_text|>hi"]
-        for _ in 0..<count { texts.append(Self.text(&r)) }
+        for _ in 0..<count { texts.append(generate(&r)) }
         var idsOnly = EncoderState(), general = EncoderState()
         // Twice: the second round finds the memos filled by the first.
         for t in texts + texts {
@@ -206,6 +227,19 @@ final class IdsPathTests: XCTestCase {
                     if ids != general.ids { return XCTFail("\(rel) \(t): ids path \(ids), general \(general.ids)") }
                 }
             }
+        }
+    }
+
+    /// With the backtracking encoder built (as after enough long non-Latin text), long non-Latin pieces are
+    /// cut where no token spans and the parts go through the memos: the general path's ids still.
+    func testCutPiecesWithTheEncoderBuilt() throws {
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 21), ("o200k_base/o200k_base.tiktoken", 22),
+                            ("llama3.2/tokenizer.model", 23)] as [(String, UInt64)] {
+            let tok = try load(rel)
+            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+            _ = BacktrackingTests.encoder(m)
+            try assertSame(tok, seed: seed, count: 600, generate: Self.scriptText)
+            try assertSame(tok, seed: seed, count: 300)
         }
     }
 

@@ -237,15 +237,15 @@ public final class BPEModel: Sendable {
     /// merge of such pieces costs many times more per byte than that of short ones (callgrind, 1 MB
     /// pieces of Llama 3: 850 instructions per byte for random letters, 1470 for one letter, against 125
     /// for all of English prose, and more cache misses), so one 1 MB piece builds the encoder at once
-    /// instead of merging first (o200k, random letters, `--reps 3`: 3.1 → 12.7 MB/CPU-s). `force`
-    /// builds it at once (tests).
+    /// instead of merging first (o200k, random letters, `--reps 3`: 3.1 → 12.7 MB/CPU-s); non-Latin
+    /// pieces count 3 times (`budgetWeight`). `force` builds it at once (tests).
     func backtrack(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch, force: Bool = false) -> Bool {
         if s.backtracking?.model !== self { s.backtracking = BacktrackState(model: self) }
         if s.backtracking!.encoder == nil {
             guard !s.backtracking!.none, case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else {
                 return false
             }
-            let (e, built) = backtracker.note(merged: n >= 1024 ? n &* 8 : n, budget: force ? 0 : lookup.arenaCount) {
+            let (e, built) = backtracker.note(merged: n &* Self.budgetWeight(p, n), budget: force ? 0 : lookup.arenaCount) {
                 BacktrackingBPE(lookup: lookup, byteIds: byteIds)
             }
             guard let e else {
@@ -258,11 +258,22 @@ public final class BPEModel: Sendable {
         return s.backtracking!.encoder!.encode(p, n, into: &s)
     }
 
+    /// How many times a merged piece's bytes count towards the encoder's build budget (see `backtrack`).
+    /// Pieces that start with a non-ASCII byte (or a space or mark and one) count 3 times: the merge loop
+    /// costs more per byte on them than on English words (callgrind, o200k, `multi_nonlatin_mix`: about
+    /// 530 instructions per counted byte more than the encoder, so the build, ~400 M, paid for itself
+    /// after 0.75 MB where the budget waited for 1.4 MB, past the second pass over the file), and the
+    /// encoder's tables also cut long CJK runs for the ids-only path (`BacktrackingBPE.partEnd`).
+    @inline(__always) static func budgetWeight(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        n >= 1024 ? 8 : (p[0] | p[1]) & 0x80 != 0 ? 3 : 1
+    }
+
     /// Counts `bytes` of long pieces that a caller's memo served towards the encoder's build budget, as
     /// if they had been merged (the memo hides repeats that the merge loop paid for each time).
     func noteMemoized(_ bytes: Int) {
         guard case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else { return }
-        _ = backtracker.note(merged: bytes, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
+        // Non-Latin pieces only (`IdsPath`), weighed as `budgetWeight` does.
+        _ = backtracker.note(merged: bytes &* 3, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
     }
 
     /// The merge loop proper: initial symbols of `p[0..<n]` into the empty `s`, then merges.

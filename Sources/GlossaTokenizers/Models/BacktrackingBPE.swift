@@ -38,6 +38,15 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
+    /// Character pairs that some token spans (`partEnd`): a bit per hashed (c1, c2) for tokens that
+    /// hold both characters whole; for tokens that hold only a byte of either, a bit per hashed key
+    /// (`spanPartialBits` bits) behind a bit per (last byte of c1, lead byte of c2) that gates the probes
+    /// (`spanPartialGate` words on): a few hundred such tokens, so CJK boundaries rarely pass the gate.
+    private let spanFull: UnsafeMutablePointer<UInt64>
+    private let spanFullShift: UInt64
+    private let spanPartial: UnsafeMutablePointer<UInt64>
+    private static let spanPartialBits = 15
+    private static let spanPartialGate = 1 << (spanPartialBits - 6)
 
     /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
     init?(lookup: ByteTable, byteIds: [Int32]) {
@@ -63,6 +72,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             maxLen = max(maxLen, len)
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
+        (spanFull, spanFullShift, spanPartial) = Self.spanTables(buf, indexed)
         // Edge keys hold a node in 24 bits, packed merges an id in 20.
         guard n &+ totalBytes < 1 << 24, n <= 1 << 20 else { return nil }
 
@@ -217,7 +227,187 @@ final class BacktrackingBPE: @unchecked Sendable {
     deinit {
         UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate(); pairs.low.deallocate()
         rootChild.deallocate(); rootPair.deallocate(); cells.deallocate(); cellToken.deallocate()
-        avoidPrefix?.deallocate(); avoidToken?.deallocate()
+        avoidPrefix?.deallocate(); avoidToken?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
+    }
+
+    /// Bytes of the UTF-8 character that starts with `b`: 1 for ASCII, 2...4 for a lead byte (F8...FF
+    /// count as 4), 0 for a continuation byte. Structural only (overlong forms, surrogates and F8...FF
+    /// count as characters): the tables and `partEnd` read bytes the same way, which is all exactness needs.
+    @inline(__always) static func charLength(_ b: UInt8) -> Int {
+        Int(truncatingIfNeeded: (0x4322_0000_1111_1111 as UInt64) &>> UInt64((b &>> 4) &<< 2)) & 0xF
+    }
+
+    /// The character `p[0..<len]` as a little-endian word, or nil when its continuation bytes are not.
+    @inline(__always) static func packChar(_ p: UnsafePointer<UInt8>, _ len: Int) -> UInt32? {
+        var c = UInt32(p[0])
+        var k = 1
+        while k < len {
+            if p[k] & 0xC0 != 0x80 { return nil }
+            c |= UInt32(p[k]) &<< UInt32(8 &* k)
+            k &+= 1
+        }
+        return c
+    }
+
+    @inline(__always) private static func spanFullKey(_ c1: UInt32, _ c2: UInt32) -> UInt64 {
+        (UInt64(c1) &<< 32 | UInt64(c2)) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    /// Keys of the small table: `kind` 1 when only the last byte of the left character is in the token
+    /// (c1 is that byte), 2 when only the lead byte of the right one is (c2 is that byte), 3 for both.
+    @inline(__always) private static func spanPartialBit(_ kind: UInt64, _ c1: UInt32, _ c2: UInt32) -> Int {
+        let h = (kind &<< 60 ^ UInt64(c1) &<< 32 ^ UInt64(c2)) &* 0xC2B2_AE3D_27D4_EB4F
+        return Int(truncatingIfNeeded: h &>> UInt64(64 &- spanPartialBits))
+    }
+
+    /// The tables of `partEnd`: every place inside a token where a character starts (not a
+    /// continuation byte), with the characters on both sides as far as the token holds them; pairs of
+    /// ASCII characters are left out (parts are cut only next to a non-ASCII character).
+    private static func spanTables(_ buf: ByteTableBuffer, _ indexed: [Bool])
+        -> (UnsafeMutablePointer<UInt64>, UInt64, UnsafeMutablePointer<UInt64>) {
+        // Keys of whole pairs (hashes) and of partial ones (bit | gate bit << 32), in raw buffers that
+        // double: `Array.append` took a third of this loop.
+        var fullCap = 1 << 14, partialCap = 1 << 10, fullCount = 0, partialCount = 0
+        var full = UnsafeMutablePointer<UInt64>.allocate(capacity: fullCap)
+        var partial = UnsafeMutablePointer<UInt64>.allocate(capacity: partialCap)
+        defer { full.deallocate(); partial.deallocate() }
+        func grow(_ p: inout UnsafeMutablePointer<UInt64>, _ cap: inout Int) {
+            let q = UnsafeMutablePointer<UInt64>.allocate(capacity: cap &* 2)
+            q.moveInitialize(from: p, count: cap)
+            p.deallocate(); p = q; cap &*= 2
+        }
+        for t in 0..<indexed.count where indexed[t] {
+            let q = UnsafePointer(buf.arena + Int(buf.starts[t]))
+            let len = Int(buf.lengths[t])
+            // Most tokens are ASCII: nothing to record, and a cheap test.
+            var any: UInt8 = 0
+            for k in 0..<len { any |= q[k] }
+            if any < 0x80 { continue }
+            var j = 1
+            while j < len {
+                defer { j &+= 1 }
+                let l2 = charLength(q[j])
+                if l2 == 0 { continue }
+                var a = j &- 1
+                while a >= 0 && q[a] & 0xC0 == 0x80 { a &-= 1 }
+                // A left character that the token does not hold whole ends in q[j - 1]; an invalid one
+                // (wrong number of continuation bytes) matches no character of a piece.
+                var c1 = UInt32(q[j &- 1]), leftWhole = false
+                if a >= 0 {
+                    guard charLength(q[a]) == j &- a, let c = packChar(q + a, j &- a) else { continue }
+                    c1 = c; leftWhole = true
+                }
+                let avail = min(l2, len &- j)
+                guard let c2whole = packChar(q + j, avail) else { continue }
+                let rightWhole = avail == l2
+                let c2 = rightWhole ? c2whole : UInt32(q[j])
+                if leftWhole && rightWhole {
+                    if c1 >= 0x80 || c2 >= 0x80 {
+                        if fullCount == fullCap { grow(&full, &fullCap) }
+                        full[fullCount] = spanFullKey(c1, c2); fullCount &+= 1
+                    }
+                } else {
+                    if partialCount == partialCap { grow(&partial, &partialCap) }
+                    let g = (leftWhole ? c1 &>> UInt32(8 &* (j &- a &- 1)) : c1) & 0xFF
+                    partial[partialCount] = UInt64(spanPartialBit(leftWhole ? 2 : rightWhole ? 1 : 3, c1, c2))
+                        | UInt64(g &<< 8 | c2 & 0xFF) &<< 32
+                    partialCount &+= 1
+                }
+            }
+        }
+        // 32 bits per distinct pair (3 % false "spans"), counted as the bits set in a table of 16 per pair
+        // met: o200k's Arabic and Indic tokens repeat their pairs nine times over (128 KB, not 512 KB).
+        func table(_ bits: Int) -> (UnsafeMutablePointer<UInt64>, UInt64) {
+            let shift = UInt64(64 &- bits.trailingZeroBitCount)
+            let f = UnsafeMutablePointer<UInt64>.allocate(capacity: bits &>> 6)
+            f.initialize(repeating: 0, count: bits &>> 6)
+            for k in 0..<fullCount {
+                let b = Int(truncatingIfNeeded: full[k] &>> shift)
+                f[b &>> 6] |= 1 &<< UInt64(b & 63)
+            }
+            return (f, shift)
+        }
+        var bits = 1 << 16
+        while bits < fullCount &* 16 { bits &<<= 1 }
+        var (f, shift) = table(bits)
+        var distinct = 0
+        for w in 0..<(bits &>> 6) { distinct &+= f[w].nonzeroBitCount }
+        var fewer = 1 << 16
+        while fewer < distinct &* 32 { fewer &<<= 1 }
+        if fewer < bits { f.deallocate(); (f, shift) = table(fewer) }
+        let words = spanPartialGate &+ 1024
+        let pt = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        pt.initialize(repeating: 0, count: words)
+        for k in 0..<partialCount {
+            let b = Int(truncatingIfNeeded: partial[k] & 0xFFFF_FFFF), g = Int(truncatingIfNeeded: partial[k] &>> 32)
+            pt[b &>> 6] |= 1 &<< UInt64(b & 63)
+            pt[spanPartialGate &+ g &>> 6] |= 1 &<< UInt64(g & 63)
+        }
+        return (f, shift, pt)
+    }
+
+    /// Whether no token can span the boundary between the characters c1 (l1 bytes) and c2 (l2 bytes).
+    @inline(__always) private func cuttable(_ c1: UInt32, _ l1: Int, _ c2: UInt32, _ l2: Int) -> Bool {
+        if c1 | c2 < 0x80 { return false }
+        let b = Int(truncatingIfNeeded: Self.spanFullKey(c1, c2) &>> spanFullShift)
+        if spanFull[b &>> 6] & (1 &<< UInt64(b & 63)) != 0 { return false }
+        @inline(__always) func partial(_ kind: UInt64, _ x: UInt32, _ y: UInt32) -> Bool {
+            let b = Self.spanPartialBit(kind, x, y)
+            return spanPartial[b &>> 6] & (1 &<< UInt64(b & 63)) != 0
+        }
+        let last = c1 &>> UInt32(8 &* (l1 &- 1)), lead = c2 & 0xFF
+        let g = Int(truncatingIfNeeded: last &<< 8 | lead)
+        if spanPartial[Self.spanPartialGate &+ g &>> 6] & (1 &<< UInt64(g & 63)) == 0 { return true }
+        if l1 > 1 && partial(1, last, c2) { return false }
+        if l2 > 1 && partial(2, c1, lead) { return false }
+        if l1 > 1 && l2 > 1 && partial(3, last, lead) { return false }
+        return true
+    }
+
+    /// Whether `partEnd` may cut `p[0..<n]`: false when a token that the encoder avoids occurs in
+    /// `p[0..<n]`: a part could be that token, which its own whole-token shortcut would give and the
+    /// piece's merges never form.
+    @inline(__always) func mayCut(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        guard let avoidPrefix, let avoidToken else { return true }
+        return !containsAvoided(p, n, avoidPrefix, avoidToken)
+    }
+
+    /// The end of the part of `p[0..<n]` that starts at `start` (0 or the end of the previous part):
+    /// parts that BPE encodes independently. BPE merges two adjacent symbols only into a token, so no
+    /// symbol ever spans a position that no token spans in the piece: the encoding of the piece is the
+    /// encodings of the parts between such positions, concatenated (each part sees the same merges in the
+    /// same order). A part ends between two whole characters (one of them non-ASCII) that no token
+    /// holds on both sides of the boundary as far as the tables tell (they err towards "spans"). Long
+    /// CJK runs become parts of a character or a few, which repeat and hit the short-piece memo.
+    /// Only for pieces where `mayCut`. `carry` (0 at the start of a piece) passes the character that
+    /// starts the next part on to the next call, which does not read it again.
+    @inline(__always)
+    func partEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, carry: inout UInt64) -> Int {
+        var i = start
+        // The character that ends at i (length in the high word; 0: none, as after an invalid byte).
+        var prev = UInt32(truncatingIfNeeded: carry), prevLen = Int(truncatingIfNeeded: carry &>> 32)
+        i &+= prevLen
+        while i < n {
+            let l = Self.charLength(p[i])
+            var c: UInt32
+            if i &+ 4 <= n {
+                // One load; the continuation bytes are those of a 10xxxxxx mask.
+                let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self)
+                let keep = UInt32(truncatingIfNeeded: (UInt64(1) &<< UInt64(8 &* l)) &- 1)
+                c = w & keep
+                if l == 0 || c & (0xC0C0_C000 & keep) != 0x8080_8000 & keep { prevLen = 0; i &+= 1; continue }
+            } else {
+                guard l > 0, i &+ l <= n, let x = Self.packChar(p + i, l) else { prevLen = 0; i &+= 1; continue }
+                c = x
+            }
+            if prevLen > 0 && cuttable(prev, prevLen, c, l) {
+                carry = UInt64(l) &<< 32 | UInt64(c)
+                return i
+            }
+            prev = c; prevLen = l
+            i &+= l
+        }
+        return n
     }
 
     /// Whether a token that the encoder must not produce (unreachable, see `init`) occurs in `p[0..<n]`:
@@ -395,7 +585,44 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// caller then runs the merge loop.
     func encode(_ p: UnsafePointer<UInt8>, _ n: Int, into s: inout BPEScratch) -> Bool {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
-        let memo = s.cache.storage.validPairs
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
+            let stack = stackBuf.baseAddress!
+            let count = run(p, n, stack, s.cache.storage.validPairs)
+            guard count >= 0 else { return false }
+            // In bulk: three appends per token (each checks the array's uniqueness and capacity) took
+            // a fifth of the instructions on random letters.
+            s.ids.append(contentsOf: UnsafeBufferPointer(start: stack, count: count))
+            let first = s.starts.count
+            s.starts.append(contentsOf: repeatElement(0, count: count))
+            s.ends.append(contentsOf: repeatElement(0, count: count))
+            s.starts.withUnsafeMutableBufferPointer { starts in
+                s.ends.withUnsafeMutableBufferPointer { ends in
+                    var at: Int32 = 0
+                    for k in 0..<count {
+                        let e = at &+ info[4 &* Int(stack[k])]
+                        starts[first &+ k] = at; ends[first &+ k] = e
+                        at = e
+                    }
+                }
+            }
+            s.count &+= count
+            return true
+        }
+    }
+
+    /// The ids of `p[0..<n]` written to `out` (room for n), without spans: their count, or -1 where
+    /// `encode` declines. `validPairs` is the caller's pair memo (`WordCache.Storage.validPairs`, bound
+    /// to this encoder's model). The ids-only path's long pieces: no arrays, no copies.
+    func encodeIds(_ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<Int32>,
+                   validPairs: UnsafeMutablePointer<UInt64>) -> Int {
+        if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return -1 }
+        return run(p, n, out, validPairs)
+    }
+
+    /// The backtracking walk: ids into `stack` (room for n); their count, or -1 if no encoding was found.
+    @inline(__always)
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>,
+                     _ memo: UnsafeMutablePointer<UInt64>) -> Int {
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
         @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
@@ -408,52 +635,32 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
-                // bit k set: position k may still end a token of the encoding.
-                let bits = bitsBuf.baseAddress!, stack = stackBuf.baseAddress!
-                bits.initialize(repeating: .max, count: words)
-                var count = 0, pos = 0
-                var next = longestMatch(p, 0, n)
-                while next >= 0 {
-                    var token = next
-                    let last: Int32 = count > 0 ? stack[count &- 1] : -1
-                    while true {
-                        let end = pos &+ Int(info[4 &* Int(token)])
-                        if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
-                            && (last < 0 || valid(last, token)) {
-                            stack[count] = token; count &+= 1; pos = end
-                            next = pos < n ? longestMatch(p, pos, n) : -1
-                            break
-                        }
-                        let shorter = info[4 &* Int(token) &+ 1]
-                        if shorter >= 0 { token = shorter; continue }
-                        // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
-                        bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                        if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
-                        next = last
+            // bit k set: position k may still end a token of the encoding.
+            let bits = bitsBuf.baseAddress!
+            bits.initialize(repeating: .max, count: words)
+            var count = 0, pos = 0
+            var next = longestMatch(p, 0, n)
+            while next >= 0 {
+                var token = next
+                let last: Int32 = count > 0 ? stack[count &- 1] : -1
+                while true {
+                    let end = pos &+ Int(info[4 &* Int(token)])
+                    if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
+                        && (last < 0 || valid(last, token)) {
+                        stack[count] = token; count &+= 1; pos = end
+                        next = pos < n ? longestMatch(p, pos, n) : -1
                         break
                     }
+                    let shorter = info[4 &* Int(token) &+ 1]
+                    if shorter >= 0 { token = shorter; continue }
+                    // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
+                    bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
+                    if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
+                    next = last
+                    break
                 }
-                guard pos == n else { return false }
-                // In bulk: three appends per token (each checks the array's uniqueness and capacity) took
-                // a fifth of the instructions on random letters.
-                s.ids.append(contentsOf: UnsafeBufferPointer(start: stack, count: count))
-                let first = s.starts.count
-                s.starts.append(contentsOf: repeatElement(0, count: count))
-                s.ends.append(contentsOf: repeatElement(0, count: count))
-                s.starts.withUnsafeMutableBufferPointer { starts in
-                    s.ends.withUnsafeMutableBufferPointer { ends in
-                        var at: Int32 = 0
-                        for k in 0..<count {
-                            let e = at &+ info[4 &* Int(stack[k])]
-                            starts[first &+ k] = at; ends[first &+ k] = e
-                            at = e
-                        }
-                    }
-                }
-                s.count &+= count
-                return true
             }
+            return pos == n ? count : -1
         }
     }
 }

@@ -89,9 +89,9 @@ struct IdsPath: Sendable {
             return c
         }
 
-        @inline(__always) func piece(_ s: Int, _ n: Int) {
+        @inline(__always) func short(_ s: Int, _ n: Int) {
             let p = base + s
-            if n <= 16 {
+            do {
                 var w0: UInt64, w1: UInt64
                 if s <= loadLimit {
                     w0 = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
@@ -133,7 +133,12 @@ struct IdsPath: Sendable {
                     slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
                         | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
                 }
-            } else if n <= PieceMemo.longMaxKey {
+            }
+        }
+
+        func long(_ s: Int, _ n: Int) {
+            let p = base + s
+            if n <= PieceMemo.longMaxKey {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
                 let h = hashBytes(p, n)
@@ -155,10 +160,41 @@ struct IdsPath: Sendable {
                     model.noteMemoized(memo.servedLong)
                     memo.servedLong = 0
                 }
-                let c = general(p, n)
+                let c = direct(p, n) ?? general(p, n)
                 memo.storeLong(e, hash: h, p, n, ids: out + (k &- c), count: c)
             } else {
-                _ = general(p, n)
+                _ = direct(p, n) ?? general(p, n)
+            }
+        }
+
+        /// The backtracking encoder's ids for a long piece written straight to `out` once it is built
+        /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
+        @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+            guard let bt = state.bpe.backtracking?.encoder, state.bpe.backtracking!.model === model else { return nil }
+            state.bpe.cache.bind(to: model)
+            let c = bt.encodeIds(p, n, out + k, validPairs: state.bpe.cache.storage.validPairs)
+            if c < 0 { return nil }
+            k &+= c
+            return c
+        }
+
+        @inline(__always) func piece(_ s: Int, _ n: Int) {
+            let p = base + s
+            if n <= 16 {
+                short(s, n)
+            } else if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
+                      state.bpe.backtracking!.model === model, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]), bt.mayCut(p, n) {
+                // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
+                // repeated, go through the memos (exact: see `partEnd`).
+                var a = 0, carry: UInt64 = 0, parts = 0
+                while a < n {
+                    let b = bt.partEnd(p, a, n, carry: &carry)
+                    if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
+                    a = b; parts &+= 1
+                }
+                memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
+            } else {
+                long(s, n)
             }
         }
 
@@ -223,6 +259,28 @@ final class PieceMemo {
         verified.initialize(repeating: 0, count: words)
     }
 
+    /// Per lead byte of long non-Latin pieces: bytes cut, parts made, pieces passed over. Cutting
+    /// (`BacktrackingBPE.partEnd`) pays when the parts are short enough for the short memo (CJK); in
+    /// Cyrillic, Arabic or Devanagari words tokens span nearly every boundary (o200k: 1 % cut), and the
+    /// scan is wasted. Only speed depends on it: every way of cutting gives the same ids.
+    let cutStats: UnsafeMutablePointer<UInt32>
+
+    /// Whether to cut a long piece whose first non-ASCII byte is `lead`: while there is little to go by,
+    /// while parts average 16 bytes or less, and every 32nd piece otherwise (the text may change).
+    @inline(__always) func tryCut(_ lead: UInt8) -> Bool {
+        let st = cutStats + Int(lead) &* 3
+        if st[0] < 4096 || st[1] &* 16 >= st[0] { return true }
+        st[2] &+= 1
+        return st[2] & 31 == 0
+    }
+
+    @inline(__always) func noteCut(_ lead: UInt8, bytes: Int, parts: Int) {
+        let st = cutStats + Int(lead) &* 3
+        st[0] &+= UInt32(truncatingIfNeeded: bytes); st[1] &+= UInt32(truncatingIfNeeded: parts)
+        // Halved now and then: recent text weighs most, and the counts never wrap.
+        if st[0] >= 1 << 20 { st[0] &>>= 1; st[1] &>>= 1 }
+    }
+
     init(owner: BPEModel) {
         self.owner = owner
         masks = .allocate(capacity: 34)
@@ -230,6 +288,8 @@ final class PieceMemo {
             masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
             masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
         }
+        cutStats = .allocate(capacity: 3 * 256)
+        cutStats.initialize(repeating: 0, count: 3 * 256)
         slots = .allocate(capacity: 4 << Self.bits)
         slots.initialize(repeating: 0, count: 4 << Self.bits)
         longSlots = .allocate(capacity: 4 << Self.longBits)
@@ -248,7 +308,7 @@ final class PieceMemo {
     }
     deinit {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
-        verified.deallocate(); byteIds?.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
+        verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
