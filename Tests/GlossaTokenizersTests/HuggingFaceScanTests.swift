@@ -7,9 +7,9 @@ import GlossaJSON
 /// reader are the reference: the same tokenizer, or the same error, for every file.
 @Suite struct HuggingFaceScanTests {
     /// A tokenizer's vocabulary, merges and the ids of `samples`, or the error text.
-    func describe(_ bytes: [UInt8], scanModel: Bool, samples: [String]) -> String {
+    func describe(_ bytes: [UInt8], scanModel: Bool, earlyMerges: Bool? = false, samples: [String]) -> String {
         do {
-            let t = try HuggingFaceReader.read(bytes: bytes, file: "t.json", scanModel: scanModel)
+            let t = try HuggingFaceReader.read(bytes: bytes, file: "t.json", scanModel: scanModel, earlyMerges: earlyMerges)
             var out = ""
             switch t.model {
             case .bpe(let m):
@@ -26,8 +26,8 @@ import GlossaJSON
     }
 
     /// Which of vocab and merges the scan took (nil when the document does not parse).
-    func scanned(_ bytes: [UInt8]) -> (vocab: Bool, merges: Bool)? {
-        let scan = HFModelScan(document: bytes)
+    func scanned(_ bytes: [UInt8], earlyMerges: Bool? = nil) -> (vocab: Bool, merges: Bool)? {
+        let scan = HFModelScan(document: bytes, earlyMerges: earlyMerges)
         guard (try? JSONDocument(bytes: bytes, intercept: scan.intercept)) != nil else { return nil }
         return (scan.vocab != nil, scan.merges != nil)
     }
@@ -56,9 +56,45 @@ import GlossaJSON
         let samples = ["ab", "abc", "\"\\", "é/", "abcdefghijklmnopqrstuvwxyz0123"]
         let fast = describe(bytes, scanModel: true, samples: samples)
         #expect(fast == describe(bytes, scanModel: false, samples: samples), "\(c.0)")
+        #expect(fast == describe(bytes, scanModel: true, earlyMerges: true, samples: samples), "\(c.0)")
         #expect(!fast.hasPrefix("error") || c.0 == "empty", "\(c.0): \(fast)")
-        let took = try #require(scanned(bytes))
-        #expect(took.vocab && took.merges, "\(c.0)")
+        for early in [false, true] {
+            let took = try #require(scanned(bytes, earlyMerges: early))
+            #expect(took.vocab && took.merges, "\(c.0)")
+        }
+    }
+
+    /// The early merges scan starts where a byte search finds `"merges": [`; when that is not the array the
+    /// parser intercepts (a decoy before it, an escaped key, merges before the vocabulary, none), the parser's
+    /// own scan is used, and the result is the general reader's.
+    @Test(arguments: [
+        ("decoy object first", #"{"decoder": {"type": "Fuse", "merges": ["x y"]}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}"#),
+        ("escaped key in a token", #"{"model": {"type": "BPE", "vocab": {""merges": [": 0, "a": 1, "b": 2, "ab": 3}, "merges": ["a b"]}}"#),
+        ("merges before vocab", #"{"model": {"type": "BPE", "merges": [["a", "b"]], "vocab": {"a": 0, "b": 1, "ab": 2}}}"#),
+        ("spaced key", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\" \r\n:\t [\"a b\"]}}"),
+        ("declined early scan", #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", 5]}}"#),
+        ("no merges key", #"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "merges": 1}}}"#),
+        ("merges key not an array", #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": {}}}"#),
+    ])
+    func earlyMergesScanFallsBackWhereItGuessedWrong(_ c: (String, String)) throws {
+        let bytes = Array(c.1.utf8)
+        let general = describe(bytes, scanModel: false, samples: ["ab"])
+        #expect(describe(bytes, scanModel: true, earlyMerges: true, samples: ["ab"]) == general, "\(c.0)")
+        #expect(describe(bytes, scanModel: true, earlyMerges: false, samples: ["ab"]) == general, "\(c.0)")
+    }
+
+    @Test func earlyMergesSearchFindsTheArray() {
+        func find(_ s: String) -> Int? { Array(s.utf8).withUnsafeBufferPointer { EarlyMerges.find($0) } }
+        #expect(find(#"{"merges": []}"#) == 11)
+        #expect(find(#"{"merges":[]}"#) == 10)
+        #expect(find(#"{"merges" : "x", "merges"  :  [1]}"#) == 30)
+        #expect(find(#"{"mergesx": [], "xmerges": []}"#) == nil)
+        #expect(find(#"merges": []"#) == nil)
+        // Every alignment of the key against the eight-byte words.
+        for pad in 0..<17 {
+            let s = String(repeating: " ", count: pad) + #"{"mm": "m", "merges": [1]}"#
+            #expect(find(s) == pad + 22, "pad \(pad)")
+        }
     }
 
     @Test func continuingSubwordPrefix() throws {
@@ -121,6 +157,7 @@ import GlossaJSON
     func badFilesGiveTheGeneralReadersError(_ c: (String, [UInt8], String)) {
         let fast = describe(c.1, scanModel: true, samples: [])
         #expect(fast == describe(c.1, scanModel: false, samples: []), "\(c.0)")
+        #expect(fast == describe(c.1, scanModel: true, earlyMerges: true, samples: []), "\(c.0)")
         #expect(fast.hasPrefix("error") && fast.contains(c.2), "\(c.0): \(fast)")
         #expect(fast.contains("t.json"), "\(c.0): the file is named")
     }
@@ -129,9 +166,11 @@ import GlossaJSON
     @Test(arguments: ["llama3.2/tokenizer.json", "mistral-7b-v0.3/tokenizer.json", "all-MiniLM-L6-v2-wordpiece/tokenizer.json"])
     func realFilesAreScannedAndReadAlike(_ rel: String) throws {
         let bytes = try BinaryFile.read(TestPaths.tokenizer(rel))
-        let took = try #require(scanned(bytes))
-        #expect(took.vocab)
-        #expect(took.merges == !rel.contains("wordpiece"))
+        for early in [false, true] {
+            let took = try #require(scanned(bytes, earlyMerges: early))
+            #expect(took.vocab)
+            #expect(took.merges == !rel.contains("wordpiece"))
+        }
         let fast = try HuggingFaceReader.read(bytes: bytes, file: rel)
         let general = try HuggingFaceReader.read(bytes: bytes, file: rel, scanModel: false)
         switch (fast.model, general.model) {

@@ -6,9 +6,10 @@ import GlossaFormats
 enum HuggingFaceReader {
     /// - Parameter scanModel: scan `model.vocab` and `model.merges` from the bytes (`HFModelScan`); false reads
     ///   everything through the general parser (the reference the scan is tested against).
-    static func read(bytes: [UInt8], file: String?, scanModel: Bool = true) throws(TokenizerError) -> Tokenizer {
+    /// - Parameter earlyMerges: see `HFModelScan.init`.
+    static func read(bytes: [UInt8], file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
         do {
-            let scan = scanModel ? HFModelScan(document: bytes) : nil
+            let scan = scanModel ? HFModelScan(document: bytes, earlyMerges: earlyMerges) : nil
             let doc = try JSONDocument(bytes: bytes, file: file, intercept: scan?.intercept)
             return try read(doc.root, file: file, scan: scan)
         } catch let e as JSONError {

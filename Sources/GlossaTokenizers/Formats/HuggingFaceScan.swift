@@ -1,5 +1,6 @@
 import Dispatch
 import GlossaJSON
+import GlossaUnicode
 
 /// `model.vocab` and `model.merges` of a tokenizer.json, scanned straight from the document's bytes while it
 /// is parsed (`JSONIntercept`). They are nearly all of a large file, and as general JSON they would become
@@ -11,7 +12,8 @@ import GlossaJSON
 /// length fall in the side buffer, which holds the decoded form of strings with escapes.
 ///
 /// Once the vocabulary is scanned, its tables are built on another thread while the parser goes on (to the
-/// merges, which follow it in the files `tokenizers` writes).
+/// merges, which follow it in the files `tokenizers` writes). In a large document the merges are scanned on
+/// another thread from the start (`EarlyMerges`), while the parser reads the vocabulary.
 final class HFModelScan {
     struct VocabEntry { var start: Int32; var len: Int32; var id: Int32 }
     struct Vocab {
@@ -29,6 +31,9 @@ final class HFModelScan {
         var rights: [Int64]
     }
 
+    /// What `scanMerges` took: the merges, their side buffer and the offset after the array.
+    struct ScannedMerges { var merges: Merges; var side: [UInt8]; var end: Int }
+
     private(set) var vocab: Vocab?
     private(set) var merges: Merges?
     private(set) var vocabSide: [UInt8] = []
@@ -36,8 +41,18 @@ final class HFModelScan {
     private var tables: VocabTables?
     /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
     private let document: [UInt8]
+    private let early: EarlyMerges?
 
-    init(document: [UInt8]) { self.document = document }
+    /// - Parameter earlyMerges: scan the merges on another thread from the start; nil: for documents of 1 MB
+    ///   and more when there is more than one processor (tests force either).
+    init(document: [UInt8], earlyMerges: Bool? = nil) {
+        self.document = document
+        let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
+        early = useEarly ? EarlyMerges(document) : nil
+        // Else the class tables the first encode needs are built on an idle core (EarlyMerges does it after
+        // its scan); `shared` is built once, and a caller that gets there first waits for it.
+        if !useEarly && Tokenizer.processorCount > 1 { DispatchQueue.global().async { _ = CharacterClasses.shared } }
+    }
 
     /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
     func tables(at offset: Int) -> VocabTables? { vocab?.offset == offset ? tables : nil }
@@ -64,14 +79,21 @@ final class HFModelScan {
             }
             return end
         }
-        if merges == nil, doc[offset] == 0x5B, key.elementsEqual("merges".utf8) { return scanMerges(doc, offset) }
+        if merges == nil, doc[offset] == 0x5B, key.elementsEqual("merges".utf8) {
+            // The early scan ran the same function on the same bytes from the same offset: its result (taken or
+            // declined) is the one scanning here would give.
+            let scanned = early?.result(at: offset) ?? Self.scanMerges(doc, offset)
+            guard let scanned else { return nil }
+            (merges, mergesSide) = (scanned.merges, scanned.side)
+            return scanned.end
+        }
         return nil
     }
 
     /// The span of the string whose opening quote is at `i` (decoded into `side` if it has escapes) and the
     /// offset after it, or nil.
     @inline(__always)
-    private func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
+    private static func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
         guard let (end, escaped) = JSONScan.string(doc, at: i) else { return nil }
         if !escaped { return (i &+ 1, end, end &+ 1) }
         let start = doc.count &+ side.count
@@ -92,7 +114,7 @@ final class HFModelScan {
             return i &+ 1
         }
         while true {
-            guard let s = string(doc, i, &side), s.end < Int(Int32.max) else { break }
+            guard let s = Self.string(doc, i, &side), s.end < Int(Int32.max) else { break }
             i = JSONScan.skipWhitespace(p, n, s.next)
             guard i < n, p[i] == 0x3A else { break }
             i = JSONScan.skipWhitespace(p, n, i &+ 1)
@@ -122,8 +144,9 @@ final class HFModelScan {
         return nil
     }
 
-    /// `["left right", ...]` or `[["left", "right"], ...]` (or both); nil (and nothing kept) otherwise.
-    private func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
+    /// `["left right", ...]` or `[["left", "right"], ...]` (or both) at `offset`; nil otherwise. Depends on
+    /// nothing but its arguments (`EarlyMerges` runs it on another thread).
+    static func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> ScannedMerges? {
         let p = doc.baseAddress!, n = doc.count
         var side: [UInt8] = []
         var lefts: [Int64] = [], rights: [Int64] = []
@@ -131,8 +154,7 @@ final class HFModelScan {
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x5D {
-            merges = Merges(offset: offset, lefts: [], rights: [])
-            return i &+ 1
+            return ScannedMerges(merges: Merges(offset: offset, lefts: [], rights: []), side: [], end: i &+ 1)
         }
         while i < n {
             if p[i] == 0x22 {
@@ -153,12 +175,67 @@ final class HFModelScan {
             i = JSONScan.skipWhitespace(p, n, i)
             guard i < n else { break }
             if p[i] == 0x5D {
-                merges = Merges(offset: offset, lefts: lefts, rights: rights)
-                mergesSide = side
-                return i &+ 1
+                return ScannedMerges(merges: Merges(offset: offset, lefts: lefts, rights: rights), side: side, end: i &+ 1)
             }
             guard p[i] == 0x2C else { break }
             i = JSONScan.skipWhitespace(p, n, i &+ 1)
+        }
+        return nil
+    }
+}
+
+/// `model.merges` scanned on another thread from where a byte search finds `"merges": [`, while the parser reads
+/// what comes before it (in the files `tokenizers` writes, the vocabulary). Used only if the parser's intercept
+/// comes to that same offset; otherwise (a decoy earlier in the document, merges before the vocabulary) the
+/// parser scans them itself. The thread then builds the Unicode class tables that the first encode needs.
+final class EarlyMerges: @unchecked Sendable {
+    private let located = DispatchGroup(), scanned = DispatchGroup()
+    /// Each written once by the task before it leaves its group; read only after waiting on that group.
+    private var offset = -1
+    private var merges: HFModelScan.ScannedMerges?
+
+    init(_ document: [UInt8]) {
+        located.enter(); scanned.enter()
+        DispatchQueue.global().async { [self] in
+            document.withUnsafeBufferPointer { doc in
+                offset = Self.find(doc) ?? -1
+                located.leave()
+                if offset >= 0 { merges = HFModelScan.scanMerges(doc, offset) }
+            }
+            scanned.leave()
+            _ = CharacterClasses.shared
+        }
+    }
+
+    /// The scan's result if it started at `offset` (nil inside when it declined); nil if it started elsewhere.
+    func result(at offset: Int) -> HFModelScan.ScannedMerges?? {
+        located.wait()
+        guard offset == self.offset else { return nil }
+        scanned.wait()
+        return .some(merges)
+    }
+
+    /// The offset of the `[` after the first `"merges"` followed by a colon (whitespace allowed), or nil.
+    static func find(_ doc: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let p = doc.baseAddress else { return nil }
+        let n = doc.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // Eight bytes at a time for the `m`; every flagged byte is checked (the zero-byte test never misses one).
+        var i = 1
+        while i &+ 8 <= n {
+            let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ (0x6D &* ones)
+            var hits = (x &- ones) & ~x & highs
+            while hits != 0 {
+                let m = i &+ hits.trailingZeroBitCount &>> 3
+                hits &= hits &- 1
+                guard m &+ 6 < n, p[m &- 1] == 0x22, p[m &+ 1] == 0x65, p[m &+ 2] == 0x72, p[m &+ 3] == 0x67,
+                      p[m &+ 4] == 0x65, p[m &+ 5] == 0x73, p[m &+ 6] == 0x22 else { continue }
+                var j = JSONScan.skipWhitespace(p, n, m &+ 7)
+                guard j < n, p[j] == 0x3A else { continue }
+                j = JSONScan.skipWhitespace(p, n, j &+ 1)
+                if j < n, p[j] == 0x5B { return j }
+            }
+            i &+= 8
         }
         return nil
     }
