@@ -83,6 +83,72 @@ import GlossaJSON
         #expect(describe(bytes, scanModel: true, earlyMerges: false, samples: ["ab"]) == general, "\(c.0)")
     }
 
+    /// Generated vocabularies and merges for the scan's shortcuts (eight-byte id parse, plain-string scan,
+    /// whitespace runs): tokens of ASCII, two- and three-byte UTF-8, escapes and invalid bytes at every offset
+    /// against the eight-byte words, ids of 1–10 digits (leading zeros, fractions, exponents), whitespace
+    /// runs of every length, documents cut anywhere. The scan reads each exactly as the general reader does.
+    @Test func generatedFilesReadAlike() {
+        var rng = BacktrackingTests.Rng(s: 77)
+        let pieces: [[UInt8]] = [Array("a".utf8), Array("bc".utf8), Array("Ġ".utf8), Array("é".utf8), Array("中".utf8),
+                                 Array(#"""#.utf8), Array(#"é"#.utf8), [0xC2, 0x41], [0xC0, 0x80], [0x80], [0xDF, 0xBF],
+                                 [0x7F], Array("xyzwvuts".utf8), [0x09]]
+        let spaces: [[UInt8]] = [[], [0x20], [0x0A] + [UInt8](repeating: 0x20, count: 6), [0x0D, 0x0A, 0x09],
+                                 [UInt8](repeating: 0x20, count: 17), [0x0A, 0x20, 0x0A, 0x20]]
+        for round in 0..<300 {
+            var vocab: [UInt8] = [0x7B]
+            var tokens: [[UInt8]] = []
+            let count = 1 + (rng.below(6))
+            for t in 0..<count {
+                var tok: [UInt8] = []
+                for _ in 0..<((rng.below(4))) {
+                    let k = (rng.below(pieces.count))
+                    // Mostly valid pieces; an invalid one in about one round in four.
+                    tok += (k >= 7 && k <= 9 && rng.below(4) != 0) ? pieces[0] : pieces[k]
+                }
+                tok += Array("\(t)".utf8)
+                tokens.append(tok)
+                var id = Array(String(t).utf8)
+                switch rng.below(12) {
+                case 0: id = Array("0\(t)".utf8)
+                case 1: id += Array(".0".utf8)
+                case 2: id += Array("e1".utf8)
+                case 3: id = Array(String(1_000_000 + t).utf8)
+                case 4: id = Array(String(2_147_483_640 + t).utf8)
+                case 5: id = Array(String(12_345_678 + t).utf8)
+                default: break
+                }
+                if t > 0 { vocab += [0x2C] }
+                vocab += spaces[(rng.below(spaces.count))] + [0x22] + tok + [0x22]
+                vocab += spaces[(rng.below(spaces.count))] + [0x3A] + spaces[(rng.below(spaces.count))] + id
+            }
+            if count > 1 { vocab += [0x2C, 0x22] + tokens[0] + tokens[1] + [0x22, 0x3A] + Array(String(count).utf8) }
+            vocab += spaces[(rng.below(spaces.count))] + [0x7D]
+            var merges: [UInt8] = [0x5B]
+            if count > 1 { merges += spaces[(rng.below(spaces.count))] + [0x22] + tokens[0] + [0x20] + tokens[1] + [0x22] }
+            merges += spaces[(rng.below(spaces.count))] + [0x5D]
+            var doc = Array(#"{"model": {"type": "BPE", "vocab": "#.utf8) + vocab + Array(#", "merges": "#.utf8) + merges + Array("}}".utf8)
+            if round % 10 == 9 { doc = Array(doc[0..<(rng.below(doc.count))]) }
+            let general = describe(doc, scanModel: false, samples: [])
+            #expect(describe(doc, scanModel: true, samples: []) == general, "round \(round): \(String(decoding: doc, as: UTF8.self))")
+            #expect(describe(doc, scanModel: true, earlyMerges: true, samples: []) == general, "round \(round)")
+        }
+    }
+
+    @Test func whitespaceSkipMatchesTheByteLoop() {
+        var rng = BacktrackingTests.Rng(s: 5)
+        let bytes: [UInt8] = [0x20, 0x20, 0x20, 0x0A, 0x0D, 0x09, 0x22, 0x61]
+        for _ in 0..<2000 {
+            let s = (0..<(rng.below(40))).map { _ in bytes[(rng.below(bytes.count))] }
+            s.withUnsafeBufferPointer { b in
+                for i in 0...s.count {
+                    var j = i
+                    while j < s.count, [0x20, 0x0A, 0x0D, 0x09].contains(s[j]) { j += 1 }
+                    #expect(JSONScan.skipWhitespace(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, s.count, i) == j)
+                }
+            }
+        }
+    }
+
     @Test func earlyMergesSearchFindsTheArray() {
         func find(_ s: String) -> Int? { Array(s.utf8).withUnsafeBufferPointer { EarlyMerges.find($0) } }
         #expect(find(#"{"merges": []}"#) == 11)

@@ -94,11 +94,36 @@ final class HFModelScan {
     /// offset after it, or nil.
     @inline(__always)
     private static func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
+        if let p = doc.baseAddress, i < doc.count, p[i] == 0x22, let end = plainString(p, doc.count, i &+ 1) {
+            return (i &+ 1, end, end &+ 1)
+        }
         guard let (end, escaped) = JSONScan.string(doc, at: i) else { return nil }
         if !escaped { return (i &+ 1, end, end &+ 1) }
         let start = doc.count &+ side.count
         side.append(contentsOf: JSONScan.decode(doc, (i &+ 1)..<end))
         return (start, doc.count &+ side.count, end &+ 1)
+    }
+
+    /// The closing quote of the string body from `j` if the body is printable ASCII (no quote or backslash) and
+    /// two-byte UTF-8 sequences, which nearly all tokens are; else nil, and `JSONScan.string` decides. What this
+    /// accepts, it accepts too, with the same end.
+    @inline(__always)
+    private static func plainString(_ p: UnsafePointer<UInt8>, _ n: Int, _ j: Int) -> Int? {
+        var j = j
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        while j &+ 8 <= n {
+            let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+            // As in the parser's scan: bytes >= 0x80, < 0x20, quotes and backslashes; the lowest flag is exact.
+            let stops = (x & highs) | ((x &- 0x20 &* ones) & ~x & highs) | zeroByte(x ^ (0x22 &* ones)) | zeroByte(x ^ (0x5C &* ones))
+            if stops == 0 { j &+= 8; continue }
+            j &+= stops.trailingZeroBitCount &>> 3
+            let c = p[j]
+            if c == 0x22 { return j }
+            guard c &- 0xC2 < 0x1E, j &+ 1 < n, p[j &+ 1] & 0xC0 == 0x80 else { return nil }
+            j &+= 2
+        }
+        return nil
     }
 
     /// `{"token": id, ...}` with ids plain non-negative integers below Int32.max; nil (and nothing kept) otherwise.
@@ -121,6 +146,22 @@ final class HFModelScan {
             // A non-negative integer without fraction or exponent; a leading zero only for 0 itself.
             let digits = i
             var id = 0
+            // Up to 7 digits followed by a non-digit, from one 8-byte load (else the loop below).
+            if i &+ 8 <= n {
+                let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                // High bit of a byte outside "0"..."9" (exact for the lowest such byte: carries and borrows run upward).
+                let flags = ((x &+ 0x46 &* ones) | (x &- 0x30 &* ones) | x) & (0x80 &* ones)
+                let k = flags.trailingZeroBitCount &>> 3
+                if k > 0 && k < 8 {
+                    // The digits in the top k bytes (first digit lowest), then pairs, quads, the eight-digit value.
+                    var v = (x &- 0x30 &* ones) &<< (64 &- 8 &* UInt64(k))
+                    v = (v &* 10 &+ (v &>> 8)) & 0x00FF_00FF_00FF_00FF
+                    v = (v &* 100 &+ (v &>> 16)) & 0x0000_FFFF_0000_FFFF
+                    v = (v &* 10000 &+ (v &>> 32)) & 0xFFFF_FFFF
+                    id = Int(v); i &+= k
+                }
+            }
             while i < n && i &- digits < 10 {
                 let d = p[i] &- 0x30
                 if d > 9 { break }
