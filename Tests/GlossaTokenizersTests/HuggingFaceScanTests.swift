@@ -112,9 +112,11 @@ import GlossaJSON
                 case 0: id = Array("0\(t)".utf8)
                 case 1: id += Array(".0".utf8)
                 case 2: id += Array("e1".utf8)
-                case 3: id = Array(String(1_000_000 + t).utf8)
-                case 4: id = Array(String(2_147_483_640 + t).utf8)
-                case 5: id = Array(String(12_345_678 + t).utf8)
+                case 3: id = Array(String(100_000 + t).utf8)
+                case 6: id = Array(String(1_234_567 + t).utf8) + Array(".0".utf8)
+                // Long ids only where they are rejected (a far id is a table that large, in either reader).
+                case 4: id = Array("2147483647".utf8)
+                case 5: id = Array(String(12_345_678 + t).utf8) + Array(".5".utf8)
                 default: break
                 }
                 if t > 0 { vocab += [0x2C] }
