@@ -283,18 +283,20 @@ enum HuggingFaceReader {
         var spans = entries
         if !ordered { spans.sort { $0.id < $1.id } }
         var table = ByteTable(capacity: maxId + 1, arenaBytes: spans.reduce(0) { $0 &+ Int($1.len) })
-        var next: Int32 = 0
-        for sp in spans {
-            if sp.id < next {
-                throw TokenizerError.malformed(file: nil, field: field, reason: "id \(sp.id) is assigned to two tokens")
+        try table.fill { table in
+            var next: Int32 = 0
+            for sp in spans {
+                if sp.id < next {
+                    throw TokenizerError.malformed(file: nil, field: field, reason: "id \(sp.id) is assigned to two tokens")
+                }
+                while next < sp.id { table.append(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
+                let key = bytes.slice(Int(sp.start), Int(sp.start + sp.len))
+                if !table.append(key, value: sp.id) {
+                    throw TokenizerError.malformed(file: nil, field: field,
+                                                   reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
+                }
+                next += 1
             }
-            while next < sp.id { table.appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
-            let key = bytes.slice(Int(sp.start), Int(sp.start + sp.len))
-            if !table.appendEntry(key, value: sp.id) {
-                throw TokenizerError.malformed(file: nil, field: field,
-                                               reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
-            }
-            next += 1
         }
         return table
     }
@@ -589,13 +591,15 @@ final class ByteLevelLookup: @unchecked Sendable {
         var scratch = [UInt8](repeating: 0, count: 256)
         // Holes are empty entries; when every other entry can be looked up, only empty ones need `contains`.
         let allIndexed = vocab.index.nonEmptyKeysAllIndexed
-        for id in 0..<vocab.count {
-            vocab.index.withEntryBytes(id) { spelling in
-                if (spelling.isEmpty || !allIndexed) && !vocab.contains(Int32(id)) { return }
-                if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
-                scratch.withUnsafeMutableBufferPointer { s in
-                    if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
-                        _ = t.appendEntry(UnsafeBufferPointer(start: s.baseAddress, count: n), value: Int32(id))
+        t.fill { t in
+            for id in 0..<vocab.count {
+                vocab.index.withEntryBytes(id) { spelling in
+                    if (spelling.isEmpty || !allIndexed) && !vocab.contains(Int32(id)) { return }
+                    if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
+                            t.append(UnsafeBufferPointer(start: s.baseAddress, count: n), value: Int32(id))
+                        }
                     }
                 }
             }

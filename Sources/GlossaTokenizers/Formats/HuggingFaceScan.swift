@@ -49,9 +49,8 @@ final class HFModelScan {
         self.document = document
         let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
         early = useEarly ? EarlyMerges(document) : nil
-        // Else the class tables the first encode needs are built on an idle core (EarlyMerges does it after
-        // its scan); `shared` is built once, and a caller that gets there first waits for it.
-        if !useEarly && Tokenizer.processorCount > 1 { DispatchQueue.global().async { _ = CharacterClasses.shared } }
+        // EarlyMerges builds the class tables after its scan.
+        if !useEarly { Tokenizer.warmClassTables() }
     }
 
     /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
