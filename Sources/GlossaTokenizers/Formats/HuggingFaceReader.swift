@@ -418,6 +418,18 @@ enum HuggingFaceReader {
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int) -> MergeOutcome {
             guard let p = s.baseAddress else { return .malformed }
             var sp = -1, i = 0
+            // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
+            // bytes), then the rest one by one.
+            let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            while i &+ 8 <= s.count {
+                let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+                let spaces = ~(((y & lows) &+ lows) | y) & ~lows
+                if spaces != 0 {
+                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return .malformed }
+                    sp = i &+ spaces.trailingZeroBitCount &>> 3
+                }
+                i &+= 8
+            }
             while i < s.count {
                 if p[i] == 0x20 {
                     if sp >= 0 { return .malformed }
@@ -435,11 +447,8 @@ enum HuggingFaceReader {
         func entry(_ e: Int, is a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
             if Int(table.lengths[e]) != a.count &+ b.count { return false }
             let q = table.arena + Int(table.starts[e])
-            var i = 0
-            while i < a.count { if q[i] != a[i] { return false }; i &+= 1 }
-            var j = 0
-            while j < b.count { if q[i &+ j] != b[j] { return false }; j &+= 1 }
-            return true
+            return (a.isEmpty || memcmp(q, a.baseAddress!, a.count) == 0)
+                && (b.isEmpty || memcmp(q + a.count, b.baseAddress!, b.count) == 0)
         }
 
         /// `guess`: the entry of the previous merged token in this run, or -1.
@@ -499,9 +508,11 @@ enum HuggingFaceReader {
             if byteLevel && !prebuilt { side = { byteLookup.build(vocab) } }
             let merges = try readMerges(try v.require("merges"), vocab: vocab,
                                         prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, scan: scan, alongside: side)
+            // The pair table before waiting for the lookup, which may still be in the making on another thread.
+            let pairs = PairTable(merges: merges, ranks: nil, keepLast: true)
             let lookup = (prebuilt ? background?.byteLevelLookup() : nil) ?? byteLookup.table ?? vocab.index
             return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
-                                     duplicateMergesKeepLast: true, options: options))
+                                     duplicateMergesKeepLast: true, options: options, rule: .pairs(pairs)))
         case "WordPiece":
             return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(table: try readVocab(try v.require("vocab"), scan: scan)),
                                                  unkToken: try v.optional("unk_token")?.requireString() ?? "[UNK]",
