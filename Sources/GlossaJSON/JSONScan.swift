@@ -18,14 +18,21 @@ public enum JSONScan {
     }
 
     /// The offset of the first byte at or after `i` that is not JSON whitespace.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func skipWhitespace(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
         var i = i
-        while i < n {
+        while true {
+            // Runs of spaces (indentation) eight bytes at a time: the lowest non-zero byte of x ^ "        " is
+            // the first byte that is not a space.
+            if i &+ 8 <= n {
+                let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+                if y == 0 { i &+= 8; continue }
+                i &+= y.trailingZeroBitCount &>> 3
+            }
+            guard i < n else { return i }
             let c = p[i]
-            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { break }
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i &+= 1 } else { return i }
         }
-        return i
     }
 }
 

@@ -7,9 +7,9 @@ import GlossaJSON
 /// reader are the reference: the same tokenizer, or the same error, for every file.
 @Suite struct HuggingFaceScanTests {
     /// A tokenizer's vocabulary, merges and the ids of `samples`, or the error text.
-    func describe(_ bytes: [UInt8], scanModel: Bool, samples: [String]) -> String {
+    func describe(_ bytes: [UInt8], scanModel: Bool, earlyMerges: Bool? = false, samples: [String]) -> String {
         do {
-            let t = try HuggingFaceReader.read(bytes: bytes, file: "t.json", scanModel: scanModel)
+            let t = try HuggingFaceReader.read(bytes: bytes, file: "t.json", scanModel: scanModel, earlyMerges: earlyMerges)
             var out = ""
             switch t.model {
             case .bpe(let m):
@@ -26,8 +26,8 @@ import GlossaJSON
     }
 
     /// Which of vocab and merges the scan took (nil when the document does not parse).
-    func scanned(_ bytes: [UInt8]) -> (vocab: Bool, merges: Bool)? {
-        let scan = HFModelScan(document: bytes)
+    func scanned(_ bytes: [UInt8], earlyMerges: Bool? = nil) -> (vocab: Bool, merges: Bool)? {
+        let scan = HFModelScan(document: bytes, earlyMerges: earlyMerges)
         guard (try? JSONDocument(bytes: bytes, intercept: scan.intercept)) != nil else { return nil }
         return (scan.vocab != nil, scan.merges != nil)
     }
@@ -56,9 +56,138 @@ import GlossaJSON
         let samples = ["ab", "abc", "\"\\", "é/", "abcdefghijklmnopqrstuvwxyz0123"]
         let fast = describe(bytes, scanModel: true, samples: samples)
         #expect(fast == describe(bytes, scanModel: false, samples: samples), "\(c.0)")
+        #expect(fast == describe(bytes, scanModel: true, earlyMerges: true, samples: samples), "\(c.0)")
         #expect(!fast.hasPrefix("error") || c.0 == "empty", "\(c.0): \(fast)")
-        let took = try #require(scanned(bytes))
-        #expect(took.vocab && took.merges, "\(c.0)")
+        for early in [false, true] {
+            let took = try #require(scanned(bytes, earlyMerges: early))
+            #expect(took.vocab && took.merges, "\(c.0)")
+        }
+    }
+
+    /// The early merges scan starts where a byte search finds `"merges": [`; when that is not the array the
+    /// parser intercepts (a decoy before it, an escaped key, merges before the vocabulary, none), the parser's
+    /// own scan is used, and the result is the general reader's.
+    @Test(arguments: [
+        ("decoy object first", #"{"decoder": {"type": "Fuse", "merges": ["x y"]}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}"#),
+        ("escaped key in a token", #"{"model": {"type": "BPE", "vocab": {""merges": [": 0, "a": 1, "b": 2, "ab": 3}, "merges": ["a b"]}}"#),
+        ("merges before vocab", #"{"model": {"type": "BPE", "merges": [["a", "b"]], "vocab": {"a": 0, "b": 1, "ab": 2}}}"#),
+        ("spaced key", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\" \r\n:\t [\"a b\"]}}"),
+        ("declined early scan", #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b", 5]}}"#),
+        ("no merges key", #"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "merges": 1}}}"#),
+        ("merges key not an array", #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": {}}}"#),
+    ])
+    func earlyMergesScanFallsBackWhereItGuessedWrong(_ c: (String, String)) throws {
+        let bytes = Array(c.1.utf8)
+        let general = describe(bytes, scanModel: false, samples: ["ab"])
+        #expect(describe(bytes, scanModel: true, earlyMerges: true, samples: ["ab"]) == general, "\(c.0)")
+        #expect(describe(bytes, scanModel: true, earlyMerges: false, samples: ["ab"]) == general, "\(c.0)")
+    }
+
+    /// Generated vocabularies and merges for the scan's shortcuts (eight-byte id parse, plain-string scan,
+    /// whitespace runs): tokens of ASCII, two- and three-byte UTF-8, escapes and invalid bytes at every offset
+    /// against the eight-byte words, ids of 1–10 digits (leading zeros, fractions, exponents), whitespace
+    /// runs of every length, documents cut anywhere. The scan reads each exactly as the general reader does.
+    @Test func generatedFilesReadAlike() {
+        var rng = BacktrackingTests.Rng(s: 77)
+        let pieces: [[UInt8]] = [Array("a".utf8), Array("bc".utf8), Array("Ġ".utf8), Array("é".utf8), Array("中".utf8),
+                                 Array(#"""#.utf8), Array(#"é"#.utf8), [0xC2, 0x41], [0xC0, 0x80], [0x80], [0xDF, 0xBF],
+                                 [0x7F], Array("xyzwvuts".utf8), [0x09]]
+        let spaces: [[UInt8]] = [[], [0x20], [0x0A] + [UInt8](repeating: 0x20, count: 6), [0x0D, 0x0A, 0x09],
+                                 [UInt8](repeating: 0x20, count: 17), [0x0A, 0x20, 0x0A, 0x20]]
+        for round in 0..<300 {
+            var vocab: [UInt8] = [0x7B]
+            var tokens: [[UInt8]] = []
+            let count = 1 + (rng.below(6))
+            for t in 0..<count {
+                var tok: [UInt8] = []
+                for _ in 0..<((rng.below(4))) {
+                    let k = (rng.below(pieces.count))
+                    // Mostly valid pieces; an invalid one in about one round in four.
+                    tok += (k >= 7 && k <= 9 && rng.below(4) != 0) ? pieces[0] : pieces[k]
+                }
+                tok += Array("\(t)".utf8)
+                tokens.append(tok)
+                var id = Array(String(t).utf8)
+                switch rng.below(12) {
+                case 0: id = Array("0\(t)".utf8)
+                case 1: id += Array(".0".utf8)
+                case 2: id += Array("e1".utf8)
+                case 3: id = Array(String(100_000 + t).utf8)
+                case 6: id = Array(String(1_234_567 + t).utf8) + Array(".0".utf8)
+                // Long ids only where they are rejected (a far id is a table that large, in either reader).
+                case 4: id = Array("2147483647".utf8)
+                case 5: id = Array(String(12_345_678 + t).utf8) + Array(".5".utf8)
+                default: break
+                }
+                if t > 0 { vocab += [0x2C] }
+                vocab += spaces[(rng.below(spaces.count))] + [0x22] + tok + [0x22]
+                vocab += spaces[(rng.below(spaces.count))] + [0x3A] + spaces[(rng.below(spaces.count))] + id
+            }
+            if count > 1 { vocab += [0x2C, 0x22] + tokens[0] + tokens[1] + [0x22, 0x3A] + Array(String(count).utf8) }
+            vocab += spaces[(rng.below(spaces.count))] + [0x7D]
+            var merges: [UInt8] = [0x5B]
+            if count > 1 { merges += spaces[(rng.below(spaces.count))] + [0x22] + tokens[0] + [0x20] + tokens[1] + [0x22] }
+            merges += spaces[(rng.below(spaces.count))] + [0x5D]
+            var doc = Array(#"{"model": {"type": "BPE", "vocab": "#.utf8) + vocab + Array(#", "merges": "#.utf8) + merges + Array("}}".utf8)
+            if round % 10 == 9 { doc = Array(doc[0..<(rng.below(doc.count))]) }
+            let general = describe(doc, scanModel: false, samples: [])
+            #expect(describe(doc, scanModel: true, samples: []) == general, "round \(round): \(String(decoding: doc, as: UTF8.self))")
+            #expect(describe(doc, scanModel: true, earlyMerges: true, samples: []) == general, "round \(round)")
+        }
+    }
+
+    /// "left right" is split at its one space (eight bytes at a time); any other count of spaces is malformed.
+    @Test func mergeSplitMatchesTheByteLoop() {
+        var rng = BacktrackingTests.Rng(s: 9)
+        let vocab = ByteTable(keys: [Array("a".utf8), Array("bb".utf8), Array("abb".utf8), Array("bba".utf8)])
+        let resolver = HuggingFaceReader.MergeResolver(vocab, prefixLen: 0)
+        let key = UnsafeMutablePointer<UInt8>.allocate(capacity: HuggingFaceReader.MergeResolver.capacity)
+        defer { key.deallocate() }
+        let letters: [UInt8] = [0x61, 0x62, 0x20]
+        // Carried from merge to merge, as in a run: the merged entry is first compared with the previous one's.
+        var guess = -1
+        for _ in 0..<3000 {
+            let s = (0..<rng.below(24)).map { _ in letters[rng.below(rng.below(3) == 0 ? 3 : 2)] }
+            let outcome = s.withUnsafeBufferPointer { resolver.split($0, key, &guess) }
+            let spaces = s.filter { $0 == 0x20 }.count
+            switch outcome {
+            case .malformed: #expect(spaces != 1, "\(String(decoding: s, as: UTF8.self))")
+            case .merge(let l, let r, _):
+                #expect(spaces == 1)
+                let i = s.firstIndex(of: 0x20)!
+                #expect(vocab.find(Array(s[..<i])) == l && vocab.find(Array(s[(i + 1)...])) == r)
+            default: #expect(spaces == 1)
+            }
+        }
+    }
+
+    @Test func whitespaceSkipMatchesTheByteLoop() {
+        var rng = BacktrackingTests.Rng(s: 5)
+        let bytes: [UInt8] = [0x20, 0x20, 0x20, 0x0A, 0x0D, 0x09, 0x22, 0x61]
+        for _ in 0..<2000 {
+            let s = (0..<(rng.below(40))).map { _ in bytes[(rng.below(bytes.count))] }
+            s.withUnsafeBufferPointer { b in
+                for i in 0...s.count {
+                    var j = i
+                    while j < s.count, [0x20, 0x0A, 0x0D, 0x09].contains(s[j]) { j += 1 }
+                    #expect(JSONScan.skipWhitespace(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, s.count, i) == j)
+                }
+            }
+        }
+    }
+
+    @Test func earlyMergesSearchFindsTheArray() {
+        func find(_ s: String) -> Int? { Array(s.utf8).withUnsafeBufferPointer { EarlyMerges.find($0) } }
+        #expect(find(#"{"merges": []}"#) == 11)
+        #expect(find(#"{"merges":[]}"#) == 10)
+        #expect(find(#"{"merges" : "x", "merges"  :  [1]}"#) == 30)
+        #expect(find(#"{"mergesx": [], "xmerges": []}"#) == nil)
+        #expect(find(#"merges": []"#) == nil)
+        // Every alignment of the key against the eight-byte words.
+        for pad in 0..<17 {
+            let s = String(repeating: " ", count: pad) + #"{"mm": "m", "merges": [1]}"#
+            #expect(find(s) == pad + 22, "pad \(pad)")
+        }
     }
 
     @Test func continuingSubwordPrefix() throws {
@@ -121,6 +250,7 @@ import GlossaJSON
     func badFilesGiveTheGeneralReadersError(_ c: (String, [UInt8], String)) {
         let fast = describe(c.1, scanModel: true, samples: [])
         #expect(fast == describe(c.1, scanModel: false, samples: []), "\(c.0)")
+        #expect(fast == describe(c.1, scanModel: true, earlyMerges: true, samples: []), "\(c.0)")
         #expect(fast.hasPrefix("error") && fast.contains(c.2), "\(c.0): \(fast)")
         #expect(fast.contains("t.json"), "\(c.0): the file is named")
     }
@@ -129,9 +259,11 @@ import GlossaJSON
     @Test(arguments: ["llama3.2/tokenizer.json", "mistral-7b-v0.3/tokenizer.json", "all-MiniLM-L6-v2-wordpiece/tokenizer.json"])
     func realFilesAreScannedAndReadAlike(_ rel: String) throws {
         let bytes = try BinaryFile.read(TestPaths.tokenizer(rel))
-        let took = try #require(scanned(bytes))
-        #expect(took.vocab)
-        #expect(took.merges == !rel.contains("wordpiece"))
+        for early in [false, true] {
+            let took = try #require(scanned(bytes, earlyMerges: early))
+            #expect(took.vocab)
+            #expect(took.merges == !rel.contains("wordpiece"))
+        }
         let fast = try HuggingFaceReader.read(bytes: bytes, file: rel)
         let general = try HuggingFaceReader.read(bytes: bytes, file: rel, scanModel: false)
         switch (fast.model, general.model) {

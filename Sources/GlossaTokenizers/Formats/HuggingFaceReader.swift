@@ -6,9 +6,10 @@ import GlossaFormats
 enum HuggingFaceReader {
     /// - Parameter scanModel: scan `model.vocab` and `model.merges` from the bytes (`HFModelScan`); false reads
     ///   everything through the general parser (the reference the scan is tested against).
-    static func read(bytes: [UInt8], file: String?, scanModel: Bool = true) throws(TokenizerError) -> Tokenizer {
+    /// - Parameter earlyMerges: see `HFModelScan.init`.
+    static func read(bytes: [UInt8], file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
         do {
-            let scan = scanModel ? HFModelScan(document: bytes) : nil
+            let scan = scanModel ? HFModelScan(document: bytes, earlyMerges: earlyMerges) : nil
             let doc = try JSONDocument(bytes: bytes, file: file, intercept: scan?.intercept)
             return try read(doc.root, file: file, scan: scan)
         } catch let e as JSONError {
@@ -282,18 +283,20 @@ enum HuggingFaceReader {
         var spans = entries
         if !ordered { spans.sort { $0.id < $1.id } }
         var table = ByteTable(capacity: maxId + 1, arenaBytes: spans.reduce(0) { $0 &+ Int($1.len) })
-        var next: Int32 = 0
-        for sp in spans {
-            if sp.id < next {
-                throw TokenizerError.malformed(file: nil, field: field, reason: "id \(sp.id) is assigned to two tokens")
+        try table.fill { table in
+            var next: Int32 = 0
+            for sp in spans {
+                if sp.id < next {
+                    throw TokenizerError.malformed(file: nil, field: field, reason: "id \(sp.id) is assigned to two tokens")
+                }
+                while next < sp.id { table.append(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
+                let key = bytes.slice(Int(sp.start), Int(sp.start + sp.len))
+                if !table.append(key, value: sp.id) {
+                    throw TokenizerError.malformed(file: nil, field: field,
+                                                   reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
+                }
+                next += 1
             }
-            while next < sp.id { table.appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: next, indexed: false); next += 1 }
-            let key = bytes.slice(Int(sp.start), Int(sp.start + sp.len))
-            if !table.appendEntry(key, value: sp.id) {
-                throw TokenizerError.malformed(file: nil, field: field,
-                                               reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
-            }
-            next += 1
         }
         return table
     }
@@ -415,6 +418,18 @@ enum HuggingFaceReader {
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int) -> MergeOutcome {
             guard let p = s.baseAddress else { return .malformed }
             var sp = -1, i = 0
+            // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
+            // bytes), then the rest one by one.
+            let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            while i &+ 8 <= s.count {
+                let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+                let spaces = ~(((y & lows) &+ lows) | y) & ~lows
+                if spaces != 0 {
+                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return .malformed }
+                    sp = i &+ spaces.trailingZeroBitCount &>> 3
+                }
+                i &+= 8
+            }
             while i < s.count {
                 if p[i] == 0x20 {
                     if sp >= 0 { return .malformed }
@@ -432,11 +447,8 @@ enum HuggingFaceReader {
         func entry(_ e: Int, is a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
             if Int(table.lengths[e]) != a.count &+ b.count { return false }
             let q = table.arena + Int(table.starts[e])
-            var i = 0
-            while i < a.count { if q[i] != a[i] { return false }; i &+= 1 }
-            var j = 0
-            while j < b.count { if q[i &+ j] != b[j] { return false }; j &+= 1 }
-            return true
+            return (a.isEmpty || memcmp(q, a.baseAddress!, a.count) == 0)
+                && (b.isEmpty || memcmp(q + a.count, b.baseAddress!, b.count) == 0)
         }
 
         /// `guess`: the entry of the previous merged token in this run, or -1.
@@ -496,9 +508,11 @@ enum HuggingFaceReader {
             if byteLevel && !prebuilt { side = { byteLookup.build(vocab) } }
             let merges = try readMerges(try v.require("merges"), vocab: vocab,
                                         prefixLen: options.continuingSubwordPrefix?.utf8.count ?? 0, scan: scan, alongside: side)
+            // The pair table before waiting for the lookup, which may still be in the making on another thread.
+            let pairs = PairTable(merges: merges, ranks: nil, keepLast: true)
             let lookup = (prebuilt ? background?.byteLevelLookup() : nil) ?? byteLookup.table ?? vocab.index
             return .bpe(try BPEModel(vocabulary: vocab, lookup: lookup, byteLevel: byteLevel, merges: merges,
-                                     duplicateMergesKeepLast: true, options: options))
+                                     duplicateMergesKeepLast: true, options: options, rule: .pairs(pairs)))
         case "WordPiece":
             return .wordPiece(try WordPieceModel(vocabulary: Vocabulary(table: try readVocab(try v.require("vocab"), scan: scan)),
                                                  unkToken: try v.optional("unk_token")?.requireString() ?? "[UNK]",
@@ -588,13 +602,15 @@ final class ByteLevelLookup: @unchecked Sendable {
         var scratch = [UInt8](repeating: 0, count: 256)
         // Holes are empty entries; when every other entry can be looked up, only empty ones need `contains`.
         let allIndexed = vocab.index.nonEmptyKeysAllIndexed
-        for id in 0..<vocab.count {
-            vocab.index.withEntryBytes(id) { spelling in
-                if (spelling.isEmpty || !allIndexed) && !vocab.contains(Int32(id)) { return }
-                if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
-                scratch.withUnsafeMutableBufferPointer { s in
-                    if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
-                        _ = t.appendEntry(UnsafeBufferPointer(start: s.baseAddress, count: n), value: Int32(id))
+        t.fill { t in
+            for id in 0..<vocab.count {
+                vocab.index.withEntryBytes(id) { spelling in
+                    if (spelling.isEmpty || !allIndexed) && !vocab.contains(Int32(id)) { return }
+                    if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
+                            t.append(UnsafeBufferPointer(start: s.baseAddress, count: n), value: Int32(id))
+                        }
                     }
                 }
             }

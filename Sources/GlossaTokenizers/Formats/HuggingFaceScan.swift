@@ -1,5 +1,6 @@
 import Dispatch
 import GlossaJSON
+import GlossaUnicode
 
 /// `model.vocab` and `model.merges` of a tokenizer.json, scanned straight from the document's bytes while it
 /// is parsed (`JSONIntercept`). They are nearly all of a large file, and as general JSON they would become
@@ -11,7 +12,8 @@ import GlossaJSON
 /// length fall in the side buffer, which holds the decoded form of strings with escapes.
 ///
 /// Once the vocabulary is scanned, its tables are built on another thread while the parser goes on (to the
-/// merges, which follow it in the files `tokenizers` writes).
+/// merges, which follow it in the files `tokenizers` writes). In a large document the merges are scanned on
+/// another thread from the start (`EarlyMerges`), while the parser reads the vocabulary.
 final class HFModelScan {
     struct VocabEntry { var start: Int32; var len: Int32; var id: Int32 }
     struct Vocab {
@@ -29,6 +31,9 @@ final class HFModelScan {
         var rights: [Int64]
     }
 
+    /// What `scanMerges` took: the merges, their side buffer and the offset after the array.
+    struct ScannedMerges { var merges: Merges; var side: [UInt8]; var end: Int }
+
     private(set) var vocab: Vocab?
     private(set) var merges: Merges?
     private(set) var vocabSide: [UInt8] = []
@@ -36,8 +41,17 @@ final class HFModelScan {
     private var tables: VocabTables?
     /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
     private let document: [UInt8]
+    private let early: EarlyMerges?
 
-    init(document: [UInt8]) { self.document = document }
+    /// - Parameter earlyMerges: scan the merges on another thread from the start; nil: for documents of 1 MB
+    ///   and more when there is more than one processor (tests force either).
+    init(document: [UInt8], earlyMerges: Bool? = nil) {
+        self.document = document
+        let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
+        early = useEarly ? EarlyMerges(document) : nil
+        // EarlyMerges builds the class tables after its scan.
+        if !useEarly { Tokenizer.warmClassTables() }
+    }
 
     /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
     func tables(at offset: Int) -> VocabTables? { vocab?.offset == offset ? tables : nil }
@@ -64,19 +78,51 @@ final class HFModelScan {
             }
             return end
         }
-        if merges == nil, doc[offset] == 0x5B, key.elementsEqual("merges".utf8) { return scanMerges(doc, offset) }
+        if merges == nil, doc[offset] == 0x5B, key.elementsEqual("merges".utf8) {
+            // The early scan ran the same function on the same bytes from the same offset: its result (taken or
+            // declined) is the one scanning here would give.
+            let scanned = early?.result(at: offset) ?? Self.scanMerges(doc, offset)
+            guard let scanned else { return nil }
+            (merges, mergesSide) = (scanned.merges, scanned.side)
+            return scanned.end
+        }
         return nil
     }
 
     /// The span of the string whose opening quote is at `i` (decoded into `side` if it has escapes) and the
     /// offset after it, or nil.
     @inline(__always)
-    private func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
+    private static func string(_ doc: UnsafeBufferPointer<UInt8>, _ i: Int, _ side: inout [UInt8]) -> (start: Int, end: Int, next: Int)? {
+        if let p = doc.baseAddress, i < doc.count, p[i] == 0x22, let end = plainString(p, doc.count, i &+ 1) {
+            return (i &+ 1, end, end &+ 1)
+        }
         guard let (end, escaped) = JSONScan.string(doc, at: i) else { return nil }
         if !escaped { return (i &+ 1, end, end &+ 1) }
         let start = doc.count &+ side.count
         side.append(contentsOf: JSONScan.decode(doc, (i &+ 1)..<end))
         return (start, doc.count &+ side.count, end &+ 1)
+    }
+
+    /// The closing quote of the string body from `j` if the body is printable ASCII (no quote or backslash) and
+    /// two-byte UTF-8 sequences, which nearly all tokens are; else nil, and `JSONScan.string` decides. What this
+    /// accepts, it accepts too, with the same end.
+    @inline(__always)
+    private static func plainString(_ p: UnsafePointer<UInt8>, _ n: Int, _ j: Int) -> Int? {
+        var j = j
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        while j &+ 8 <= n {
+            let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+            // As in the parser's scan: bytes >= 0x80, < 0x20, quotes and backslashes; the lowest flag is exact.
+            let stops = (x & highs) | ((x &- 0x20 &* ones) & ~x & highs) | zeroByte(x ^ (0x22 &* ones)) | zeroByte(x ^ (0x5C &* ones))
+            if stops == 0 { j &+= 8; continue }
+            j &+= stops.trailingZeroBitCount &>> 3
+            let c = p[j]
+            if c == 0x22 { return j }
+            guard c &- 0xC2 < 0x1E, j &+ 1 < n, p[j &+ 1] & 0xC0 == 0x80 else { return nil }
+            j &+= 2
+        }
+        return nil
     }
 
     /// `{"token": id, ...}` with ids plain non-negative integers below Int32.max; nil (and nothing kept) otherwise.
@@ -92,13 +138,29 @@ final class HFModelScan {
             return i &+ 1
         }
         while true {
-            guard let s = string(doc, i, &side), s.end < Int(Int32.max) else { break }
+            guard let s = Self.string(doc, i, &side), s.end < Int(Int32.max) else { break }
             i = JSONScan.skipWhitespace(p, n, s.next)
             guard i < n, p[i] == 0x3A else { break }
             i = JSONScan.skipWhitespace(p, n, i &+ 1)
             // A non-negative integer without fraction or exponent; a leading zero only for 0 itself.
             let digits = i
             var id = 0
+            // Up to 7 digits followed by a non-digit, from one 8-byte load (else the loop below).
+            if i &+ 8 <= n {
+                let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                // High bit of a byte outside "0"..."9" (exact for the lowest such byte: carries and borrows run upward).
+                let flags = ((x &+ 0x46 &* ones) | (x &- 0x30 &* ones) | x) & (0x80 &* ones)
+                let k = flags.trailingZeroBitCount &>> 3
+                if k > 0 && k < 8 {
+                    // The digits in the top k bytes (first digit lowest), then pairs, quads, the eight-digit value.
+                    var v = (x &- 0x30 &* ones) &<< (64 &- 8 &* UInt64(k))
+                    v = (v &* 10 &+ (v &>> 8)) & 0x00FF_00FF_00FF_00FF
+                    v = (v &* 100 &+ (v &>> 16)) & 0x0000_FFFF_0000_FFFF
+                    v = (v &* 10000 &+ (v &>> 32)) & 0xFFFF_FFFF
+                    id = Int(v); i &+= k
+                }
+            }
             while i < n && i &- digits < 10 {
                 let d = p[i] &- 0x30
                 if d > 9 { break }
@@ -122,8 +184,9 @@ final class HFModelScan {
         return nil
     }
 
-    /// `["left right", ...]` or `[["left", "right"], ...]` (or both); nil (and nothing kept) otherwise.
-    private func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
+    /// `["left right", ...]` or `[["left", "right"], ...]` (or both) at `offset`; nil otherwise. Depends on
+    /// nothing but its arguments (`EarlyMerges` runs it on another thread).
+    static func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> ScannedMerges? {
         let p = doc.baseAddress!, n = doc.count
         var side: [UInt8] = []
         var lefts: [Int64] = [], rights: [Int64] = []
@@ -131,8 +194,7 @@ final class HFModelScan {
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x5D {
-            merges = Merges(offset: offset, lefts: [], rights: [])
-            return i &+ 1
+            return ScannedMerges(merges: Merges(offset: offset, lefts: [], rights: []), side: [], end: i &+ 1)
         }
         while i < n {
             if p[i] == 0x22 {
@@ -153,12 +215,67 @@ final class HFModelScan {
             i = JSONScan.skipWhitespace(p, n, i)
             guard i < n else { break }
             if p[i] == 0x5D {
-                merges = Merges(offset: offset, lefts: lefts, rights: rights)
-                mergesSide = side
-                return i &+ 1
+                return ScannedMerges(merges: Merges(offset: offset, lefts: lefts, rights: rights), side: side, end: i &+ 1)
             }
             guard p[i] == 0x2C else { break }
             i = JSONScan.skipWhitespace(p, n, i &+ 1)
+        }
+        return nil
+    }
+}
+
+/// `model.merges` scanned on another thread from where a byte search finds `"merges": [`, while the parser reads
+/// what comes before it (in the files `tokenizers` writes, the vocabulary). Used only if the parser's intercept
+/// comes to that same offset; otherwise (a decoy earlier in the document, merges before the vocabulary) the
+/// parser scans them itself. The thread then builds the Unicode class tables that the first encode needs.
+final class EarlyMerges: @unchecked Sendable {
+    private let located = DispatchGroup(), scanned = DispatchGroup()
+    /// Each written once by the task before it leaves its group; read only after waiting on that group.
+    private var offset = -1
+    private var merges: HFModelScan.ScannedMerges?
+
+    init(_ document: [UInt8]) {
+        located.enter(); scanned.enter()
+        DispatchQueue.global().async { [self] in
+            document.withUnsafeBufferPointer { doc in
+                offset = Self.find(doc) ?? -1
+                located.leave()
+                if offset >= 0 { merges = HFModelScan.scanMerges(doc, offset) }
+            }
+            scanned.leave()
+            _ = CharacterClasses.shared
+        }
+    }
+
+    /// The scan's result if it started at `offset` (nil inside when it declined); nil if it started elsewhere.
+    func result(at offset: Int) -> HFModelScan.ScannedMerges?? {
+        located.wait()
+        guard offset == self.offset else { return nil }
+        scanned.wait()
+        return .some(merges)
+    }
+
+    /// The offset of the `[` after the first `"merges"` followed by a colon (whitespace allowed), or nil.
+    static func find(_ doc: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let p = doc.baseAddress else { return nil }
+        let n = doc.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // Eight bytes at a time for the `m`; every flagged byte is checked (the zero-byte test never misses one).
+        var i = 1
+        while i &+ 8 <= n {
+            let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ (0x6D &* ones)
+            var hits = (x &- ones) & ~x & highs
+            while hits != 0 {
+                let m = i &+ hits.trailingZeroBitCount &>> 3
+                hits &= hits &- 1
+                guard m &+ 6 < n, p[m &- 1] == 0x22, p[m &+ 1] == 0x65, p[m &+ 2] == 0x72, p[m &+ 3] == 0x67,
+                      p[m &+ 4] == 0x65, p[m &+ 5] == 0x73, p[m &+ 6] == 0x22 else { continue }
+                var j = JSONScan.skipWhitespace(p, n, m &+ 7)
+                guard j < n, p[j] == 0x3A else { continue }
+                j = JSONScan.skipWhitespace(p, n, j &+ 1)
+                if j < n, p[j] == 0x5B { return j }
+            }
+            i &+= 8
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import GlossaUnicode
 import GlossaJSON
 import GlossaFormats
@@ -104,7 +105,14 @@ extension Tokenizer {
         return nil
     }
 
+    /// Builds the Unicode class tables that the first encode needs on an idle core while a file loads; `shared`
+    /// is built once, and a caller that gets there first waits for it.
+    static func warmClassTables() {
+        if processorCount > 1 { DispatchQueue.global().async { _ = CharacterClasses.shared } }
+    }
+
     public static func fromTiktoken(bytes: [UInt8], file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
+        warmClassTables()
         let ranks: TiktokenFile
         do { ranks = try TiktokenFile(bytes: bytes, file: file) } catch {
             throw .malformed(file: nil, field: "", reason: error.description)
@@ -144,7 +152,7 @@ extension Tokenizer {
             let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536)
             defer { buf.deallocate() }
             ranks.storage.withUnsafeBufferPointer { st in
-                ranks.offsets.withUnsafeBufferPointer { off in
+                ranks.offsets.withUnsafeBufferPointer { off in spelled.fill { spelled in
                     for r in 0..<n {
                         var k = 0
                         for b in UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]).prefix(65536) {
@@ -153,19 +161,19 @@ extension Tokenizer {
                             if sp.2 == 2 { buf[k &+ 1] = sp.1 }
                             k &+= sp.2
                         }
-                        spelled.appendEntry(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
+                        spelled.append(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
                     }
-                }
+                } }
             }
             return spelled
         }
         var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
         ranks.storage.withUnsafeBufferPointer { st in
-            ranks.offsets.withUnsafeBufferPointer { off in
+            ranks.offsets.withUnsafeBufferPointer { off in lookup.fill { lookup in
                 for r in 0..<n {
-                    lookup.appendEntry(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r))
+                    lookup.append(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r))
                 }
-            }
+            } }
         }
         let spelled: ByteTable
         do { spelled = try spelledTask.vocabularyTable() } catch { throw .malformed(file: nil, field: "ranks", reason: "\(error)") }

@@ -173,7 +173,36 @@ public struct ByteTable: @unchecked Sendable {
     @discardableResult
     public mutating func appendEntry(_ key: UnsafeBufferPointer<UInt8>, value: Int32, indexed: Bool = true) -> Bool {
         reserve(key.count)
-        let b = buffer
+        return Self.append(buffer, key, value, indexed, &arenaCount, &entries, &live)
+    }
+
+    /// Appends entries through `body`, which gets a `Filler` for them: the table must already have room for all
+    /// (`init(capacity:arenaBytes:)`). Loaders add 100k+ entries in a row; this checks uniqueness once instead of
+    /// per entry and room with a precondition (`appendEntry` would grow the table instead).
+    mutating func fill<R>(_ body: (inout Filler) throws -> R) rethrows -> R {
+        reserve(0)
+        var f = Filler(b: buffer, arenaCount: arenaCount, entries: entries, live: live)
+        defer { (arenaCount, entries, live) = (f.arenaCount, f.entries, f.live) }
+        return try body(&f)
+    }
+
+    struct Filler {
+        fileprivate let b: ByteTableBuffer
+        fileprivate var arenaCount: Int, entries: Int, live: Int
+
+        /// `appendEntry` without growth.
+        @inline(__always) @discardableResult
+        mutating func append(_ key: UnsafeBufferPointer<UInt8>, value: Int32, indexed: Bool = true) -> Bool {
+            precondition(entries < b.entryCapacity && arenaCount &+ key.count <= b.arenaCapacity && (live &+ 1) &* 2 <= b.mask &+ 1,
+                         "ByteTable.fill: no room reserved")
+            return ByteTable.append(b, key, value, indexed, &arenaCount, &entries, &live)
+        }
+    }
+
+    /// The body of `appendEntry` once there is room.
+    @inline(__always)
+    private static func append(_ b: ByteTableBuffer, _ key: UnsafeBufferPointer<UInt8>, _ value: Int32, _ indexed: Bool,
+                               _ arenaCount: inout Int, _ entries: inout Int, _ live: inout Int) -> Bool {
         let p = key.baseAddress ?? Self.nonNull
         var h: UInt64 = 0
         var isNew = false
