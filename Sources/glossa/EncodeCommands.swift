@@ -41,10 +41,24 @@ struct Encode: ParsableCommand {
         let opts = EncodeOptions(addSpecialTokens: !noSpecialTokens, specialTokens: special, withTokens: json)
         if let jsonl {
             let texts = try readJSONLStrings(jsonl)
-            let encs: [Encoding]
-            do { encs = try tokenizer.encodeBatch(texts, options: opts, threads: threads) } catch { throw CLIError(error.description) }
             var out = [UInt8]()
             out.reserveCapacity(texts.count * 64)
+            if offsets == nil && tokenizer.idsOnlyMatch(opts) {
+                // The ids-only path (what `bench` and dataset encoding use); the parity suite's runs without
+                // offsets check it against the peers.
+                let seqs: [[Int32]]
+                do { seqs = try tokenizer.encodeIdsBatch(texts, specialTokens: special, threads: threads) }
+                catch { throw CLIError(error.description) }
+                for ids in seqs {
+                    out += jsonLine { w in
+                        w.beginObject(); w.key("ids"); w.beginArray(); for id in ids { w.int(Int(id)) }; w.endArray(); w.endObject()
+                    }
+                }
+                try emit(out)
+                return
+            }
+            let encs: [Encoding]
+            do { encs = try tokenizer.encodeBatch(texts, options: opts, threads: threads) } catch { throw CLIError(error.description) }
             for e in encs {
                 out += jsonLine { w in
                     w.beginObject()

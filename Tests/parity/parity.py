@@ -63,6 +63,8 @@ MODES = {
         ('no-special', 'slice', ['--no-special-tokens', '--offsets', 'char'], [], 'ref'),
         # tk.encode_special_tokens = True (split_special_tokens): special tokens in the text are ordinary text
         ('special-text', 'slice', ['--special', 'text', '--offsets', 'char'], ['--skip-special-tokens'], 'ref'),
+        # as no-special, without offsets: Glossa's ids-only path (encodeIdsBatch), which the modes with offsets skip
+        ('no-special-ids', 'slice', ['--no-special-tokens'], [], 'ref'),
     ],
     # SentencePieceProcessor.encode(text) (no BOS/EOS: the library default) and .decode(ids)
     'sp': [

@@ -167,7 +167,7 @@ class Peer:
                 for t in texts:
                     yield self.enc.encode(t, allowed_special='all'), None
         elif self.kind in ('hf', 'hf-gpt2'):
-            add = self.mode != 'no-special'
+            add = not self.mode.startswith('no-special')
             for i in range(0, len(texts), 256):
                 for e in self.tk.encode_batch(texts[i:i + 256], add_special_tokens=add):
                     yield e.ids, e.offsets
@@ -180,7 +180,7 @@ class Peer:
 
     def decode_batch(self, id_lists):
         if self.kind in ('hf', 'hf-gpt2'):
-            return self.tk.decode_batch(id_lists, skip_special_tokens=(self.mode != 'no-special'))
+            return self.tk.decode_batch(id_lists, skip_special_tokens=(not self.mode.startswith('no-special')))
         return [self.decode(ids) for ids in id_lists]
 
     def decode(self, ids):
@@ -189,7 +189,7 @@ class Peer:
             return self.enc.decode_bytes(ids).decode('utf-8', errors='replace')
         if self.kind in ('hf', 'hf-gpt2'):
             # HF Python `Tokenizer.decode` defaults to skip_special_tokens=True; passed explicitly.
-            return self.tk.decode(ids, skip_special_tokens=(self.mode != 'no-special'))
+            return self.tk.decode(ids, skip_special_tokens=(not self.mode.startswith('no-special')))
         return self.sp.decode(ids)
 
     def token_str(self, i):

@@ -161,6 +161,13 @@ public final class Tokenizer: Sendable {
         return state.ids.count
     }
 
+    /// Whether `encodeIds` gives the ids `encode(options:)` would: nothing is added, cut or padded after
+    /// the model (no template applied, no truncation, no padding), so callers that want ids alone can take
+    /// the ids-only path.
+    public func idsOnlyMatch(_ options: EncodeOptions) -> Bool {
+        (!options.addSpecialTokens || postProcessor == nil) && truncation == nil && padding == nil
+    }
+
     /// Ids only, for the bulk paths (no offsets kept, no post-processing).
     public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> [Int32] {
         if let idsPath {
