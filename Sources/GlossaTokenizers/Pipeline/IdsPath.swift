@@ -5,7 +5,9 @@ import GlossaPatterns
 /// short pieces and the output in one loop that writes into a raw buffer. Profiles of the general path
 /// showed most of its time per piece in hashing, the vocabulary probe, the word cache's `memcmp` and
 /// `Array.append`; a memo hit here is two loads, a multiply and a compare. Whatever the memo misses goes
-/// through `BPEModel.tokenize`, so the ids are the general path's (`IdsPathTests` compare the two).
+/// through `BPEModel.tokenize`, so the ids are the general path's (`IdsPathTests` compare the two). Once
+/// the model's backtracking encoder is built, long pieces that miss go to it directly, and long non-Latin
+/// pieces are first cut where no token spans (`BacktrackingBPE.partEnd`): CJK runs become short parts.
 struct IdsPath: Sendable {
     let model: BPEModel
     let splitter: PatternSplitter
