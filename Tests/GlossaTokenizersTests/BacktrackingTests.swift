@@ -198,15 +198,16 @@ import Testing
         return s.backtracking!.encoder!
     }
 
-    /// The parts that `partEnd` cuts `bytes` into (one part when `mayCut` says no).
+    /// The parts that `partEnd` cuts `bytes` into (one part when one of them is an avoided token, as
+    /// `IdsPath` does).
     static func parts(_ bt: BacktrackingBPE, _ bytes: [UInt8]) -> [Range<Int>] {
         bytes.withUnsafeBufferPointer { b -> [Range<Int>] in
             guard let p = b.baseAddress, b.count > 0 else { return [] }
-            if !bt.mayCut(p, b.count) { return [0..<b.count] }
             var out: [Range<Int>] = [], a = 0, carry: UInt64 = 0
             while a < b.count {
                 let e = bt.partEnd(p, a, b.count, carry: &carry)
                 #expect(e > a)
+                if bt.isAvoidedToken(p + a, e - a) { return [0..<b.count] }
                 out.append(a..<e); a = e
             }
             return out

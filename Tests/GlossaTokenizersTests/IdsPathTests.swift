@@ -243,6 +243,36 @@ final class IdsPathTests: XCTestCase {
         }
     }
 
+    /// Llama 3's tokens that BPE never builds (`BacktrackingBPE.isAvoidedToken`), among CJK and other
+    /// characters where cuts fall: a part that is one must not get its whole-token shortcut.
+    func testAvoidedTokensAmongCutCharacters() throws {
+        let tok = try load("llama3.2/tokenizer.model")
+        guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        let bt = BacktrackingTests.encoder(m)
+        var r = Rng(s: 31)
+        let context = Array("中文的了是一ーのカ한국어привет".unicodeScalars)
+        var state = EncoderState(), general = EncoderState()
+        var avoided = 0
+        for id in 0..<m.lookup.entryCount {
+            let t = m.lookup.entryBytes(id)
+            guard t.contains(where: { $0 >= 0x80 }), t.withUnsafeBufferPointer({ bt.isAvoidedToken($0.baseAddress!, t.count) }),
+                  String(validating: t, as: UTF8.self) != nil else { continue }
+            avoided += 1
+            for _ in 0..<4 {
+                var left = "", right = ""
+                for _ in 0..<r.below(12) { left.unicodeScalars.append(context[r.below(context.count)]) }
+                for _ in 0..<r.below(12) { right.unicodeScalars.append(context[r.below(context.count)]) }
+                let b = Array(left.utf8) + t + Array(right.utf8)
+                general.ids = []
+                try tok.run(b, policy: .text, useFastPath: false, state: &general)
+                let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &state)
+                XCTAssertEqual(ids, general.ids, "\(b)")
+                if ids != general.ids { return }
+            }
+        }
+        XCTAssertGreaterThan(avoided, 10)
+    }
+
     /// Pipelines the loop does not cover keep the general ids-only path.
     func testNotSelected() throws {
         XCTAssertNil(try load("mistral-7b-v0.3/tokenizer.json").idsPath)

@@ -364,12 +364,21 @@ final class BacktrackingBPE: @unchecked Sendable {
         return true
     }
 
-    /// Whether `partEnd` may cut `p[0..<n]`: false when a token that the encoder avoids occurs in
-    /// `p[0..<n]`: a part could be that token, which its own whole-token shortcut would give and the
-    /// piece's merges never form.
-    @inline(__always) func mayCut(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        guard let avoidPrefix, let avoidToken else { return true }
-        return !containsAvoided(p, n, avoidPrefix, avoidToken)
+    /// Whether `p[0..<n]` is a token that the encoder avoids (unreachable, see `init`). A part that is
+    /// one must not be encoded alone: its own whole-token shortcut would give it, and the piece's merges
+    /// never form it; callers then encode the piece uncut. Parts equal to other tokens are safe (a
+    /// reachable token is what merging its own bytes gives), and so are parts in which an avoided
+    /// token merely occurs (the encoder declines them and the merge loop runs).
+    @inline(__always) func isAvoidedToken(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        guard let avoidPrefix, let avoidToken, n >= 2 else { return false }
+        let k = Int(p[0]) &<< 8 | Int(p[1])
+        if avoidPrefix[k &>> 6] & (1 &<< UInt64(k & 63)) == 0 { return false }
+        var cell = Int(Int32(truncatingIfNeeded: rootPair[k]))
+        var j = 2
+        while cell >= 0 && j < n { cell = Self.child(cells, cell, p[j]); j &+= 1 }
+        guard cell >= 0 else { return false }
+        let t = Int(cellToken[cell])
+        return t >= 0 && avoidToken[t &>> 6] & (1 &<< UInt64(t & 63)) != 0
     }
 
     /// The end of the part of `p[0..<n]` that starts at `start` (0 or the end of the previous part):
@@ -379,7 +388,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// same order). A part ends between two whole characters (one of them non-ASCII) that no token
     /// holds on both sides of the boundary as far as the tables tell (they err towards "spans"). Long
     /// CJK runs become parts of a character or a few, which repeat and hit the short-piece memo.
-    /// Only for pieces where `mayCut`. `carry` (0 at the start of a piece) passes the character that
+    /// A part for which `isAvoidedToken` holds must not be encoded alone. `carry` (0 at the start of a piece) passes the character that
     /// starts the next part on to the next call, which does not read it again.
     @inline(__always)
     func partEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, carry: inout UInt64) -> Int {

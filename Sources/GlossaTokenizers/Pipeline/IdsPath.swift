@@ -5,7 +5,9 @@ import GlossaPatterns
 /// short pieces and the output in one loop that writes into a raw buffer. Profiles of the general path
 /// showed most of its time per piece in hashing, the vocabulary probe, the word cache's `memcmp` and
 /// `Array.append`; a memo hit here is two loads, a multiply and a compare. Whatever the memo misses goes
-/// through `BPEModel.tokenize`, so the ids are the general path's (`IdsPathTests` compare the two).
+/// through `BPEModel.tokenize`, so the ids are the general path's (`IdsPathTests` compare the two). Once
+/// the model's backtracking encoder is built, long pieces that miss go to it directly, and long non-Latin
+/// pieces are first cut where no token spans (`BacktrackingBPE.partEnd`): CJK runs become short parts.
 struct IdsPath: Sendable {
     let model: BPEModel
     let splitter: PatternSplitter
@@ -183,12 +185,19 @@ struct IdsPath: Sendable {
             if n <= 16 {
                 short(s, n)
             } else if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
-                      state.bpe.backtracking!.model === model, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]), bt.mayCut(p, n) {
+                      state.bpe.backtracking!.model === model, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]) {
                 // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
                 // repeated, go through the memos (exact: see `partEnd`).
                 var a = 0, carry: UInt64 = 0, parts = 0
+                let k0 = k
                 while a < n {
                     let b = bt.partEnd(p, a, n, carry: &carry)
+                    if bt.isAvoidedToken(p + a, b &- a) {
+                        // Rare (Llama 3): the piece uncut instead; the parts' ids so far are dropped.
+                        k = k0
+                        long(s, n)
+                        return
+                    }
                     if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1
                 }
