@@ -1,3 +1,4 @@
+import Dispatch
 import GlossaPatterns
 
 /// Ids-only encoding (`encodeIds`, `count`) of BPE tokenizers whose whole pre-tokenizer is one
@@ -13,6 +14,13 @@ struct IdsPath: Sendable {
     let splitter: PatternSplitter
     /// Built on the first encode, shared by all threads.
     let wholeTokens = LazyWholeTokens()
+
+    /// Starts building the whole-token table on an idle core, so that a first encode soon after loading
+    /// finds it built (or waits for the rest of the build, not all of it).
+    func prepareInBackground() {
+        let (tokens, model) = (wholeTokens, model)
+        DispatchQueue.global().async { _ = tokens.get(model) }
+    }
 
     /// The path for a range-path tokenizer with a BPE model and a single known-pattern split, or nil.
     static func select(rangePath: Bool, preTokenizer: PreTokenizerPipeline, model: TokenModel,

@@ -105,6 +105,7 @@ public final class Tokenizer: Sendable {
                                                      addedVocabulary: addedVocabulary)
         idsPath = IdsPath.select(rangePath: rangePath, preTokenizer: self.preTokenizer, model: model,
                                  addedVocabulary: addedVocabulary)
+        if Self.processorCount > 1 { idsPath?.prepareInBackground() }
     }
 
     // MARK: Vocabulary

@@ -123,7 +123,8 @@ final class WholeTokenTable: @unchecked Sendable {
     var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 }
 }
 
-/// Builds a model's `WholeTokenTable` once, on the first ids-only encode (never at load).
+/// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
+/// or on the first ids-only encode, whichever comes first; never on the loading thread.
 final class LazyWholeTokens: @unchecked Sendable {
     private let lock = Lock()
     private var built = false
