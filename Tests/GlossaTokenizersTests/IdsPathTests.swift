@@ -10,7 +10,11 @@ final class IdsPathTests: XCTestCase {
     func load(_ rel: String) throws -> Tokenizer {
         let path = TestPaths.tokenizer(rel)
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) not present") }
-        return try Tokenizer.load(path: path)
+        let tok = try Tokenizer.load(path: path)
+        // The whole-token table is built on another core after loading; these tests want it in use from the
+        // first encode (`testWholeTokenTableStillBuilding` covers encodes before it is ready).
+        if let p = tok.idsPath, case .bpe(let m) = tok.model { _ = p.wholeTokens.waitForTable(m) }
+        return tok
     }
 
     /// Text made for the memo: FastPathTests' pieces, whitespace and punctuation runs across the 16-byte and
@@ -130,7 +134,7 @@ final class IdsPathTests: XCTestCase {
     func assertWholeTokens(_ rel: String, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
         let tok = try load(rel)
         guard let path = tok.idsPath, case .bpe(let m) = tok.model else { return XCTFail("no ids path", file: file, line: line) }
-        let table = try XCTUnwrap(path.wholeTokens.get(m), file: file, line: line)
+        let table = try XCTUnwrap(path.wholeTokens.waitForTable(m), file: file, line: line)
         XCTAssertTrue(table.complete, file: file, line: line)
         let memo = PieceMemo(owner: m)
         let byteIds = try XCTUnwrap(memo.byteIds, file: file, line: line)
@@ -226,6 +230,32 @@ final class IdsPathTests: XCTestCase {
                     let ids = try tok.encodeIds(bytes: t, specialTokens: .text, state: &idsOnly)
                     if ids != general.ids { return XCTFail("\(rel) \(t): ids path \(ids), general \(general.ids)") }
                 }
+            }
+        }
+    }
+
+    /// While another thread still builds the whole-token table, encodes go on without it: the same ids.
+    func testWholeTokenTableStillBuilding() throws {
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 31), ("llama3.2/tokenizer.json", 32)] as [(String, UInt64)] {
+            let tok = try load(rel)
+            let path = try XCTUnwrap(tok.idsPath)
+            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+            // A fresh path of the same model, whose table nobody builds.
+            let held = IdsPath(model: m, splitter: path.splitter)
+            held.wholeTokens.holdAsBuilding()
+            XCTAssertFalse(held.wholeTokens.get(m).ready)
+            var r = Rng(s: seed)
+            var state = EncoderState(), general = EncoderState()
+            for _ in 0..<400 {
+                let b = Array(IdsPathTests.text(&r).utf8)
+                general.ids = []; general.offsets = []
+                try tok.run(b, policy: .text, useFastPath: false, state: &general)
+                var out = [Int32](repeating: -1, count: b.count + PieceMemo.slack)
+                let n = b.withUnsafeBufferPointer { t in
+                    out.withUnsafeMutableBufferPointer { held.encode(t, 0, t.count, out: $0.baseAddress!, at: 0, state: &state) }
+                }
+                XCTAssertNil(state.pieceMemo?.whole)
+                if Array(out[0..<n]) != general.ids { return XCTFail("\(rel): \(Array(out[0..<n])) vs \(general.ids)") }
             }
         }
     }

@@ -15,8 +15,7 @@ struct IdsPath: Sendable {
     /// Built on the first encode, shared by all threads.
     let wholeTokens = LazyWholeTokens()
 
-    /// Starts building the whole-token table on an idle core, so that a first encode soon after loading
-    /// finds it built (or waits for the rest of the build, not all of it).
+    /// Starts building the whole-token table on an idle core; encodes before it is ready go without it.
     func prepareInBackground() {
         let (tokens, model) = (wholeTokens, model)
         DispatchQueue.global().async { _ = tokens.get(model) }
@@ -44,9 +43,12 @@ struct IdsPath: Sendable {
         if state.pieceMemo?.owner !== model { state.pieceMemo = PieceMemo(owner: model) }
         let memo = state.pieceMemo!
         if !memo.wholeChecked {
-            memo.whole = wholeTokens.get(model)
-            memo.wholeChecked = true
-            if let w = memo.whole { memo.allocateVerified(w.idLimit) }
+            let (w, ready) = wholeTokens.get(model)
+            if ready {
+                memo.whole = w
+                memo.wholeChecked = true
+                if let w { memo.allocateVerified(w.idLimit) }
+            }
         }
         let slots = memo.slots, masks = memo.masks
         let whole = memo.whole, verified = memo.verified

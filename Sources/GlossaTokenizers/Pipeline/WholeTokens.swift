@@ -1,3 +1,5 @@
+import Glibc
+
 /// Every token of at most 16 bytes, keyed like `PieceMemo` (the piece's bytes as two masked little-endian
 /// words), shared read-only by all threads: most pieces of prose (a word with its leading space) are one
 /// token, and finding them here needs neither a per-thread memo slot (each thread's memo warmed on its own
@@ -124,17 +126,40 @@ final class WholeTokenTable: @unchecked Sendable {
 }
 
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
-/// or on the first ids-only encode, whichever comes first; never on the loading thread.
+/// or on the first ids-only encode, whichever comes first; never on the loading thread. Encodes that come
+/// while another thread builds it go on without it (the table only saves work; the ids are the same).
 final class LazyWholeTokens: @unchecked Sendable {
     private let lock = Lock()
-    private var built = false
+    /// 0: not started, 1: being built, 2: built (`value` nil when the model has no table).
+    private var stage = 0
     private var value: WholeTokenTable?
 
-    func get(_ model: BPEModel) -> WholeTokenTable? {
-        lock.lock(); defer { lock.unlock() }
-        if !built { value = WholeTokenTable(model); built = true }
-        return value
+    /// The table (building it here when nobody has started), and whether that answer is final: `ready`
+    /// is false while another thread builds it.
+    func get(_ model: BPEModel) -> (table: WholeTokenTable?, ready: Bool) {
+        lock.lock()
+        if stage != 0 {
+            defer { lock.unlock() }
+            return (value, stage == 2)
+        }
+        stage = 1
+        lock.unlock()
+        let t = WholeTokenTable(model)
+        lock.lock(); value = t; stage = 2; lock.unlock()
+        return (t, true)
     }
+
+    /// The table once built (waiting for another thread's build): for tests.
+    func waitForTable(_ model: BPEModel) -> WholeTokenTable? {
+        while true {
+            let (t, ready) = get(model)
+            if ready { return t }
+            usleep(100)
+        }
+    }
+
+    /// Tests: behave as if another thread were still building the table.
+    func holdAsBuilding() { lock.lock(); stage = 1; lock.unlock() }
 }
 
 extension WholeTokenTable {
