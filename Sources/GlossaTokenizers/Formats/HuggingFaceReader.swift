@@ -25,6 +25,9 @@ enum HuggingFaceReader {
     static func read(_ root: JSONValue, file: String?, scan: HFModelScan? = nil) throws -> Tokenizer {
         let normalizer = try root.optional("normalizer").map { try readNormalizer($0) }
         let pre = try root.optional("pre_tokenizer").map { try readPreTokenizer($0) }
+        // Built on an idle core while the model is read (merge resolution has both cores, but the lookup and
+        // this fill in the gaps), for the pre-tokenizers whose scanners use them.
+        if usesClassTables(pre) { Tokenizer.warmClassTables() }
         let post = try root.optional("post_processor").map { try readPostProcessor($0) }
         let decoder = try root.optional("decoder").map { try readDecoder($0) }
         let added = try (root.optional("added_tokens")?.requireArray() ?? []).map { v in
@@ -231,6 +234,15 @@ enum HuggingFaceReader {
                                cleanup: try v.optional("cleanup")?.requireBool() ?? true)
         case "Sequence": return .sequence(try v.require("decoders").requireArray().map(readDecoder))
         default: throw unsupported("decoder", v, t)
+        }
+    }
+
+    /// Whether encoding may use `CharacterClasses` (every pre-tokenizer but Metaspace).
+    static func usesClassTables(_ c: PreTokenizerConfig?) -> Bool {
+        switch c {
+        case nil, .metaspace?: return false
+        case .sequence(let l)?: return l.contains { usesClassTables($0) }
+        default: return true
         }
     }
 

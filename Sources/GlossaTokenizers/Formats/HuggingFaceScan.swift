@@ -1,6 +1,5 @@
 import Dispatch
 import GlossaJSON
-import GlossaUnicode
 
 /// `model.vocab` and `model.merges` of a tokenizer.json, scanned straight from the document's bytes while it
 /// is parsed (`JSONIntercept`). They are nearly all of a large file, and as general JSON they would become
@@ -49,8 +48,6 @@ final class HFModelScan {
         self.document = document
         let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
         early = useEarly ? EarlyMerges(document) : nil
-        // EarlyMerges builds the class tables after its scan.
-        if !useEarly { Tokenizer.warmClassTables() }
     }
 
     /// The background build for the scanned vocabulary if `offset` is where it was (see `Vocab.offset`).
@@ -227,7 +224,7 @@ final class HFModelScan {
 /// `model.merges` scanned on another thread from where a byte search finds `"merges": [`, while the parser reads
 /// what comes before it (in the files `tokenizers` writes, the vocabulary). Used only if the parser's intercept
 /// comes to that same offset; otherwise (a decoy earlier in the document, merges before the vocabulary) the
-/// parser scans them itself. The thread then builds the Unicode class tables that the first encode needs.
+/// parser scans them itself.
 final class EarlyMerges: @unchecked Sendable {
     private let located = DispatchGroup(), scanned = DispatchGroup()
     /// Each written once by the task before it leaves its group; read only after waiting on that group.
@@ -243,7 +240,6 @@ final class EarlyMerges: @unchecked Sendable {
                 if offset >= 0 { merges = HFModelScan.scanMerges(doc, offset) }
             }
             scanned.leave()
-            _ = CharacterClasses.shared
         }
     }
 
