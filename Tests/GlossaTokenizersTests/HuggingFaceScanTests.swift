@@ -222,6 +222,7 @@ import GlossaJSON
             ("exponent id", bpe(#"{"a": 1e2}"#, "[]"), "vocabulary id must be a non-negative integer"),
             ("negative id", bpe(#"{"a": -1}"#, "[]"), "vocabulary id must be a non-negative integer"),
             ("id too large", bpe(#"{"a": 2147483647}"#, "[]"), "vocabulary id must be a non-negative integer"),
+            ("far id", bpe(#"{"a": 0, "b": 2147483640}"#, "[]"), "vocabulary ids are too sparse: id 2147483640 among 2 tokens"),
             ("id with 11 digits", bpe(#"{"a": 10000000000}"#, "[]"), "vocabulary id must be a non-negative integer"),
             ("string id", bpe(#"{"a": "0"}"#, "[]"), "vocabulary id must be a non-negative integer"),
             ("leading zero", bpe(#"{"a": 01}"#, "[]"), "leading zero"),

@@ -292,6 +292,11 @@ enum HuggingFaceReader {
     /// The vocabulary table from (key span, id) entries in file order.
     static func vocabTable(_ entries: [HFModelScan.VocabEntry], ordered: Bool, maxId: Int, _ bytes: SplitBytes,
                            field: String) throws -> ByteTable {
+        // Tables are indexed by id: a far id (a typo, or a corrupted file) would size them in gigabytes.
+        if maxId >= 4 &* entries.count &+ 65_536 {
+            throw TokenizerError.malformed(file: nil, field: field,
+                                           reason: "vocabulary ids are too sparse: id \(maxId) among \(entries.count) tokens")
+        }
         var spans = entries
         if !ordered { spans.sort { $0.id < $1.id } }
         var table = ByteTable(capacity: maxId + 1, arenaBytes: spans.reduce(0) { $0 &+ Int($1.len) })

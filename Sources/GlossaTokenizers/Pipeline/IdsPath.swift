@@ -135,6 +135,9 @@ struct IdsPath: Sendable {
                     return
                 }
                 let c = shortPiece(p, n, w0, w1)
+                // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
+                // encoder as they did when they went through `tokenize` (the long branch passes them on).
+                if n > 8 && (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
                 let ids = out + (k &- c)
                 if c == 1 && wid >= 0 && Int(ids[0]) == wid {
                     // The token is its own encoding: whole-table hits for it count from now on.
@@ -190,11 +193,12 @@ struct IdsPath: Sendable {
             return c
         }
 
-        @inline(__always) func piece(_ s: Int, _ n: Int) {
+        /// A piece of more than 16 bytes. Out of line, so that `short` stays inlined in the scanning loop
+        /// (inlined here as well, the loop's function grew past inlining and paid runtime exclusivity
+        /// checks on the captured state for every piece).
+        @inline(never) func longPiece(_ s: Int, _ n: Int) {
             let p = base + s
-            if n <= 16 {
-                short(s, n)
-            } else if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
+            if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
                       state.bpe.backtracking!.model === model, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]) {
                 // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
                 // repeated, go through the memos (exact: see `partEnd`).
@@ -223,7 +227,7 @@ struct IdsPath: Sendable {
         let n = end &- start
         while i < n {
             let e = scanner.end(at: i)
-            piece(start &+ i, e &- i)
+            if e &- i <= 16 { short(start &+ i, e &- i) } else { longPiece(start &+ i, e &- i) }
             i = e
         }
         return k
