@@ -126,7 +126,7 @@ public struct ByteTable: @unchecked Sendable {
     public init(keys: [[UInt8]?]) {
         self.init(capacity: keys.count, arenaBytes: keys.reduce(0) { $0 + ($1?.count ?? 0) })
         for (i, k) in keys.enumerated() {
-            if let k { k.withUnsafeBufferPointer { appendEntry($0, value: Int32(i), indexed: true) } }
+            if let k { _ = k.withUnsafeBufferPointer { appendEntry($0, value: Int32(i), indexed: true) } }
             else { appendEntry(UnsafeBufferPointer(start: nil, count: 0), value: Int32(i), indexed: false) }
         }
     }
