@@ -12,7 +12,7 @@ import GlossaPatterns
 struct IdsPath: Sendable {
     let model: BPEModel
     let splitter: PatternSplitter
-    /// Built on the first encode, shared by all threads.
+    /// Built once (on an idle core after loading, or by the first encode), shared by all threads.
     let wholeTokens = LazyWholeTokens()
 
     /// Starts building the whole-token table on an idle core; encodes before it is ready go without it.

@@ -5,10 +5,11 @@ import Glibc
 /// token, and finding them here needs neither a per-thread memo slot (each thread's memo warmed on its own
 /// and, at 32 bytes a slot, missed the cache) nor a merge on first sight.
 ///
-/// A token's bytes need not encode to the token itself (Llama 3 appended tokens that BPE never builds), so
-/// a hit counts only once this thread has checked it: `PieceMemo.verified` holds one bit per token, set
-/// when the merge loop gave exactly that token for its bytes. Until then, and for tokens that fail, the
-/// piece takes the memo path; the table never decides an encoding on its own.
+/// Models that take a piece that is a token as that token (rank files, `ignoreMerges`) use a hit as it is.
+/// Otherwise a token's bytes need not encode to the token itself (Llama 3 appended tokens that BPE never
+/// builds), so a hit counts only once this thread has checked it: `PieceMemo.verified` holds one bit per
+/// token, set when the merge loop gave exactly that token for its bytes. Until then, and for tokens that
+/// fail, the piece takes the memo path.
 ///
 /// Two linear-probing tables, at most half full. Tokens of up to 12 bytes (nearly all) take 16-byte slots:
 /// word 0 the first 8 bytes, word 1 bytes 8–11 | length << 32 | id << 40. Tokens of 13–16 bytes take
