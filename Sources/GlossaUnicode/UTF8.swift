@@ -35,31 +35,78 @@ public enum UTF8Scan {
 
     /// Returns the offset of the first invalid byte, or nil if `bytes` is valid UTF-8
     /// (no overlongs, no surrogates, nothing above U+10FFFF).
+    ///
+    /// One table lookup per sequence: the lead byte gives the length and the allowed range of the
+    /// second byte, one 32-bit load checks the rest (non-Latin text is mostly 2- and 3-byte sequences,
+    /// where the byte-by-byte chain of comparisons cost ≈ 10 instructions per byte).
     public static func firstInvalidOffset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         let n = bytes.count
         guard let base = bytes.baseAddress else { return nil }
-        var i = 0
+        return leadTable.withUnsafeBufferPointer { lead -> Int? in
+            var i = 0
+            while i &+ 4 <= n {
+                let w = UInt32(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self))
+                let info = lead[Int(w & 0xFF)]
+                let len = Int(info & 0xFF)
+                if len == 1 {
+                    // ASCII: skip the run eight bytes at a time.
+                    i &+= 1
+                    while i &+ 8 <= n && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i &+= 8 }
+                    continue
+                }
+                if len == 0 { return i }
+                let b1 = UInt64((w >> 8) & 0xFF)
+                let mask = UInt32(truncatingIfNeeded: info >> 32)
+                // b1 within [lo, lo + range]: one unsigned compare after subtracting lo.
+                if b1 &- ((info >> 8) & 0xFF) > (info >> 16) & 0xFF || w & mask != mask & 0x8080_8080 { return i }
+                i &+= len
+            }
+            return scalarInvalidOffset(base, from: i, count: n)
+        }
+    }
+
+    /// Per lead byte: length (0 = not a lead byte) | lowest second byte << 8 | (highest − lowest) << 16,
+    /// and in the high half the mask of the third and fourth bytes, which must be continuation bytes.
+    private static let leadTable: [UInt64] = (0..<256).map { b -> UInt64 in
+        func e(_ len: UInt64, _ lo: UInt64, _ hi: UInt64) -> UInt64 {
+            let mask: UInt64 = len == 4 ? 0xC0C0_0000 : (len == 3 ? 0x00C0_0000 : 0)
+            return len | lo << 8 | (hi - lo) << 16 | mask << 32
+        }
+        switch b {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: return e(2, 0x80, 0xBF)
+        case 0xE0: return e(3, 0xA0, 0xBF)          // no overlongs
+        case 0xED: return e(3, 0x80, 0x9F)          // no surrogates
+        case 0xE1...0xEF: return e(3, 0x80, 0xBF)
+        case 0xF0: return e(4, 0x90, 0xBF)          // no overlongs
+        case 0xF1...0xF3: return e(4, 0x80, 0xBF)
+        case 0xF4: return e(4, 0x80, 0x8F)          // nothing above U+10FFFF
+        default: return 0
+        }
+    }
+
+    /// The byte-by-byte check from `from` on: the last few bytes of `firstInvalidOffset`, and its reference
+    /// in tests.
+    static func scalarInvalidOffset(_ base: UnsafePointer<UInt8>, from start: Int, count n: Int) -> Int? {
+        var i = start
         while i < n {
-            // ASCII runs eight bytes at a time.
-            while i &+ 8 <= n && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i &+= 8 }
-            if i >= n { break }
-            let b0 = bytes[i]
+            let b0 = base[i]
             if b0 < 0x80 { i &+= 1; continue }
             if b0 < 0xC2 { return i }
             if b0 < 0xE0 {
-                if i + 1 >= n || bytes[i + 1] & 0xC0 != 0x80 { return i }
+                if i + 1 >= n || base[i + 1] & 0xC0 != 0x80 { return i }
                 i &+= 2; continue
             }
             if b0 < 0xF0 {
-                if i + 2 >= n || bytes[i + 1] & 0xC0 != 0x80 || bytes[i + 2] & 0xC0 != 0x80 { return i }
-                if b0 == 0xE0 && bytes[i + 1] < 0xA0 { return i }
-                if b0 == 0xED && bytes[i + 1] >= 0xA0 { return i }
+                if i + 2 >= n || base[i + 1] & 0xC0 != 0x80 || base[i + 2] & 0xC0 != 0x80 { return i }
+                if b0 == 0xE0 && base[i + 1] < 0xA0 { return i }
+                if b0 == 0xED && base[i + 1] >= 0xA0 { return i }
                 i &+= 3; continue
             }
             if b0 > 0xF4 || i + 3 >= n { return i }
-            if bytes[i + 1] & 0xC0 != 0x80 || bytes[i + 2] & 0xC0 != 0x80 || bytes[i + 3] & 0xC0 != 0x80 { return i }
-            if b0 == 0xF0 && bytes[i + 1] < 0x90 { return i }
-            if b0 == 0xF4 && bytes[i + 1] >= 0x90 { return i }
+            if base[i + 1] & 0xC0 != 0x80 || base[i + 2] & 0xC0 != 0x80 || base[i + 3] & 0xC0 != 0x80 { return i }
+            if b0 == 0xF0 && base[i + 1] < 0x90 { return i }
+            if b0 == 0xF4 && base[i + 1] >= 0x90 { return i }
             i &+= 4
         }
         return nil
