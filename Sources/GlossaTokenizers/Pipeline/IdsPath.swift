@@ -56,22 +56,27 @@ struct IdsPath: Sendable {
         // when the table holds every such token a miss there is a piece to merge.
         let trusted = model.options.ignoreMerges
         let lookupFirst = trusted && !(whole?.complete ?? false)
-        var byRank = false
-        if case .concatenation(nil) = model.rule, whole?.complete == true, memo.byteIds != nil { byRank = true }
+        // A `let`: captured `var`s are boxed for the out-of-line `longPiece`, with runtime exclusivity checks.
+        let byRank: Bool
+        if case .concatenation(nil) = model.rule, whole?.complete == true, memo.byteIds != nil { byRank = true } else { byRank = false }
         state.bpe.cache.bind(to: model)
         let pairMemo = state.bpe.cache.storage
         let byteIds = memo.byteIds
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
-        var k = k0
+        // The output position lives in memory of its own: as a variable captured by the out-of-line
+        // `longPiece` it was boxed, and every access paid a runtime exclusivity check (≈ 80 instructions).
+        let kp = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        kp.initialize(to: k0)
+        defer { kp.deallocate() }
 
         /// The model's ids for the piece, written to `out` at `k`; returns their count.
         @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
             state.pieceIds.removeAll(keepingCapacity: true)
             model.tokenize(p, n, base: 0, ids: &state.pieceIds, offsets: &state.offsets, scratch: &state.bpe)
             let c = state.pieceIds.count
-            state.pieceIds.withUnsafeBufferPointer { (out + k).update(from: $0.baseAddress!, count: c) }
-            k &+= c
+            state.pieceIds.withUnsafeBufferPointer { (out + kp.pointee).update(from: $0.baseAddress!, count: c) }
+            kp.pointee &+= c
             return c
         }
 
@@ -80,14 +85,14 @@ struct IdsPath: Sendable {
         @inline(__always) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ w0: UInt64, _ w1: UInt64) -> Int {
             guard let byteIds else { return general(p, n) }
             if byRank {
-                let c = whole!.mergeByRank(w0, w1, n, byteIds: byteIds, masks: masks, ids: out + k,
+                let c = whole!.mergeByRank(w0, w1, n, byteIds: byteIds, masks: masks, ids: out + kp.pointee,
                                            bounds: memo.symEnds, ranks: memo.symRanks)
-                k &+= c
+                kp.pointee &+= c
                 return c
             }
             if lookupFirst {
                 let id = model.wholeTokenId(p, n)
-                if id >= 0 { out[k] = id; k &+= 1; return 1 }
+                if id >= 0 { out[kp.pointee] = id; kp.pointee &+= 1; return 1 }
             }
             let ids = memo.symIds, ends = memo.symEnds
             var i = 0
@@ -96,8 +101,8 @@ struct IdsPath: Sendable {
                 i &+= 1
             }
             let c = model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, n, pairMemo)
-            (out + k).update(from: ids, count: c)
-            k &+= c
+            (out + kp.pointee).update(from: ids, count: c)
+            kp.pointee &+= c
             return c
         }
 
@@ -118,8 +123,8 @@ struct IdsPath: Sendable {
                 if let whole {
                     wid = whole.find(w0, w1, n, hash: h)
                     if wid >= 0 && (trusted || verified[wid &>> 6] & (1 &<< UInt64(wid & 63)) != 0) {
-                        out[k] = Int32(truncatingIfNeeded: wid)
-                        k &+= 1
+                        out[kp.pointee] = Int32(truncatingIfNeeded: wid)
+                        kp.pointee &+= 1
                         return
                     }
                 }
@@ -127,18 +132,18 @@ struct IdsPath: Sendable {
                 let meta = slot[2]
                 if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
                     // Up to three ids stored; all are written (the buffer has slack), `count` kept.
-                    out[k] = Int32(truncatingIfNeeded: meta &>> 32)
+                    out[kp.pointee] = Int32(truncatingIfNeeded: meta &>> 32)
                     let rest = slot[3]
-                    out[k &+ 1] = Int32(truncatingIfNeeded: rest)
-                    out[k &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
-                    k &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+                    out[kp.pointee &+ 1] = Int32(truncatingIfNeeded: rest)
+                    out[kp.pointee &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
+                    kp.pointee &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
                     return
                 }
                 let c = shortPiece(p, n, w0, w1)
                 // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
                 // encoder as they did when they went through `tokenize` (the long branch passes them on).
                 if n > 8 && (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
-                let ids = out + (k &- c)
+                let ids = out + (kp.pointee &- c)
                 if c == 1 && wid >= 0 && Int(ids[0]) == wid {
                     // The token is its own encoding: whole-table hits for it count from now on.
                     verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
@@ -162,8 +167,8 @@ struct IdsPath: Sendable {
                 if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
                     && memcmp(memo.longKeys + Int(truncatingIfNeeded: key &>> 32), p, n) == 0 {
                     let c = Int(truncatingIfNeeded: e[2] & 0xFFFF_FFFF)
-                    (out + k).update(from: memo.longIds + Int(truncatingIfNeeded: e[2] &>> 32), count: c)
-                    k &+= c
+                    (out + kp.pointee).update(from: memo.longIds + Int(truncatingIfNeeded: e[2] &>> 32), count: c)
+                    kp.pointee &+= c
                     // Only non-Latin runs (a non-ASCII byte among the first two): the encoder pays off on
                     // long CJK pieces; building it for English whitespace and ASCII-art repeats cost CPU time.
                     if (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
@@ -176,7 +181,7 @@ struct IdsPath: Sendable {
                     memo.servedLong = 0
                 }
                 let c = direct(p, n) ?? general(p, n)
-                memo.storeLong(e, hash: h, p, n, ids: out + (k &- c), count: c)
+                memo.storeLong(e, hash: h, p, n, ids: out + (kp.pointee &- c), count: c)
             } else {
                 _ = direct(p, n) ?? general(p, n)
             }
@@ -187,9 +192,9 @@ struct IdsPath: Sendable {
         @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
             guard let bt = state.bpe.backtracking?.encoder, state.bpe.backtracking!.model === model else { return nil }
             state.bpe.cache.bind(to: model)
-            let c = bt.encodeIds(p, n, out + k, validPairs: state.bpe.cache.storage.validPairs)
+            let c = bt.encodeIds(p, n, out + kp.pointee, validPairs: state.bpe.cache.storage.validPairs)
             if c < 0 { return nil }
-            k &+= c
+            kp.pointee &+= c
             return c
         }
 
@@ -203,12 +208,12 @@ struct IdsPath: Sendable {
                 // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
                 // repeated, go through the memos (exact: see `partEnd`).
                 var a = 0, carry: UInt64 = 0, parts = 0
-                let k0 = k
+                let k0 = kp.pointee
                 while a < n {
                     let b = bt.partEnd(p, a, n, carry: &carry)
                     if bt.isAvoidedToken(p + a, b &- a) {
                         // Rare (Llama 3): the piece uncut instead; the parts' ids so far are dropped.
-                        k = k0
+                        kp.pointee = k0
                         long(s, n)
                         return
                     }
@@ -230,7 +235,7 @@ struct IdsPath: Sendable {
             if e &- i <= 16 { short(start &+ i, e &- i) } else { longPiece(start &+ i, e &- i) }
             i = e
         }
-        return k
+        return kp.pointee
     }
 }
 
@@ -256,8 +261,13 @@ final class PieceMemo {
     let longIds: UnsafeMutablePointer<Int32>
     var longKeyUsed = 0
     var longIdsUsed = 0
-    /// Bytes of long non-Latin pieces served from the memo since the model last heard of them.
-    var servedLong = 0
+    /// Bytes of long non-Latin pieces served from the memo since the model last heard of them. Kept in
+    /// memory of its own: a stored property paid a runtime exclusivity check on every update.
+    var servedLong: Int {
+        get { servedLongCell.pointee }
+        set { servedLongCell.pointee = newValue }
+    }
+    private let servedLongCell = UnsafeMutablePointer<Int>.allocate(capacity: 1)
 
     /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
     let masks: UnsafeMutablePointer<UInt64>
@@ -320,6 +330,7 @@ final class PieceMemo {
         longKeys = .allocate(capacity: Self.longKeyBytes)
         longIds = .allocate(capacity: Self.longIdCount)
         verified.initialize(to: 0)
+        servedLongCell.initialize(to: 0)
         if owner.byteLevel && owner.plainSymbols && owner.byteIds.count == 256
             && !owner.byteIds.contains(where: { $0 < 0 }) {
             let b = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
@@ -332,6 +343,7 @@ final class PieceMemo {
     deinit {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
         verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
+        servedLongCell.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
