@@ -143,6 +143,9 @@ bench: deps release
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/multi_nonlatin_mix.txt
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/zh_linux_docs_translation.txt
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,llama3-hf --threads 2
+	@echo "two threads against one, alternating in one process (speedup = one-thread wall / two-thread wall):"
+	for t in cl100k_base/cl100k_base.tiktoken o200k_base/o200k_base.tiktoken llama3.2/tokenizer.json; do \
+	  $(GLOSSA) bench -t ../shared/tokenizers/$$t -i ../shared/bench/en_linux_docs.txt --threads 2 --scaling --reps 5 || exit 1; done
 
 parity-selftest: deps
 	$(PY) Tests/parity/parity.py --self-test

@@ -10,8 +10,11 @@ struct Bench: ParsableCommand {
         exactly as Tests/bench/encode_bench.py groups them for the peers. Prints one JSON line:
         load time, MB per CPU-second, wall MB/s, tokens, peak RSS and an order-dependent hash of all ids
         (sum of (id+1)·P^(k+1) mod 2^64 over the concatenated id stream, -1 between documents).
+        With --scaling, one-thread and --threads repetitions alternate (--reps of each) and the JSON adds
+        one_thread_wall_MBps and speedup (median wall of one thread ÷ median wall of --threads).
         Example:
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt
+          glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt --threads 2 --scaling
         """)
     @OptionGroup var tok: TokenizerOptions
     @Option(name: [.short, .customLong("input")], help: "Text file to encode.")
@@ -24,6 +27,11 @@ struct Bench: ParsableCommand {
     var reps = 3
     @Flag(help: "Treat the whole file as one document.")
     var whole = false
+    @Flag(help: """
+        Measure scaling: alternate one-thread and --threads repetitions in this process and report both wall \
+        rates and their ratio (medians), so that both see the same minutes of a shared machine.
+        """)
+    var scaling = false
     @Option(help: "Special tokens in the text: text (tiktoken encode_ordinary), allowed (HF encode), disallowed.")
     var special: SpecialTokenPolicy = .text
 
@@ -34,9 +42,9 @@ struct Bench: ParsableCommand {
         let loadSeconds = (clock.now - t0) / .seconds(1)
         let text = try readFile(input)
         let docs = whole ? [text] : Self.documents(text, lines: lines)
-        var walls: [Double] = [], cpus: [Double] = []
+        var walls: [Double] = [], cpus: [Double] = [], oneThreadWalls: [Double] = []
         var ids: [[Int32]] = []
-        for _ in 0..<max(1, reps) {
+        func encodeAll(threads: Int) throws -> (wall: Double, cpu: Double) {
             let c0 = cpuSeconds(), w0 = clock.now
             do {
                 if threads == 1 {
@@ -46,15 +54,21 @@ struct Bench: ParsableCommand {
                     ids = try tokenizer.encodeIdsBatch(docs, specialTokens: special, threads: threads)
                 }
             } catch { throw CLIError("\(error)") }
-            walls.append((clock.now - w0) / .seconds(1)); cpus.append(cpuSeconds() - c0)
+            return ((clock.now - w0) / .seconds(1), cpuSeconds() - c0)
         }
-        var h: UInt64 = 0, p: UInt64 = 1, tokens = 0
-        let P: UInt64 = 1_000_003
-        for (k, d) in ids.enumerated() {
-            if k > 0 { p = p &* P; h = h &+ 0 &* p }   // separator: (-1 + 1) · P^k
-            for id in d { p = p &* P; h = h &+ UInt64(UInt32(bitPattern: id) &+ 1) &* p }
-            tokens += d.count
+        for _ in 0..<max(1, reps) {
+            var oneThreadHash: UInt64 = 0
+            if scaling && threads > 1 {
+                oneThreadWalls.append(try encodeAll(threads: 1).wall)
+                oneThreadHash = Self.hash(ids).hash
+            }
+            let (w, c) = try encodeAll(threads: threads)
+            if scaling && threads > 1 && Self.hash(ids).hash != oneThreadHash {
+                throw CLIError("bench: \(threads) threads gave other ids than one thread")
+            }
+            walls.append(w); cpus.append(c)
         }
+        let (h, tokens) = Self.hash(ids)
         let mb = Double(text.count) / 1e6
         let wall = walls.sorted()[walls.count / 2], cpu = cpus.sorted()[cpus.count / 2]
         writeStdout(jsonLine { w in
@@ -66,11 +80,28 @@ struct Bench: ParsableCommand {
             w.key("load_s"); w.double((loadSeconds * 1000).rounded() / 1000)
             w.key("MB_per_cpu_s"); w.double((mb / cpu * 100).rounded() / 100)
             w.key("wall_MBps"); w.double((mb / wall * 100).rounded() / 100)
+            if !oneThreadWalls.isEmpty {
+                let one = oneThreadWalls.sorted()[oneThreadWalls.count / 2]
+                w.key("one_thread_wall_MBps"); w.double((mb / one * 100).rounded() / 100)
+                w.key("speedup"); w.double((one / wall * 1000).rounded() / 1000)
+            }
             w.key("tokens"); w.int(tokens)
             w.key("hash"); w.string(String(h, radix: 16))
             w.key("peak_rss_MB"); w.double((peakRSSMegabytes() * 10).rounded() / 10)
             w.endObject()
         })
+    }
+
+    /// Order-dependent hash of the id stream (see the discussion above) and the number of ids.
+    static func hash(_ ids: [[Int32]]) -> (hash: UInt64, count: Int) {
+        var h: UInt64 = 0, p: UInt64 = 1, tokens = 0
+        let P: UInt64 = 1_000_003
+        for (k, d) in ids.enumerated() {
+            if k > 0 { p = p &* P; h = h &+ 0 &* p }   // separator: (-1 + 1) · P^k
+            for id in d { p = p &* P; h = h &+ UInt64(UInt32(bitPattern: id) &+ 1) &* p }
+            tokens += d.count
+        }
+        return (h, tokens)
     }
 
     static func documents(_ text: [UInt8], lines: Int) -> [[UInt8]] {
