@@ -25,6 +25,11 @@ final class WholeTokenTable: @unchecked Sendable {
     let complete: Bool
     /// Bit words per thread (`PieceMemo.verified`): one bit per id below `idLimit`.
     let idLimit: Int
+    /// `PieceMemo.makeMasks()`: keys and the substrings `mergeByRank` probes are cut to length with them.
+    let masks = PieceMemo.makeMasks()
+    /// The id of each two-byte token at `b0 | b1 << 8`, else `Int32.max`: the ranks of a piece's initial byte
+    /// pairs in `mergeByRank` are one load each instead of a hash and a probe (256 KiB).
+    let bytePairs: UnsafeMutablePointer<Int32>
 
     /// nil when ids do not fit the slots (2^24 and up).
     init?(_ model: BPEModel) {
@@ -66,6 +71,7 @@ final class WholeTokenTable: @unchecked Sendable {
         longMask = lc &- 1; longShift = UInt64(64 &- lc.trailingZeroBitCount)
         short = .allocate(capacity: 2 &* sc); short.initialize(repeating: 0, count: 2 &* sc)
         long = .allocate(capacity: 4 &* lc); long.initialize(repeating: 0, count: 4 &* lc)
+        bytePairs = .allocate(capacity: 1 << 16); bytePairs.initialize(repeating: .max, count: 1 << 16)
         let arenaEnd = table.arenaCount
         for e in 0..<n {
             let len = Int(buf.lengths[e])
@@ -75,12 +81,12 @@ final class WholeTokenTable: @unchecked Sendable {
             var w0: UInt64, w1: UInt64
             if start &+ 16 <= arenaEnd {
                 let raw = UnsafeRawPointer(buf.arena + start)
-                w0 = raw.loadUnaligned(as: UInt64.self); w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-                if len < 8 { w0 &= (1 &<< UInt64(8 &* len)) &- 1 }
-                w1 = len <= 8 ? 0 : len == 16 ? w1 : w1 & ((1 &<< UInt64(8 &* (len &- 8))) &- 1)
+                w0 = raw.loadUnaligned(as: UInt64.self) & masks[2 &* len]
+                w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & masks[2 &* len &+ 1]
             } else {
                 (w0, w1) = PieceMemo.loadTail(buf.arena + start, len)
             }
+            if len == 2 { bytePairs[Int(truncatingIfNeeded: w0)] = Int32(truncatingIfNeeded: id) }
             let h = PieceMemo.hash(w0, w1)
             if len <= 12 {
                 var s = Int(truncatingIfNeeded: h &>> shortShift)
@@ -94,7 +100,7 @@ final class WholeTokenTable: @unchecked Sendable {
         }
     }
 
-    deinit { short.deallocate(); long.deallocate() }
+    deinit { short.deallocate(); long.deallocate(); masks.deallocate(); bytePairs.deallocate() }
 
     /// The id of the token whose bytes are the piece's (`w0`, `w1` masked to its `n` bytes, `h` their
     /// `PieceMemo.hash`), or -1.
@@ -123,7 +129,7 @@ final class WholeTokenTable: @unchecked Sendable {
     }
 
     /// Bytes held (both tables).
-    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 }
+    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 4 << 16 }
 }
 
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
@@ -171,10 +177,10 @@ extension WholeTokenTable {
     /// shifted out of the piece's words: no byte copies and no hash of arena bytes, where the general
     /// pair lookup costs a copy, a byte hash and a `memcmp`. Writes the ids to `ids`; returns their count.
     @inline(__always)
-    func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>,
-                     masks: UnsafePointer<UInt64>, ids: UnsafeMutablePointer<Int32>,
+    func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
                      bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>) -> Int {
         let v = UInt128(w1) &<< 64 | UInt128(w0)
+        let masks = self.masks
         @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
             let len = Int(truncatingIfNeeded: j &- i)
             let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
@@ -183,17 +189,24 @@ extension WholeTokenTable {
             let id = find(lo, hi, len, hash: PieceMemo.hash(lo, hi))
             return id < 0 ? .max : Int32(truncatingIfNeeded: id)
         }
-        var m = n
-        var i = 0
+        // The bytes shifted out of the two words by constant shifts; each pair's rank from `bytePairs`.
+        var x = w0, y = w1
+        var b = Int(truncatingIfNeeded: x & 0xFF)
+        ids[0] = byteIds[b]
+        bounds[0] = 0
+        var i = 1
         while i < n {
-            ids[i] = byteIds[Int(UInt8(truncatingIfNeeded: v &>> UInt128(truncatingIfNeeded: 8 &* i)))]
+            x = x &>> 8 | y &<< 56; y &>>= 8
+            let c = Int(truncatingIfNeeded: x & 0xFF)
+            ids[i] = byteIds[c]
             bounds[i] = Int32(truncatingIfNeeded: i)
+            ranks[i &- 1] = bytePairs[b | c &<< 8]
+            b = c
             i &+= 1
         }
         bounds[n] = Int32(truncatingIfNeeded: n)
+        var m = n
         if m < 2 { return m }
-        i = 0
-        while i < m &- 1 { ranks[i] = rank(bounds[i], bounds[i &+ 2]); i &+= 1 }
         while true {
             var best = Int32.max, at = -1
             i = 0
