@@ -159,6 +159,14 @@ final class IdsPathTests: XCTestCase {
             let (w0, w1) = words(b)
             let id = table.find(w0, w1, len, hash: PieceMemo.hash(w0, w1))
             if id != Int(buf.values[e]) { return XCTFail("\(rel) \(b): table \(id), vocabulary \(buf.values[e])", file: file, line: line) }
+            // `mergeByRank` skips the probe of a substring whose filter bit is clear: never for a token.
+            let h = PieceMemo.hash(w0, w1)
+            if table.filter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
+                return XCTFail("\(rel) \(b): token missing from the filter", file: file, line: line)
+            }
+            if len == 2 && table.bytePairs[Int(b[0]) | Int(b[1]) << 8] != buf.values[e] {
+                return XCTFail("\(rel) \(b): byte-pair table \(table.bytePairs[Int(b[0]) | Int(b[1]) << 8])", file: file, line: line)
+            }
             found += 1
             // The merge loop is slow to set up: a sample of the tokens (a 50k-token table still sees 12k).
             guard e % 4 == 0 else { continue }
