@@ -212,3 +212,48 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
     }
     #expect(failures == 0)
 }
+
+/// The word-at-a-time letter runs of `PieceScanner` (`letterRunEnd`): runs of 0–40 ASCII letters in every case
+/// mix, ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid UTF-8) and at
+/// every position up to the end of the buffer, so that runs cross and end at 8-byte words and at `n`. The
+/// shortcut must agree with the general scanner at every position (bytes after `n` are padding, never read
+/// as text).
+@Test(arguments: KnownPattern.allCases.filter { $0 != .whitespace })
+func pieceScannerLetterRuns(_ known: KnownPattern) throws {
+    let splitter = PatternSplitter(known)
+    var rng = SplitMix(seed: 0x1E77_E500 &+ UInt64(known.regex.utf8.count))
+    let stops: [[UInt8]] = [[0x20], [0x27], [0x27, 0x73], [0x31], [0x2E], [0x0A], [0x5B], [0x60], [0x7B], [0x40],
+                            [0xC3, 0xA9], [0xC3, 0x89], [0xE4, 0xB8, 0xAD], [0xFF], [0x80], [0xC3], [0x00]]
+    var failures = 0
+    for k in 0..<max(300, fuzzCount() / 4) {
+        var b: [UInt8] = []
+        for _ in 0..<(1 + Int(rng.next() % 5)) {
+            if rng.next() % 2 == 0 { b.append(0x20) }
+            let len = Int(rng.next() % 41)
+            let style = rng.next() % 4  // lower, Capitalized, UPPER, mixed
+            for t in 0..<len {
+                let upper = style == 2 || (style == 1 && t == 0) || (style == 3 && rng.next() % 3 == 0)
+                b.append((upper ? 0x41 : 0x61) + UInt8(rng.next() % 26))
+            }
+            b += stops[Int(rng.next() % UInt64(stops.count))]
+        }
+        for end in (k % 7 == 0 ? 0 : max(0, b.count - 10))...b.count {
+            let text = Array(b[0..<end]) + [UInt8](repeating: 0, count: 16)
+            text.withUnsafeBufferPointer { padded in
+                let buf = UnsafeBufferPointer(rebasing: padded[0..<end])
+                guard end > 0, let sc = splitter.pieceScanner(buf) else { return }
+                var i = 0
+                while i < end {
+                    let e = sc.end(at: i), g = sc.general(at: i)
+                    if e != g || e <= i {
+                        failures += 1
+                        if failures <= 5 { Issue.record("\(known) at \(i) of \(Array(b[0..<end])): shortcut \(e), general \(g)") }
+                        return
+                    }
+                    i = e
+                }
+            }
+        }
+    }
+    #expect(failures == 0)
+}

@@ -145,8 +145,7 @@ final class IdsPathTests: XCTestCase {
             let (w0, w1) = words(b)
             let ids = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
             defer { ids.deallocate() }
-            let c = table.mergeByRank(w0, w1, b.count, byteIds: byteIds, masks: memo.masks, ids: ids,
-                                      bounds: memo.symEnds, ranks: memo.symRanks)
+            let c = table.mergeByRank(w0, w1, b.count, byteIds: byteIds, ids: ids, bounds: memo.symEnds, ranks: memo.symRanks)
             let got = Array(UnsafeBufferPointer(start: ids, count: c))
             let want = m.uncachedPieceIds(b, backtracking: false)
             if got != want { XCTFail("\(rel) \(b): by rank \(got), merge loop \(String(describing: want))", file: file, line: line) }
@@ -160,6 +159,14 @@ final class IdsPathTests: XCTestCase {
             let (w0, w1) = words(b)
             let id = table.find(w0, w1, len, hash: PieceMemo.hash(w0, w1))
             if id != Int(buf.values[e]) { return XCTFail("\(rel) \(b): table \(id), vocabulary \(buf.values[e])", file: file, line: line) }
+            // `mergeByRank` skips the probe of a substring whose filter bit is clear: never for a token.
+            let h = PieceMemo.hash(w0, w1)
+            if table.filter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
+                return XCTFail("\(rel) \(b): token missing from the filter", file: file, line: line)
+            }
+            if len == 2 && table.bytePairs[Int(b[0]) | Int(b[1]) << 8] != buf.values[e] {
+                return XCTFail("\(rel) \(b): byte-pair table \(table.bytePairs[Int(b[0]) | Int(b[1]) << 8])", file: file, line: line)
+            }
             found += 1
             // The merge loop is slow to set up: a sample of the tokens (a 50k-token table still sees 12k).
             guard e % 4 == 0 else { continue }
@@ -169,7 +176,9 @@ final class IdsPathTests: XCTestCase {
         }
         XCTAssertGreaterThan(found, 50_000, file: file, line: line)
         let alphabets: [[UInt8]] = [Array(0...255), Array("abcdefghijklmnopqrstuvwxyz ".utf8), Array(" \n\t0123456789.,;:-_=+*#".utf8),
-                                    Array("aeé中文\u{0}x ".utf8), [0x20, 0x61, 0x62, 0x0A]]
+                                    Array("aeé中文\u{0}x ".utf8), [0x20, 0x61, 0x62, 0x0A],
+                                    // English-like: a space, then letters of both cases (the byte-pair table's pairs).
+                                    Array(" etaoinshrdlucmfwy ETAOIN'".utf8)]
         for k in 0..<20_000 {
             let a = alphabets[k % alphabets.count]
             let b = (0..<(1 + r.below(16))).map { _ in a[r.below(a.count)] }

@@ -56,7 +56,8 @@ struct IdsPath: Sendable {
         // when the table holds every such token a miss there is a piece to merge.
         let trusted = model.options.ignoreMerges
         let lookupFirst = trusted && !(whole?.complete ?? false)
-        // A `let`: captured `var`s are boxed for the out-of-line `longPiece`, with runtime exclusivity checks.
+        // Constants only (`let`): a captured `var` read in the out-of-line `shortPiece` costs a runtime
+        // exclusivity check per call.
         let byRank: Bool
         if case .concatenation(nil) = model.rule, whole?.complete == true, memo.byteIds != nil { byRank = true } else { byRank = false }
         state.bpe.cache.bind(to: model)
@@ -65,34 +66,35 @@ struct IdsPath: Sendable {
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
         // The output position lives in memory of its own: as a variable captured by the out-of-line
-        // `longPiece` it was boxed, and every access paid a runtime exclusivity check (≈ 80 instructions).
+        // `longPiece` it was boxed, and every access there paid a runtime exclusivity check.
         let kp = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         kp.initialize(to: k0)
         defer { kp.deallocate() }
 
-        /// The model's ids for the piece, written to `out` at `k`; returns their count.
-        @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        /// The model's ids for the piece, written to `o`; returns their count. Like the helpers below it
+        /// leaves `k` to the caller: touched in a function that is not inlined, `k` costs runtime
+        /// exclusivity checks.
+        @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
             state.pieceIds.removeAll(keepingCapacity: true)
             model.tokenize(p, n, base: 0, ids: &state.pieceIds, offsets: &state.offsets, scratch: &state.bpe)
             let c = state.pieceIds.count
-            state.pieceIds.withUnsafeBufferPointer { (out + kp.pointee).update(from: $0.baseAddress!, count: c) }
-            kp.pointee &+= c
+            state.pieceIds.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: c) }
             return c
         }
 
         /// `general` for a piece of at most 16 bytes: the merge loop on raw buffers when the model's
         /// symbols are its bytes (what `mergePiece` then does, minus the word cache, arrays and spans).
-        @inline(__always) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ w0: UInt64, _ w1: UInt64) -> Int {
-            guard let byteIds else { return general(p, n) }
+        /// Out of line (a miss, a few percent of pieces): inlined, the scanning loop grew until the scanner's
+        /// `end(at:)` was no longer inlined into it.
+        @inline(never) func shortPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ w0: UInt64, _ w1: UInt64,
+                                          _ o: UnsafeMutablePointer<Int32>) -> Int {
+            guard let byteIds else { return general(p, n, o) }
             if byRank {
-                let c = whole!.mergeByRank(w0, w1, n, byteIds: byteIds, masks: masks, ids: out + kp.pointee,
-                                           bounds: memo.symEnds, ranks: memo.symRanks)
-                kp.pointee &+= c
-                return c
+                return whole!.mergeByRank(w0, w1, n, byteIds: byteIds, ids: o, bounds: memo.symEnds, ranks: memo.symRanks)
             }
             if lookupFirst {
                 let id = model.wholeTokenId(p, n)
-                if id >= 0 { out[kp.pointee] = id; kp.pointee &+= 1; return 1 }
+                if id >= 0 { o[0] = id; return 1 }
             }
             let ids = memo.symIds, ends = memo.symEnds
             var i = 0
@@ -101,58 +103,56 @@ struct IdsPath: Sendable {
                 i &+= 1
             }
             let c = model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, n, pairMemo)
-            (out + kp.pointee).update(from: ids, count: c)
-            kp.pointee &+= c
+            o.update(from: ids, count: c)
             return c
         }
 
         @inline(__always) func short(_ s: Int, _ n: Int) {
             let p = base + s
-            do {
-                var w0: UInt64, w1: UInt64
-                if s <= loadLimit {
-                    w0 = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
-                    w1 = UnsafeRawPointer(p + 8).loadUnaligned(as: UInt64.self)
-                } else {
-                    (w0, w1) = PieceMemo.loadTail(p, n)
-                }
-                // Keep the piece's own bytes only.
-                w0 &= masks[2 &* n]; w1 &= masks[2 &* n &+ 1]
-                let h = PieceMemo.hash(w0, w1)
-                var wid = -1
-                if let whole {
-                    wid = whole.find(w0, w1, n, hash: h)
-                    if wid >= 0 && (trusted || verified[wid &>> 6] & (1 &<< UInt64(wid & 63)) != 0) {
-                        out[kp.pointee] = Int32(truncatingIfNeeded: wid)
-                        kp.pointee &+= 1
-                        return
-                    }
-                }
-                let slot = slots + PieceMemo.slot(h) &* 4
-                let meta = slot[2]
-                if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
-                    // Up to three ids stored; all are written (the buffer has slack), `count` kept.
-                    out[kp.pointee] = Int32(truncatingIfNeeded: meta &>> 32)
-                    let rest = slot[3]
-                    out[kp.pointee &+ 1] = Int32(truncatingIfNeeded: rest)
-                    out[kp.pointee &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
-                    kp.pointee &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+            var w0: UInt64, w1: UInt64
+            if s <= loadLimit {
+                w0 = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+                w1 = UnsafeRawPointer(p + 8).loadUnaligned(as: UInt64.self)
+            } else {
+                (w0, w1) = PieceMemo.loadTail(p, n)
+            }
+            // Keep the piece's own bytes only.
+            w0 &= masks[2 &* n]; w1 &= masks[2 &* n &+ 1]
+            let h = PieceMemo.hash(w0, w1)
+            var wid = -1
+            if let whole {
+                wid = whole.find(w0, w1, n, hash: h)
+                if wid >= 0 && (trusted || verified[wid &>> 6] & (1 &<< UInt64(wid & 63)) != 0) {
+                    out[kp.pointee] = Int32(truncatingIfNeeded: wid)
+                    kp.pointee &+= 1
                     return
                 }
-                let c = shortPiece(p, n, w0, w1)
-                // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
-                // encoder as they did when they went through `tokenize` (the long branch passes them on).
-                if n > 8 && (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
-                let ids = out + (kp.pointee &- c)
-                if c == 1 && wid >= 0 && Int(ids[0]) == wid {
-                    // The token is its own encoding: whole-table hits for it count from now on.
-                    verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
-                } else if c >= 1 && c <= 3 {
-                    slot[0] = w0; slot[1] = w1
-                    slot[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(UInt32(bitPattern: ids[0])) &<< 32
-                    slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
-                        | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
-                }
+            }
+            let slot = slots + PieceMemo.slot(h) &* 4
+            let meta = slot[2]
+            if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
+                // Up to three ids stored; all are written (the buffer has slack), `count` kept.
+                out[kp.pointee] = Int32(truncatingIfNeeded: meta &>> 32)
+                let rest = slot[3]
+                out[kp.pointee &+ 1] = Int32(truncatingIfNeeded: rest)
+                out[kp.pointee &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
+                kp.pointee &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+                return
+            }
+            let c = shortPiece(p, n, w0, w1, out + kp.pointee)
+            kp.pointee &+= c
+            // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
+            // encoder as they did when they went through `tokenize` (the long branch passes them on).
+            if n > 8 && (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
+            let ids = out + (kp.pointee &- c)
+            if c == 1 && wid >= 0 && Int(ids[0]) == wid {
+                // The token is its own encoding: whole-table hits for it count from now on.
+                verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
+            } else if c >= 1 && c <= 3 {
+                slot[0] = w0; slot[1] = w1
+                slot[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(UInt32(bitPattern: ids[0])) &<< 32
+                slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
+                    | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
             }
         }
 
@@ -180,22 +180,21 @@ struct IdsPath: Sendable {
                     model.noteMemoized(memo.servedLong)
                     memo.servedLong = 0
                 }
-                let c = direct(p, n) ?? general(p, n)
-                memo.storeLong(e, hash: h, p, n, ids: out + (kp.pointee &- c), count: c)
+                let c = direct(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
+                memo.storeLong(e, hash: h, p, n, ids: out + kp.pointee, count: c)
+                kp.pointee &+= c
             } else {
-                _ = direct(p, n) ?? general(p, n)
+                kp.pointee &+= direct(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
             }
         }
 
-        /// The backtracking encoder's ids for a long piece written straight to `out` once it is built
+        /// The backtracking encoder's ids for a long piece written straight to `o` once it is built
         /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
-        @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
             guard let bt = state.bpe.backtracking?.encoder, state.bpe.backtracking!.model === model else { return nil }
             state.bpe.cache.bind(to: model)
-            let c = bt.encodeIds(p, n, out + kp.pointee, validPairs: state.bpe.cache.storage.validPairs)
-            if c < 0 { return nil }
-            kp.pointee &+= c
-            return c
+            let c = bt.encodeIds(p, n, o, validPairs: state.bpe.cache.storage.validPairs)
+            return c < 0 ? nil : c
         }
 
         /// A piece of more than 16 bytes. Out of line, so that `short` stays inlined in the scanning loop
@@ -269,8 +268,19 @@ final class PieceMemo {
     }
     private let servedLongCell = UnsafeMutablePointer<Int>.allocate(capacity: 1)
 
-    /// For n in 0...16, the masks that keep the first n bytes of the two words: (2n, 2n + 1).
-    let masks: UnsafeMutablePointer<UInt64>
+    /// `makeMasks()`.
+    let masks = PieceMemo.makeMasks()
+
+    /// For n in 0...16, the masks that keep the first n bytes of a piece's two words, at 2n and 2n + 1
+    /// (memo keys, whole-token keys and the substrings `mergeByRank` probes). The caller deallocates.
+    static func makeMasks() -> UnsafeMutablePointer<UInt64> {
+        let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 34)
+        for n in 0...16 {
+            masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
+            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
+        }
+        return masks
+    }
 
     /// The model's whole-token table (nil when it has none), fetched on first use.
     var whole: WholeTokenTable?
@@ -316,11 +326,6 @@ final class PieceMemo {
 
     init(owner: BPEModel) {
         self.owner = owner
-        masks = .allocate(capacity: 34)
-        for n in 0...16 {
-            masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
-            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
-        }
         cutStats = .allocate(capacity: 3 * 256)
         cutStats.initialize(repeating: 0, count: 3 * 256)
         slots = .allocate(capacity: 4 << Self.bits)

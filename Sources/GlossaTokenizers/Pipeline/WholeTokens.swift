@@ -25,6 +25,16 @@ final class WholeTokenTable: @unchecked Sendable {
     let complete: Bool
     /// Bit words per thread (`PieceMemo.verified`): one bit per id below `idLimit`.
     let idLimit: Int
+    /// `PieceMemo.makeMasks()`: keys and the substrings `mergeByRank` probes are cut to length with them.
+    let masks = PieceMemo.makeMasks()
+    /// The id of each two-byte token at `b0 | b1 << 8`, else `Int32.max`: the ranks of a piece's initial byte
+    /// pairs in `mergeByRank` are one load each instead of a hash and a probe (256 KiB).
+    let bytePairs: UnsafeMutablePointer<Int32>
+    /// One bit per hash (`PieceMemo.hash`, low `filterBits` bits) of every token here (128 KiB): most of
+    /// `mergeByRank`'s probes after a merge are for substrings that are no token, and a probe of the
+    /// 4–8 MB tables is a cache miss (perf put two thirds of the miss path's time on that one load).
+    let filter: UnsafeMutablePointer<UInt64>
+    static let filterBits = 20
 
     /// nil when ids do not fit the slots (2^24 and up).
     init?(_ model: BPEModel) {
@@ -64,8 +74,10 @@ final class WholeTokenTable: @unchecked Sendable {
         let sc = capacity(shortCount), lc = capacity(longCount)
         shortMask = sc &- 1; shortShift = UInt64(64 &- sc.trailingZeroBitCount)
         longMask = lc &- 1; longShift = UInt64(64 &- lc.trailingZeroBitCount)
-        short = .allocate(capacity: 2 &* sc); short.initialize(repeating: 0, count: 2 &* sc)
-        long = .allocate(capacity: 4 &* lc); long.initialize(repeating: 0, count: 4 &* lc)
+        short = Self.allocateHuge(words: 2 &* sc)
+        long = Self.allocateHuge(words: 4 &* lc)
+        bytePairs = .allocate(capacity: 1 << 16); bytePairs.initialize(repeating: .max, count: 1 << 16)
+        filter = .allocate(capacity: 1 << (Self.filterBits &- 6)); filter.initialize(repeating: 0, count: 1 << (Self.filterBits &- 6))
         let arenaEnd = table.arenaCount
         for e in 0..<n {
             let len = Int(buf.lengths[e])
@@ -75,13 +87,14 @@ final class WholeTokenTable: @unchecked Sendable {
             var w0: UInt64, w1: UInt64
             if start &+ 16 <= arenaEnd {
                 let raw = UnsafeRawPointer(buf.arena + start)
-                w0 = raw.loadUnaligned(as: UInt64.self); w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-                if len < 8 { w0 &= (1 &<< UInt64(8 &* len)) &- 1 }
-                w1 = len <= 8 ? 0 : len == 16 ? w1 : w1 & ((1 &<< UInt64(8 &* (len &- 8))) &- 1)
+                w0 = raw.loadUnaligned(as: UInt64.self) & masks[2 &* len]
+                w1 = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & masks[2 &* len &+ 1]
             } else {
                 (w0, w1) = PieceMemo.loadTail(buf.arena + start, len)
             }
+            if len == 2 { bytePairs[Int(truncatingIfNeeded: w0)] = Int32(truncatingIfNeeded: id) }
             let h = PieceMemo.hash(w0, w1)
+            filter[Self.filterWord(h)] |= Self.filterBit(h)
             if len <= 12 {
                 var s = Int(truncatingIfNeeded: h &>> shortShift)
                 while short[2 &* s &+ 1] != 0 { s = (s &+ 1) & shortMask }
@@ -94,7 +107,27 @@ final class WholeTokenTable: @unchecked Sendable {
         }
     }
 
-    deinit { short.deallocate(); long.deallocate() }
+    deinit { free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate() }
+
+    /// `words` zeroed words, 2 MiB-aligned and marked for transparent huge pages: nearly every piece probes
+    /// these 4–8 MB at random, and with 4 KiB pages each probe also walked the page tables (a VM makes that
+    /// walk dearer still). Without huge pages it is plain memory. Freed with `free`.
+    static func allocateHuge(words: Int) -> UnsafeMutablePointer<UInt64> {
+        let bytes = words &* 8
+        var raw: UnsafeMutableRawPointer?
+        let align = bytes >= 1 << 21 ? 1 << 21 : 64
+        guard posix_memalign(&raw, align, bytes) == 0, let raw else { fatalError("out of memory (\(bytes) bytes)") }
+        if align == 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        let p = raw.bindMemory(to: UInt64.self, capacity: words)
+        p.initialize(repeating: 0, count: words)
+        return p
+    }
+
+    @inline(__always) static func filterWord(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> 6) & ((1 << (filterBits &- 6)) &- 1)
+    }
+
+    @inline(__always) static func filterBit(_ h: UInt64) -> UInt64 { 1 &<< (h & 63) }
 
     /// The id of the token whose bytes are the piece's (`w0`, `w1` masked to its `n` bytes, `h` their
     /// `PieceMemo.hash`), or -1.
@@ -123,7 +156,7 @@ final class WholeTokenTable: @unchecked Sendable {
     }
 
     /// Bytes held (both tables).
-    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 }
+    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 4 << 16 &+ 1 << (Self.filterBits &- 3) }
 }
 
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
@@ -171,29 +204,38 @@ extension WholeTokenTable {
     /// shifted out of the piece's words: no byte copies and no hash of arena bytes, where the general
     /// pair lookup costs a copy, a byte hash and a `memcmp`. Writes the ids to `ids`; returns their count.
     @inline(__always)
-    func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>,
-                     masks: UnsafePointer<UInt64>, ids: UnsafeMutablePointer<Int32>,
+    func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
                      bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>) -> Int {
         let v = UInt128(w1) &<< 64 | UInt128(w0)
+        let masks = self.masks
         @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
             let len = Int(truncatingIfNeeded: j &- i)
             let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
             let lo = UInt64(truncatingIfNeeded: x) & masks[2 &* len]
             let hi = UInt64(truncatingIfNeeded: x &>> 64) & masks[2 &* len &+ 1]
-            let id = find(lo, hi, len, hash: PieceMemo.hash(lo, hi))
+            let h = PieceMemo.hash(lo, hi)
+            if filter[Self.filterWord(h)] & Self.filterBit(h) == 0 { return .max }
+            let id = find(lo, hi, len, hash: h)
             return id < 0 ? .max : Int32(truncatingIfNeeded: id)
         }
-        var m = n
-        var i = 0
+        // The bytes shifted out of the two words by constant shifts; each pair's rank from `bytePairs`.
+        var x = w0, y = w1
+        var b = Int(truncatingIfNeeded: x & 0xFF)
+        ids[0] = byteIds[b]
+        bounds[0] = 0
+        var i = 1
         while i < n {
-            ids[i] = byteIds[Int(UInt8(truncatingIfNeeded: v &>> UInt128(truncatingIfNeeded: 8 &* i)))]
+            x = x &>> 8 | y &<< 56; y &>>= 8
+            let c = Int(truncatingIfNeeded: x & 0xFF)
+            ids[i] = byteIds[c]
             bounds[i] = Int32(truncatingIfNeeded: i)
+            ranks[i &- 1] = bytePairs[b | c &<< 8]
+            b = c
             i &+= 1
         }
         bounds[n] = Int32(truncatingIfNeeded: n)
+        var m = n
         if m < 2 { return m }
-        i = 0
-        while i < m &- 1 { ranks[i] = rank(bounds[i], bounds[i &+ 2]); i &+= 1 }
         while true {
             var best = Int32.max, at = -1
             i = 0
