@@ -634,6 +634,14 @@ final class BacktrackingBPE: @unchecked Sendable {
                      _ memo: UnsafeMutablePointer<UInt64>) -> Int {
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
         @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
+            // Short checks skip the memo: with an id below 256 on either side (a byte, for rank files)
+            // or four bytes in all, the check is a few pairs through the filter and the direct
+            // byte-pair table. On random letters (eight in ten checks short, about a third of them memo
+            // hits) the memo's probe and store of its 512 KB cost more than the hits saved, and pushed
+            // the pair tables out of the L2 cache.
+            if min(a, b) < 256 || info[4 &* Int(a)] &+ info[4 &* Int(b)] <= 4 {
+                return Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info)
+            }
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
             let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
             let x = memo[slot]
