@@ -265,15 +265,16 @@ public final class BPEModel: Sendable {
     /// after 0.75 MB where the budget waited for 1.4 MB, past the second pass over the file), and the
     /// encoder's tables also cut long CJK runs for the ids-only path (`BacktrackingBPE.partEnd`).
     @inline(__always) static func budgetWeight(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        n >= 1024 ? 8 : (p[0] | p[1]) & 0x80 != 0 ? 3 : 1
+        n >= 1024 ? 8 : (p[0] | p[1]) & 0x80 != 0 ? nonLatinBudgetWeight : 1
     }
+    static let nonLatinBudgetWeight = 3
 
     /// Counts `bytes` of long pieces that a caller's memo served towards the encoder's build budget, as
     /// if they had been merged (the memo hides repeats that the merge loop paid for each time).
     func noteMemoized(_ bytes: Int) {
         guard case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else { return }
         // Non-Latin pieces only (`IdsPath`), weighed as `budgetWeight` does.
-        _ = backtracker.note(merged: bytes &* 3, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
+        _ = backtracker.note(merged: bytes &* Self.nonLatinBudgetWeight, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
     }
 
     /// The merge loop proper: initial symbols of `p[0..<n]` into the empty `s`, then merges.

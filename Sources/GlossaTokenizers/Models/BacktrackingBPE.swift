@@ -684,22 +684,22 @@ final class BacktrackingBPE: @unchecked Sendable {
 
 /// Builds a model's `BacktrackingBPE` at most once, for all threads, once the model has merged enough
 /// long-piece bytes without it (its tables take tens of milliseconds, which text without many long
-/// pieces should not pay, at load or later).
+/// pieces should not pay, at load or later). Threads that arrive while another builds it go on merging.
 final class LazyBacktracker: @unchecked Sendable {
     private let lock = Lock()
-    private var built = false
     private var merged = 0
-    private var value: BacktrackingBPE?
+    private let once = BuildOnce<BacktrackingBPE>()
 
     /// Counts `merged` more bytes merged without the encoder and builds it with `make` when the total
-    /// reaches `budget`. Returns the encoder (nil until built, or when there is none) and whether it was built.
+    /// reaches `budget`. Returns the encoder (nil until built, or when there is none) and whether that
+    /// answer is final.
     func note(merged bytes: Int, budget: Int, _ make: () -> BacktrackingBPE?) -> (BacktrackingBPE?, built: Bool) {
-        lock.lock(); defer { lock.unlock() }
-        if !built {
-            merged &+= bytes
-            if merged >= budget { value = make(); built = true }
-        }
-        return (value, built)
+        lock.lock()
+        merged &+= bytes
+        let reached = merged >= budget
+        lock.unlock()
+        let (e, ready) = reached ? once.get(make) : once.peek()
+        return (e, ready)
     }
 }
 

@@ -104,3 +104,36 @@ final class Lock: @unchecked Sendable {
     func lock() { pthread_mutex_lock(m) }
     func unlock() { pthread_mutex_unlock(m) }
 }
+
+/// A value built at most once and shared by all threads: the first thread that asks builds it, outside
+/// the lock, and threads that ask meanwhile go on without it (the values held this way only save work).
+final class BuildOnce<Value>: @unchecked Sendable {
+    private let lock = Lock()
+    /// 0: not started, 1: being built, 2: built (`value` nil when there was nothing to build).
+    private var stage = 0
+    private var value: Value?
+
+    /// The value, built here by `make` when nobody has started, and whether that answer is final (false
+    /// while another thread builds it).
+    func get(_ make: () -> Value?) -> (value: Value?, ready: Bool) {
+        lock.lock()
+        if stage != 0 {
+            defer { lock.unlock() }
+            return (value, stage == 2)
+        }
+        stage = 1
+        lock.unlock()
+        let v = make()
+        lock.lock(); value = v; stage = 2; lock.unlock()
+        return (v, true)
+    }
+
+    /// The value and whether it is final, without building it.
+    func peek() -> (value: Value?, ready: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        return (value, stage == 2)
+    }
+
+    /// Tests: behave as if another thread were still building the value.
+    func holdAsBuilding() { lock.lock(); stage = 1; lock.unlock() }
+}

@@ -162,25 +162,14 @@ final class WholeTokenTable: @unchecked Sendable {
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
 /// or on the first ids-only encode, whichever comes first; never on the loading thread. Encodes that come
 /// while another thread builds it go on without it (the table only saves work; the ids are the same).
-final class LazyWholeTokens: @unchecked Sendable {
-    private let lock = Lock()
-    /// 0: not started, 1: being built, 2: built (`value` nil when the model has no table).
-    private var stage = 0
-    private var value: WholeTokenTable?
+final class LazyWholeTokens: Sendable {
+    private let once = BuildOnce<WholeTokenTable>()
 
     /// The table (building it here when nobody has started), and whether that answer is final: `ready`
     /// is false while another thread builds it.
     func get(_ model: BPEModel) -> (table: WholeTokenTable?, ready: Bool) {
-        lock.lock()
-        if stage != 0 {
-            defer { lock.unlock() }
-            return (value, stage == 2)
-        }
-        stage = 1
-        lock.unlock()
-        let t = WholeTokenTable(model)
-        lock.lock(); value = t; stage = 2; lock.unlock()
-        return (t, true)
+        let (t, ready) = once.get { WholeTokenTable(model) }
+        return (t, ready)
     }
 
     /// The table once built (waiting for another thread's build): for tests.
@@ -193,7 +182,7 @@ final class LazyWholeTokens: @unchecked Sendable {
     }
 
     /// Tests: behave as if another thread were still building the table.
-    func holdAsBuilding() { lock.lock(); stage = 1; lock.unlock() }
+    func holdAsBuilding() { once.holdAsBuilding() }
 }
 
 extension WholeTokenTable {
