@@ -65,7 +65,17 @@ final class HFModelScan {
             let mentionsByteLevel = (0..<max(0, offset &- quoted.count)).contains { i in
                 doc[i] == 0x22 && UnsafeBufferPointer(rebasing: doc[i..<(i &+ quoted.count)]).elementsEqual(quoted)
             }
-            tables = VocabTables(byteLevelLookup: mentionsByteLevel) {
+            // In id order (as the files are), the lookup needs only the entries: it is built beside the table
+            // instead of after it, while the parser still runs (its result is used only if the table is built,
+            // i.e. ids and spellings are unique, when it equals `ByteLevelLookup.make` of the table).
+            let lookup: (@Sendable () -> ByteTable)? = mentionsByteLevel && v.ordered ? { @Sendable in
+                document.withUnsafeBufferPointer { doc in
+                    side.withUnsafeBufferPointer { side in
+                        ByteLevelLookup.make(v.entries, SplitBytes(first: doc, second: side))
+                    }
+                }
+            } : nil
+            tables = VocabTables(byteLevelLookup: mentionsByteLevel, lookup: lookup) {
                 try document.withUnsafeBufferPointer { doc in
                     try side.withUnsafeBufferPointer { side in
                         try HuggingFaceReader.vocabTable(v.entries, ordered: v.ordered, maxId: v.maxId,
@@ -306,14 +316,25 @@ final class VocabTables: @unchecked Sendable {
     private var lookup: ByteTable?
     let buildsByteLevelLookup: Bool
 
-    init(byteLevelLookup: Bool, table build: @escaping @Sendable () throws -> ByteTable) {
+    /// - Parameter lookup: builds the byte-level lookup without the table, on a task of its own; nil: built from
+    ///   the table after it, on the table's task.
+    init(byteLevelLookup: Bool, lookup buildLookup: (@Sendable () -> ByteTable)? = nil,
+         table build: @escaping @Sendable () throws -> ByteTable) {
         buildsByteLevelLookup = byteLevelLookup
-        tableReady.enter(); lookupReady.enter()
+        tableReady.enter()
+        if byteLevelLookup { lookupReady.enter() }
+        if byteLevelLookup, let buildLookup {
+            DispatchQueue.global().async { [self] in
+                lookup = buildLookup()
+                lookupReady.leave()
+            }
+        }
         DispatchQueue.global().async { [self] in
             let t = Result { try build() }
             table = t
             tableReady.leave()
-            if byteLevelLookup, case .success(let vocab) = t { lookup = ByteLevelLookup.make(Vocabulary(table: vocab)) }
+            guard byteLevelLookup, buildLookup == nil else { return }
+            if case .success(let vocab) = t { lookup = ByteLevelLookup.make(Vocabulary(table: vocab)) }
             lookupReady.leave()
         }
     }
@@ -325,6 +346,7 @@ final class VocabTables: @unchecked Sendable {
 
     /// nil unless `buildsByteLevelLookup` and the table was built.
     func byteLevelLookup() -> ByteTable? {
+        guard buildsByteLevelLookup, (try? vocabularyTable()) != nil else { return nil }
         lookupReady.wait()
         return lookup
     }

@@ -1,3 +1,6 @@
+import Dispatch
+import GlossaJSON
+
 /// Hashes a byte string (wyhash-style multiply/xor over 8-byte words).
 @inlinable @inline(__always)
 func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
@@ -46,7 +49,9 @@ final class ByteTableBuffer: @unchecked Sendable {
         var cap = 16
         while cap < wanted { cap <<= 1 }
         mask = cap &- 1
-        slots = .allocate(capacity: cap); slots.initialize(repeating: ByteTable.empty, count: cap)
+        slots = .allocate(capacity: cap)
+        adviseHugePages(slots, bytes: 8 &* cap)
+        slots.initialize(repeating: ByteTable.empty, count: cap)
     }
 
     deinit {
@@ -343,6 +348,11 @@ public struct PairTable: @unchecked Sendable {
         Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> 29) & mask
     }
 
+    @inline(__always)
+    static func value(_ rank: Int32, _ merged: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
+    }
+
     /// Inserts unless present (the first, lowest-ranked merge of a pair wins).
     public mutating func insertIfAbsent(left: Int32, right: Int32, rank: Int32, merged: Int32) {
         if (count + 1) * 3 > (mask + 1) * 2 { grow() }
@@ -353,33 +363,73 @@ public struct PairTable: @unchecked Sendable {
             s = (s &+ 1) & mask
         }
         slots[2 &* s] = k
-        slots[2 &* s &+ 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
+        slots[2 &* s &+ 1] = Self.value(rank, merged)
         count += 1
     }
 
     /// The table of a merge list: (left, right, merged) ids, ranked by index or by `ranks`. A repeated pair
     /// keeps its last rank when `keepLast` (HF collects merges into a map), else its first.
-    init(merges: [(Int32, Int32, Int32)], ranks: [Int32]?, keepLast: Bool) {
-        self.init(capacity: merges.count)
-        let mask = self.mask
+    ///
+    /// - Parameter parts: tasks that build it concurrently (default: one per processor for long lists). Each
+    ///   clears and fills its own range of slots with the pairs whose home slot is there, and sets aside those
+    ///   whose probe would leave the range; these go in afterwards on this thread. Every pair of one key is
+    ///   handled by the same task in the same order, and no slot between a key's home and its place is ever
+    ///   empty, so the table answers as one filled in order (the order of keys in a probe run may differ).
+    init(merges: [(Int32, Int32, Int32)], ranks: [Int32]?, keepLast: Bool, parts: Int? = nil) {
+        var size = 16
+        while size * 2 < merges.count * 3 { size <<= 1 }
+        let cap = size, mask = size &- 1
+        let parts = max(1, min(parts ?? (merges.count >= 1 << 16 ? Tokenizer.processorCount : 1), cap / 16, 16))
         var count = 0
-        slots.withUnsafeMutableBufferPointer { slots in
-            merges.withUnsafeBufferPointer { m in
-                // Inserting in reverse with first-wins keeps the last occurrence.
-                for k in 0..<m.count {
-                    let i = keepLast ? m.count &- 1 &- k : k
-                    let (l, r, merged) = m[i]
-                    let key = Self.pack(l, r)
-                    var s = Self.slot(key, mask)
-                    while slots[2 &* s] != Self.empty && slots[2 &* s] != key { s = (s &+ 1) & mask }
-                    if slots[2 &* s] == key { continue }
-                    slots[2 &* s] = key
-                    let rank = ranks?[i] ?? Int32(i)
-                    slots[2 &* s &+ 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
-                    count &+= 1
+        slots = merges.withUnsafeBufferPointer { m in
+            [UInt64](unsafeUninitializedCapacity: 2 &* cap) { slots, initialized in
+                adviseHugePages(slots.baseAddress, bytes: 16 &* cap)
+                let box = UncheckedBox((slots, m))
+                let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: parts)
+                let spills = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: parts)
+                defer { counts.deallocate(); spills.deinitialize(); spills.deallocate() }
+                spills.initialize(repeating: [])
+                let outs = UncheckedBox((counts, spills))
+                let fill = { @Sendable (t: Int) in
+                    let (slots, m) = box.value
+                    let lo = cap / parts &* t, hi = t == parts &- 1 ? cap : cap / parts &* (t &+ 1)
+                    var i = 2 &* lo
+                    while i < 2 &* hi { slots[i] = Self.empty; slots[i &+ 1] = 0; i &+= 2 }
+                    var placed = 0
+                    var spilled: [Int] = []
+                    // Inserting in reverse with first-wins keeps the last occurrence.
+                    for k in 0..<m.count {
+                        let i = keepLast ? m.count &- 1 &- k : k
+                        let (l, r, merged) = m[i]
+                        let key = Self.pack(l, r)
+                        var s = Self.slot(key, mask)
+                        if s < lo || s >= hi { continue }
+                        while s < hi && slots[2 &* s] != Self.empty && slots[2 &* s] != key { s &+= 1 }
+                        if s == hi { spilled.append(i); continue }
+                        if slots[2 &* s] == key { continue }
+                        (slots[2 &* s], slots[2 &* s &+ 1]) = (key, Self.value(ranks?[i] ?? Int32(i), merged))
+                        placed &+= 1
+                    }
+                    outs.value.0[t] = placed
+                    outs.value.1[t] = spilled
                 }
+                if parts == 1 { fill(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: fill) }
+                count = counts.reduce(0, &+)
+                for list in spills {
+                    for i in list {
+                        let (l, r, merged) = m[i]
+                        let key = Self.pack(l, r)
+                        var s = Self.slot(key, mask)
+                        while slots[2 &* s] != Self.empty && slots[2 &* s] != key { s = (s &+ 1) & mask }
+                        if slots[2 &* s] == key { continue }
+                        (slots[2 &* s], slots[2 &* s &+ 1]) = (key, Self.value(ranks?[i] ?? Int32(i), merged))
+                        count &+= 1
+                    }
+                }
+                initialized = 2 &* cap
             }
         }
+        self.mask = mask
         self.count = count
     }
 

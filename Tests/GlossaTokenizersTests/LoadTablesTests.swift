@@ -1,0 +1,103 @@
+import Testing
+@testable import GlossaTokenizers
+
+/// The structures built while a tokenizer file loads, each against its plain version.
+@Suite struct LoadTablesTests {
+    /// The pair table built by several tasks (each over its own range of slots, with the probes that would leave
+    /// it finished afterwards) answers every pair as the one filled in order by one task: many repeated pairs,
+    /// full probe runs across the ranges' ends, explicit ranks, first or last occurrence kept.
+    @Test func pairTableBuiltInPartsAnswersAsOneBuiltInOrder() {
+        var rng = BacktrackingTests.Rng(s: 5)
+        for round in 0..<60 {
+            let symbols = 2 + rng.below(round < 30 ? 12 : 300)
+            let count = rng.below(round % 5 == 0 ? 40_000 : 600)
+            let merges = (0..<count).map { _ in
+                (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(symbols * symbols)))
+            }
+            let ranks: [Int32]? = round % 3 == 0 ? merges.map { _ in Int32(rng.below(1000)) } : nil
+            let keepLast = round % 2 == 0
+            let reference = PairTable(merges: merges, ranks: ranks, keepLast: keepLast, parts: 1)
+            for parts in [2, 3, 4, 7] {
+                let t = PairTable(merges: merges, ranks: ranks, keepLast: keepLast, parts: parts)
+                #expect(t.count == reference.count, "round \(round), \(parts) parts")
+                var same = true
+                for a in 0..<Int32(min(symbols + 1, 120)) {
+                    for b in 0..<Int32(min(symbols + 1, 120)) where t.lookup(a, b) != reference.lookup(a, b) { same = false }
+                }
+                for m in merges where t.lookup(m.0, m.1) != reference.lookup(m.0, m.1) { same = false }
+                #expect(same, "round \(round), \(parts) parts")
+            }
+        }
+    }
+
+    /// A pair table of one slot range per task with every key in the last slots: probes wrap from the end of
+    /// the table to its start, which belongs to another task.
+    @Test func pairTableProbesThatWrapAround() {
+        let mask = 31
+        // Keys whose home slot is among the last four (of 32: 16 merges need 32 slots at load ≤ 2/3).
+        var keys: [(Int32, Int32, Int32)] = []
+        var absent: (Int32, Int32) = (-1, -1)
+        for a in Int32(0)..<64 {
+            for b in Int32(0)..<64 where PairTable.slot(PairTable.pack(a, b), mask) >= 28 {
+                if keys.count < 16 { keys.append((a, b, a &+ b)) } else { absent = (a, b) }
+            }
+        }
+        #expect(keys.count == 16 && absent.0 >= 0)
+        let reference = PairTable(merges: keys, ranks: nil, keepLast: false, parts: 1)
+        for parts in [2, 4] {
+            let t = PairTable(merges: keys, ranks: nil, keepLast: false, parts: parts)
+            #expect(t.count == 16)
+            for k in keys { #expect(t.lookup(k.0, k.1) == reference.lookup(k.0, k.1)) }
+            #expect(t.lookup(absent.0, absent.1) == UInt64.max)
+        }
+    }
+
+    /// Merge parts of 1–8 bytes found through the per-block cache give the table's ids, whatever collides in it:
+    /// keys that differ only in length or trailing zero bytes, more keys than slots, absent keys.
+    @Test func mergePartCacheGivesTheTablesIds() {
+        var rng = BacktrackingTests.Rng(s: 11)
+        var keys: [[UInt8]] = [[0], [0, 0], [0x61], [0x61, 0], [0x61, 0, 0, 0, 0, 0, 0, 0]]
+        var seen = Set(keys)
+        while keys.count < 40_000 {
+            let k = (0..<(1 + rng.below(8))).map { _ in UInt8(rng.below(rng.below(2) == 0 ? 3 : 256)) }
+            if seen.insert(k).inserted { keys.append(k) }
+        }
+        let table = ByteTable(keys: keys)
+        let resolver = HuggingFaceReader.MergeResolver(table, prefixLen: 0)
+        let cache = HuggingFaceReader.MergeResolver.PartCache()
+        defer { cache.deallocate() }
+        for _ in 0..<200_000 {
+            // Known keys, most from a small set (as merge parts repeat), and absent ones.
+            var k = keys[rng.below(2) == 0 ? rng.below(64) : rng.below(keys.count)]
+            if rng.below(10) == 0 { k.append(0xFF) }
+            // The key at the end of a larger buffer and at its start: the word is read without over-reading.
+            let buffer = [UInt8](repeating: 0xEE, count: 3) + k
+            let got = buffer.withUnsafeBufferPointer { resolver.find(UnsafeBufferPointer(rebasing: $0[3...]), cache) }
+            #expect(got == (table.find(k) ?? -1))
+        }
+        for n in 1...8 {
+            let bytes = (0..<n).map { UInt8($0 + 1) }
+            let word = bytes.withUnsafeBufferPointer { HuggingFaceReader.MergeResolver.PartCache.word($0.baseAddress!, n) }
+            #expect(word == bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) })
+        }
+    }
+
+    /// The byte-level lookup built from the scanned entries beside the table equals the one built from the
+    /// table: spellings outside the GPT-2 alphabet (left out), the empty token, multi-byte characters.
+    @Test func byteLevelLookupFromEntriesMatchesTheTables() throws {
+        var rng = BacktrackingTests.Rng(s: 3)
+        let pieces = ["a", "Ġ", "Ċ", "é", "中", "ĉ", "Ā", "ł", "Ń", "\\u00e9z", "b"]
+        for round in 0..<100 {
+            var tokens = Set<String>()
+            let n = 1 + rng.below(40)
+            while tokens.count < n { tokens.insert((0..<rng.below(4)).map { _ in pieces[rng.below(pieces.count)] }.joined()) }
+            let vocab = "{" + tokens.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ") + "}"
+            let doc = Array(#"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": \#(vocab), "merges": []}}"#.utf8)
+            let scanned = try HuggingFaceReader.read(bytes: doc, file: nil)
+            let general = try HuggingFaceReader.read(bytes: doc, file: nil, scanModel: false)
+            guard case .bpe(let a) = scanned.model, case .bpe(let b) = general.model else { Issue.record("not BPE"); return }
+            #expect(a.lookup.allEntries.elementsEqual(b.lookup.allEntries, by: ==), "round \(round): \(vocab)")
+            #expect(a.lookup.entryCount == b.lookup.entryCount)
+        }
+    }
+}
