@@ -217,6 +217,33 @@ final class IdsPathTests: XCTestCase {
         XCTAssertGreaterThan(notOwn, 0, "no token that BPE splits was met")
     }
 
+    /// The table's `selfEncoded` bits (found on the building core) against the general path: a bit is set
+    /// exactly for the tokens whose bytes alone encode to that one token.
+    func testSelfEncodedBitsMatchTheGeneralPath() throws {
+        let tok = try load("llama3.2/tokenizer.json")
+        guard case .bpe(let m) = tok.model, let table = tok.idsPath?.wholeTokens.waitForTable(m) else { return XCTFail("no table") }
+        let bits = try XCTUnwrap(table.selfEncoded)
+        let buf = m.lookup.buffer
+        var state = EncoderState()
+        var set = 0, clear = 0
+        for e in 0..<m.lookup.entryCount where buf.lengths[e] >= 1 && buf.lengths[e] <= 16 {
+            let b = Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[e]), count: Int(buf.lengths[e])))
+            let id = buf.values[e]
+            guard m.wholeTokenId(b, b.count) == id, String(validating: b, as: UTF8.self) != nil else { continue }
+            state.ids = []; state.offsets = []
+            try tok.run(b, policy: .text, useFastPath: false, state: &state)
+            let own = state.ids == [id]
+            let bit = bits[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
+            if own != bit { return XCTFail("\(b) (id \(id)): encodes to \(state.ids), bit \(bit)") }
+            if bit { set += 1 } else { clear += 1 }
+        }
+        XCTAssertGreaterThan(set, 100_000)
+        XCTAssertGreaterThan(clear, 0, "no token that BPE splits was met")
+        let ranks = try load("cl100k_base/cl100k_base.tiktoken")
+        guard case .bpe(let r) = ranks.model else { return XCTFail("not BPE") }
+        XCTAssertNil(ranks.idsPath?.wholeTokens.waitForTable(r)?.selfEncoded, "rank files take hits as they are")
+    }
+
     /// Byte soup (every byte class, invalid UTF-8 included) and ASCII without letters through the short-piece
     /// path, with pieces ending the buffer at every length: the ids path against the general path.
     func testByteClassesAndBufferEnds() throws {

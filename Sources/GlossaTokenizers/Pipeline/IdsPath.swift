@@ -47,7 +47,7 @@ struct IdsPath: Sendable {
             if ready {
                 memo.whole = w
                 memo.wholeChecked = true
-                if let w { memo.allocateVerified(w.idLimit) }
+                if let w { memo.allocateVerified(w) }
             }
         }
         let slots = memo.slots, masks = memo.masks
@@ -295,11 +295,17 @@ final class PieceMemo {
     let symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 17)
     let symRanks = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
 
-    func allocateVerified(_ ids: Int) {
+    /// This thread's verified bits, starting from the table's `selfEncoded` when it has them.
+    func allocateVerified(_ table: WholeTokenTable) {
         verified.deallocate()
-        let words = (ids &+ 63) &>> 6
+        let words = (table.idLimit &+ 63) &>> 6
         verified = .allocate(capacity: words)
-        verified.initialize(repeating: 0, count: words)
+        if let known = table.selfEncoded { verified.initialize(from: known, count: words) } else { verified.initialize(repeating: 0, count: words) }
+    }
+
+    /// Whether the model's initial symbols are its bytes and every byte has an id (`byteIds`).
+    static func mergesBytes(_ model: BPEModel) -> Bool {
+        model.byteLevel && model.plainSymbols && model.byteIds.count == 256 && !model.byteIds.contains(where: { $0 < 0 })
     }
 
     /// Per lead byte of long non-Latin pieces: bytes cut, parts made, pieces passed over. Cutting
@@ -336,8 +342,7 @@ final class PieceMemo {
         longIds = .allocate(capacity: Self.longIdCount)
         verified.initialize(to: 0)
         servedLongCell.initialize(to: 0)
-        if owner.byteLevel && owner.plainSymbols && owner.byteIds.count == 256
-            && !owner.byteIds.contains(where: { $0 < 0 }) {
+        if Self.mergesBytes(owner) {
             let b = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
             b.initialize(from: owner.byteIds, count: 256)
             byteIds = b

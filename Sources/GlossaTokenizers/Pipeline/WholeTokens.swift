@@ -35,6 +35,11 @@ final class WholeTokenTable: @unchecked Sendable {
     /// 4–8 MB tables is a cache miss (perf put two thirds of the miss path's time on that one load).
     let filter: UnsafeMutablePointer<UInt64>
     static let filterBits = 20
+    /// One bit per id: the token's bytes alone merge to that token (the check `IdsPath` makes before it
+    /// uses a hit of a model that merges whole tokens too, Llama 3's `tokenizer.json`), found here for every
+    /// token on the building core so that threads start with it instead of each merging every token it
+    /// meets once. nil for models that take a token as it is (hits are final) or whose symbols are not bytes.
+    let selfEncoded: UnsafeMutablePointer<UInt64>?
 
     /// nil when ids do not fit the slots (2^24 and up).
     init?(_ model: BPEModel) {
@@ -105,9 +110,30 @@ final class WholeTokenTable: @unchecked Sendable {
                 long[4 &* s] = w0; long[4 &* s &+ 1] = w1; long[4 &* s &+ 2] = UInt64(len) | id &<< 32
             }
         }
+        if !model.options.ignoreMerges && PieceMemo.mergesBytes(model) {
+            // The merge `IdsPath` runs on a short miss (`mergeQuadratic` over byte ids), on each token.
+            let words = (idLimit &+ 63) &>> 6
+            let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+            bits.initialize(repeating: 0, count: words)
+            let pairMemo = WordCache.Storage()
+            let ids = UnsafeMutablePointer<Int32>.allocate(capacity: 16), ends = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+            defer { ids.deallocate(); ends.deallocate() }
+            for e in 0..<n {
+                let len = Int(buf.lengths[e])
+                guard len >= 1, len <= 16, keep.isEmpty || keep[e] else { continue }
+                let id = buf.values[e], p = buf.arena + Int(buf.starts[e])
+                for i in 0..<len { ids[i] = model.byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1) }
+                if model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, len, pairMemo) == 1 && ids[0] == id {
+                    bits[Int(id) &>> 6] |= 1 &<< UInt64(id & 63)
+                }
+            }
+            selfEncoded = bits
+        } else {
+            selfEncoded = nil
+        }
     }
 
-    deinit { free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate() }
+    deinit { free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate(); selfEncoded?.deallocate() }
 
     /// `words` zeroed words, 2 MiB-aligned and marked for transparent huge pages: nearly every piece probes
     /// these 4–8 MB at random, and with 4 KiB pages each probe also walked the page tables (a VM makes that
