@@ -35,8 +35,8 @@ struct IdsPath: Sendable {
         }
     }
 
-    /// Encodes `text[start..<end]` (no added tokens inside) into `out` from `k`; returns the new end.
-    /// `out` must hold `k + (end - start) + PieceMemo.slack` ids (a token covers at least one byte).
+    /// Encodes `text[start..<end]` (no added tokens inside) into `out` from `k0`; returns the new end.
+    /// `out` must hold `k0 + (end - start) + PieceMemo.slack` ids (a token covers at least one byte).
     func encode(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, out: UnsafeMutablePointer<Int32>,
                 at k0: Int, state: inout EncoderState) -> Int {
         let base = text.baseAddress!
@@ -72,8 +72,7 @@ struct IdsPath: Sendable {
         defer { kp.deallocate() }
 
         /// The model's ids for the piece, written to `o`; returns their count. Like the helpers below it
-        /// leaves `k` to the caller: touched in a function that is not inlined, `k` costs runtime
-        /// exclusivity checks.
+        /// leaves the output position (`kp`) to the caller.
         @inline(__always) func general(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
             state.pieceIds.removeAll(keepingCapacity: true)
             model.tokenize(p, n, base: 0, ids: &state.pieceIds, offsets: &state.offsets, scratch: &state.bpe)
