@@ -370,6 +370,20 @@ public final class BPEModel: Sendable {
         s.compact = true
     }
 
+    /// `mergePiece` of a short piece (≤ 16 bytes, `ids` and `ends` hold 16) whose symbols are its bytes
+    /// (`byteIds`): the merge loop on raw buffers, without the word cache, arrays or spans. The ids are
+    /// left in `ids`; returns their count.
+    @inline(__always)
+    func mergeBytes(_ p: UnsafePointer<UInt8>, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
+                    ends: UnsafeMutablePointer<Int32>, memo: WordCache.Storage) -> Int {
+        var i = 0
+        while i < n {
+            ids[i] = byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1)
+            i &+= 1
+        }
+        return mergeQuadratic(ids, nil, ends, memo.ranks, n, memo)
+    }
+
     /// The merge loop for a few symbols held in raw buffers (`ranks` has room for `n`): the lowest-ranked
     /// adjacent pair, leftmost first, merged in place and the tail shifted down. Returns the symbol count.
     /// `starts` may be nil when the symbols tile their piece (each starts where the previous one ends): the

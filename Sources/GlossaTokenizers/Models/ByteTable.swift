@@ -356,15 +356,24 @@ public struct PairTable: @unchecked Sendable {
     /// Inserts unless present (the first, lowest-ranked merge of a pair wins).
     public mutating func insertIfAbsent(left: Int32, right: Int32, rank: Int32, merged: Int32) {
         if (count + 1) * 3 > (mask + 1) * 2 { grow() }
-        let k = Self.pack(left, right)
-        var s = Self.slot(k, mask)
-        while slots[2 &* s] != Self.empty {
-            if slots[2 &* s] == k { return }
+        let mask = self.mask
+        if slots.withUnsafeMutableBufferPointer({ Self.place(Self.pack(left, right), Self.value(rank, merged), $0, mask) }) {
+            count += 1
+        }
+    }
+
+    /// Puts `key` → `value` in the first free slot of the key's probe run unless the key is there already
+    /// (first wins); true when placed.
+    @inline(__always)
+    static func place(_ key: UInt64, _ value: UInt64, _ slots: UnsafeMutableBufferPointer<UInt64>, _ mask: Int) -> Bool {
+        var s = slot(key, mask)
+        while slots[2 &* s] != empty {
+            if slots[2 &* s] == key { return false }
             s = (s &+ 1) & mask
         }
-        slots[2 &* s] = k
-        slots[2 &* s &+ 1] = Self.value(rank, merged)
-        count += 1
+        slots[2 &* s] = key
+        slots[2 &* s &+ 1] = value
+        return true
     }
 
     /// The table of a merge list: (left, right, merged) ids, ranked by index or by `ranks`. A repeated pair
@@ -418,12 +427,7 @@ public struct PairTable: @unchecked Sendable {
                 for list in spills {
                     for i in list {
                         let (l, r, merged) = m[i]
-                        let key = Self.pack(l, r)
-                        var s = Self.slot(key, mask)
-                        while slots[2 &* s] != Self.empty && slots[2 &* s] != key { s = (s &+ 1) & mask }
-                        if slots[2 &* s] == key { continue }
-                        (slots[2 &* s], slots[2 &* s &+ 1]) = (key, Self.value(ranks?[i] ?? Int32(i), merged))
-                        count &+= 1
+                        if Self.place(Self.pack(l, r), Self.value(ranks?[i] ?? Int32(i), merged), slots, mask) { count &+= 1 }
                     }
                 }
                 initialized = 2 &* cap

@@ -95,13 +95,8 @@ struct IdsPath: Sendable {
                 let id = model.wholeTokenId(p, n)
                 if id >= 0 { o[0] = id; return 1 }
             }
-            let ids = memo.symIds, ends = memo.symEnds
-            var i = 0
-            while i < n {
-                ids[i] = byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1)
-                i &+= 1
-            }
-            let c = model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, n, pairMemo)
+            let ids = memo.symIds
+            let c = model.mergeBytes(p, n, byteIds: byteIds, ids: ids, ends: memo.symEnds, memo: pairMemo)
             o.update(from: ids, count: c)
             return c
         }

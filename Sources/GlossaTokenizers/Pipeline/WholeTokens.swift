@@ -83,6 +83,19 @@ final class WholeTokenTable: @unchecked Sendable {
         long = Self.allocateHuge(words: 4 &* lc)
         bytePairs = .allocate(capacity: 1 << 16); bytePairs.initialize(repeating: .max, count: 1 << 16)
         filter = .allocate(capacity: 1 << (Self.filterBits &- 6)); filter.initialize(repeating: 0, count: 1 << (Self.filterBits &- 6))
+        // Which tokens their own bytes merge to (`selfEncoded`): the merge `IdsPath` runs on a short miss.
+        var selfBits: UnsafeMutablePointer<UInt64>? = nil, byteIds: UnsafeMutablePointer<Int32>? = nil
+        var pairMemo: WordCache.Storage? = nil
+        let symIds = UnsafeMutablePointer<Int32>.allocate(capacity: 16), symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+        defer { symIds.deallocate(); symEnds.deallocate(); byteIds?.deallocate() }
+        if !model.options.ignoreMerges && PieceMemo.mergesBytes(model) {
+            let words = (idLimit &+ 63) &>> 6
+            selfBits = .allocate(capacity: words)
+            selfBits!.initialize(repeating: 0, count: words)
+            byteIds = .allocate(capacity: 256)
+            byteIds!.initialize(from: model.byteIds, count: 256)
+            pairMemo = WordCache.Storage()
+        }
         let arenaEnd = table.arenaCount
         for e in 0..<n {
             let len = Int(buf.lengths[e])
@@ -109,28 +122,13 @@ final class WholeTokenTable: @unchecked Sendable {
                 while long[4 &* s &+ 2] != 0 { s = (s &+ 1) & longMask }
                 long[4 &* s] = w0; long[4 &* s &+ 1] = w1; long[4 &* s &+ 2] = UInt64(len) | id &<< 32
             }
-        }
-        if !model.options.ignoreMerges && PieceMemo.mergesBytes(model) {
-            // The merge `IdsPath` runs on a short miss (`mergeQuadratic` over byte ids), on each token.
-            let words = (idLimit &+ 63) &>> 6
-            let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
-            bits.initialize(repeating: 0, count: words)
-            let pairMemo = WordCache.Storage()
-            let ids = UnsafeMutablePointer<Int32>.allocate(capacity: 16), ends = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
-            defer { ids.deallocate(); ends.deallocate() }
-            for e in 0..<n {
-                let len = Int(buf.lengths[e])
-                guard len >= 1, len <= 16, keep.isEmpty || keep[e] else { continue }
-                let id = buf.values[e], p = buf.arena + Int(buf.starts[e])
-                for i in 0..<len { ids[i] = model.byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1) }
-                if model.mergeQuadratic(ids, nil, ends, pairMemo.ranks, len, pairMemo) == 1 && ids[0] == id {
-                    bits[Int(id) &>> 6] |= 1 &<< UInt64(id & 63)
-                }
+            if let selfBits, let byteIds, let pairMemo,
+               model.mergeBytes(buf.arena + start, len, byteIds: byteIds, ids: symIds, ends: symEnds, memo: pairMemo) == 1,
+               symIds[0] == Int32(truncatingIfNeeded: id) {
+                selfBits[Int(id) &>> 6] |= 1 &<< (id & 63)
             }
-            selfEncoded = bits
-        } else {
-            selfEncoded = nil
         }
+        selfEncoded = selfBits
     }
 
     deinit { free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate(); selfEncoded?.deallocate() }
