@@ -146,6 +146,8 @@ bench: deps release
 	@echo "two threads against one, alternating in one process (speedup = one-thread wall / two-thread wall):"
 	for t in cl100k_base/cl100k_base.tiktoken o200k_base/o200k_base.tiktoken llama3.2/tokenizer.json; do \
 	  $(GLOSSA) bench -t ../shared/tokenizers/$$t -i ../shared/bench/en_linux_docs.txt --threads 2 --scaling --reps 5 || exit 1; done
+	@echo "adversarial 1 MiB inputs against prose, per byte, alternating in one process:"
+	$(PY) Tests/bench/adversarial.py --glossa $(GLOSSA)
 
 parity-selftest: deps
 	$(PY) Tests/parity/parity.py --self-test

@@ -12,9 +12,13 @@ struct Bench: ParsableCommand {
         (sum of (id+1)·P^(k+1) mod 2^64 over the concatenated id stream, -1 between documents).
         With --scaling, one-thread and --threads repetitions alternate (--reps of each) and the JSON adds
         one_thread_wall_MBps and speedup (median wall of one thread ÷ median wall of --threads).
+        With --against FILE, repetitions of FILE (grouped the same way) alternate with those of --input and
+        the JSON adds against_MB_per_cpu_s and per_byte_ratio (median CPU time per byte of --input ÷ that of
+        FILE): how much slower adversarial text is than prose, with both measured in the same minutes.
         Example:
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt --threads 2 --scaling
+          glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i nowhitespace.txt --whole --against prose.txt --reps 7
         """)
     @OptionGroup var tok: TokenizerOptions
     @Option(name: [.short, .customLong("input")], help: "Text file to encode.")
@@ -32,6 +36,8 @@ struct Bench: ParsableCommand {
         rates and their ratio (medians), so that both see the same minutes of a shared machine.
         """)
     var scaling = false
+    @Option(help: "A second text file whose repetitions alternate with --input's; reports the per-byte time ratio.")
+    var against: String?
     @Option(help: "Special tokens in the text: text (tiktoken encode_ordinary), allowed (HF encode), disallowed.")
     var special: SpecialTokenPolicy = .text
 
@@ -42,9 +48,11 @@ struct Bench: ParsableCommand {
         let loadSeconds = (clock.now - t0) / .seconds(1)
         let text = try readFile(input)
         let docs = whole ? [text] : Self.documents(text, lines: lines)
-        var walls: [Double] = [], cpus: [Double] = [], oneThreadWalls: [Double] = []
+        let other = try against.map { try readFile($0) }
+        let otherDocs = other.map { whole ? [$0] : Self.documents($0, lines: lines) } ?? []
+        var walls: [Double] = [], cpus: [Double] = [], oneThreadWalls: [Double] = [], otherCPUs: [Double] = []
         var ids: [[Int32]] = []
-        func encodeAll(threads: Int) throws -> (wall: Double, cpu: Double) {
+        func encodeAll(threads: Int, _ docs: [[UInt8]]) throws -> (wall: Double, cpu: Double) {
             let c0 = cpuSeconds(), w0 = clock.now
             do {
                 if threads == 1 {
@@ -59,10 +67,11 @@ struct Bench: ParsableCommand {
         for _ in 0..<max(1, reps) {
             var oneThreadHash: UInt64 = 0
             if scaling && threads > 1 {
-                oneThreadWalls.append(try encodeAll(threads: 1).wall)
+                oneThreadWalls.append(try encodeAll(threads: 1, docs).wall)
                 oneThreadHash = Self.hash(ids).hash
             }
-            let (w, c) = try encodeAll(threads: threads)
+            if other != nil { otherCPUs.append(try encodeAll(threads: threads, otherDocs).cpu) }
+            let (w, c) = try encodeAll(threads: threads, docs)
             if scaling && threads > 1 && Self.hash(ids).hash != oneThreadHash {
                 throw CLIError("bench: \(threads) threads gave other ids than one thread")
             }
@@ -84,6 +93,12 @@ struct Bench: ParsableCommand {
                 let one = oneThreadWalls.sorted()[oneThreadWalls.count / 2]
                 w.key("one_thread_wall_MBps"); w.double((mb / one * 100).rounded() / 100)
                 w.key("speedup"); w.double((one / wall * 1000).rounded() / 1000)
+            }
+            if let other {
+                let oc = otherCPUs.sorted()[otherCPUs.count / 2]
+                let omb = Double(other.count) / 1e6
+                w.key("against_MB_per_cpu_s"); w.double((omb / oc * 100).rounded() / 100)
+                w.key("per_byte_ratio"); w.double(((cpu / mb) / (oc / omb) * 1000).rounded() / 1000)
             }
             w.key("tokens"); w.int(tokens)
             w.key("hash"); w.string(String(h, radix: 16))
