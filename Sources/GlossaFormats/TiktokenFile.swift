@@ -103,6 +103,11 @@ public struct TiktokenFile: Sendable, Equatable {
     /// - Parameter fastLines: read the usual line in one pass (`fastLine`); false reads every line with the
     ///   general code (the reference the fast path is tested against).
     package init(bytes: [UInt8], file: String, checkDuplicateTokens: Bool, fastLines: Bool = true) throws(TiktokenError) {
+        try self.init(bytes: FileBytes(bytes), file: file, checkDuplicateTokens: checkDuplicateTokens, fastLines: fastLines)
+    }
+
+    /// As `init(bytes:file:checkDuplicateTokens:fastLines:)` for a mapped file (`BinaryFile.map`).
+    package init(bytes: FileBytes, file: String, checkDuplicateTokens: Bool, fastLines: Bool = true) throws(TiktokenError) {
         var starts = [Int32]()        // token start in storage, in file order
         var fileRanks = [Int32]()     // rank per file entry
         var lines = [Int32]()         // line number per file entry

@@ -1,5 +1,6 @@
 import Testing
 import GlossaFormats
+import GlossaJSON
 @testable import GlossaTokenizers
 
 /// The structures built while a tokenizer file loads, each against its plain version.
@@ -140,6 +141,23 @@ import GlossaFormats
             for b in t { spelled += Array(String(Character(Unicode.Scalar(alphabet.byteToScalar[Int(b)])!)).utf8) }
             #expect(m.vocabulary.token(Int32(id)) == spelled, "token \(t)")
             #expect(m.vocabulary.id(of: spelled) == Int32(id))
+        }
+    }
+
+    /// `Tokenizer.load(path:)` maps the file (`BinaryFile.map`); the tokenizer is the one read from the file's
+    /// bytes in memory: vocabulary, lookup, merges and ids, for a `tokenizer.json` and a rank file.
+    @Test func mappedFileLoadsAsTheReadBytes() throws {
+        for (rel, fromBytes) in [("llama3.2/tokenizer.json", { (b: [UInt8], p: String) throws -> Tokenizer in try HuggingFaceReader.read(bytes: b, file: p) }),
+                                 ("cl100k_base/cl100k_base.tiktoken", { (b: [UInt8], p: String) throws -> Tokenizer in try Tokenizer.fromTiktoken(bytes: b, file: p, encoding: nil) })] {
+            let path = TestPaths.tokenizer(rel)
+            let mapped = try Tokenizer.load(path: path)
+            let read = try fromBytes(try BinaryFile.read(path), path)
+            guard case .bpe(let a) = mapped.model, case .bpe(let b) = read.model else { Issue.record("not BPE"); return }
+            #expect(a.vocabulary.tokens == b.vocabulary.tokens, "\(rel)")
+            #expect(a.lookup.allEntries.elementsEqual(b.lookup.allEntries, by: ==), "\(rel)")
+            #expect(a.merges.elementsEqual(b.merges, by: ==), "\(rel)")
+            let text = "Mapped files load as read ones: naïve café, 12345, ünïcödé — 中文 😀\n"
+            #expect(try mapped.encode(text).ids == read.encode(text).ids, "\(rel)")
         }
     }
 }

@@ -8,6 +8,11 @@ enum HuggingFaceReader {
     ///   everything through the general parser (the reference the scan is tested against).
     /// - Parameter earlyMerges: see `HFModelScan.init`.
     static func read(bytes: [UInt8], file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
+        try read(bytes: FileBytes(bytes), file: file, scanModel: scanModel, earlyMerges: earlyMerges)
+    }
+
+    /// As `read(bytes:file:scanModel:earlyMerges:)` for a mapped file (`BinaryFile.map`).
+    static func read(bytes: FileBytes, file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
         do {
             let scan = scanModel ? HFModelScan(document: bytes, earlyMerges: earlyMerges) : nil
             let doc = try JSONDocument(bytes: bytes, file: file, intercept: scan?.intercept)

@@ -41,12 +41,12 @@ final class HFModelScan {
     private(set) var mergesSide: [UInt8] = []
     private var tables: VocabTables?
     /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
-    private let document: [UInt8]
+    private let document: FileBytes
     private let early: EarlyMerges?
 
     /// - Parameter earlyMerges: scan the merges on another thread from the start; nil: for documents of 1 MB
     ///   and more when there is more than one processor (tests force either).
-    init(document: [UInt8], earlyMerges: Bool? = nil) {
+    init(document: FileBytes, earlyMerges: Bool? = nil) {
         self.document = document
         let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
         early = useEarly ? EarlyMerges(document) : nil
@@ -245,7 +245,7 @@ final class EarlyMerges: @unchecked Sendable {
     private var offset = -1
     private var merges: HFModelScan.ScannedMerges?
 
-    init(_ document: [UInt8]) {
+    init(_ document: FileBytes) {
         located.enter(); scanned.enter()
         DispatchQueue.global().async { [self] in
             document.withUnsafeBufferPointer { doc in

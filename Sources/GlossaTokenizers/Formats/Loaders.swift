@@ -78,8 +78,8 @@ extension Tokenizer {
                 throw .io(path: path, reason: "directory holds no tokenizer.json, encoder.json, tokenizer.model or .tiktoken file")
             }
         }
-        let bytes: [UInt8]
-        do { bytes = try BinaryFile.read(p) } catch { throw .io(path: p, reason: error.description) }
+        let bytes: FileBytes
+        do { bytes = try BinaryFile.map(p) } catch { throw .io(path: p, reason: error.description) }
         let name = FileSystem.baseName(p)
         if name == "encoder.json" {
             return try fromGPT2(encoderJSON: p, vocabBPE: FileSystem.dirName(p) + "/vocab.bpe")
@@ -88,7 +88,7 @@ extension Tokenizer {
             return try HuggingFaceReader.read(bytes: bytes, file: p)
         }
         if bytes.first == 0x0A {   // protobuf field 1 (pieces), length-delimited: a SentencePiece ModelProto
-            return try fromSentencePiece(bytes: bytes, file: p)
+            return try fromSentencePiece(bytes: bytes.bytes, file: p)
         }
         return try fromTiktoken(bytes: bytes, file: p, encoding: encoding)
     }
@@ -112,6 +112,11 @@ extension Tokenizer {
     }
 
     public static func fromTiktoken(bytes: [UInt8], file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
+        try fromTiktoken(bytes: FileBytes(bytes), file: file, encoding: encoding)
+    }
+
+    /// As `fromTiktoken(bytes:file:encoding:)` for a mapped file (`BinaryFile.map`).
+    static func fromTiktoken(bytes: FileBytes, file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
         warmClassTables()
         let ranks: TiktokenFile
         // Repeated tokens are found by the lookup table `fromRanks` builds anyway (a second table here was an
@@ -121,7 +126,7 @@ extension Tokenizer {
             throw .malformed(file: nil, field: "", reason: error.description)
         }
         let reportRepeats = { () throws(TokenizerError) -> Void in
-            do { _ = try TiktokenFile(bytes: bytes, file: file) } catch {
+            do { _ = try TiktokenFile(bytes: bytes, file: file, checkDuplicateTokens: true) } catch {
                 throw .malformed(file: nil, field: "", reason: "\(error)")
             }
         }
