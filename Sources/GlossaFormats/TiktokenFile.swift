@@ -95,8 +95,19 @@ public struct TiktokenFile: Sendable, Equatable {
 
     /// Parses rank-file text. Lines are `base64 SP rank`, LF (or CRLF) terminated; empty lines are skipped.
     public init(bytes: [UInt8], file: String = "<tiktoken>") throws(TiktokenError) {
-        var storage = [UInt8]()
-        storage.reserveCapacity(bytes.count / 2)
+        try self.init(bytes: bytes, file: file, checkDuplicateTokens: true)
+    }
+
+    /// - Parameter checkDuplicateTokens: false leaves repeated token bytes to the caller (a loader whose own
+    ///   table finds them, which then parses again with the check for the error); every other check is made.
+    /// - Parameter fastLines: read the usual line in one pass (`fastLine`); false reads every line with the
+    ///   general code (the reference the fast path is tested against).
+    package init(bytes: [UInt8], file: String, checkDuplicateTokens: Bool, fastLines: Bool = true) throws(TiktokenError) {
+        try self.init(bytes: FileBytes(bytes), file: file, checkDuplicateTokens: checkDuplicateTokens, fastLines: fastLines)
+    }
+
+    /// As `init(bytes:file:checkDuplicateTokens:fastLines:)` for a mapped file (`BinaryFile.map`).
+    package init(bytes: FileBytes, file: String, checkDuplicateTokens: Bool, fastLines: Bool = true) throws(TiktokenError) {
         var starts = [Int32]()        // token start in storage, in file order
         var fileRanks = [Int32]()     // rank per file entry
         var lines = [Int32]()         // line number per file entry
@@ -104,53 +115,69 @@ public struct TiktokenFile: Sendable, Equatable {
         starts.reserveCapacity(estimate); fileRanks.reserveCapacity(estimate); lines.reserveCapacity(estimate)
 
         var errorOut: TiktokenError?
-        bytes.withUnsafeBufferPointer { buf in
-            let n = buf.count
-            guard let p = buf.baseAddress else { return }
-            var i = 0
-            var line = 0
-            while i < n {
-                line &+= 1
-                var e = i
-                while e < n && p[e] != 0x0A { e &+= 1 }
-                var lineEnd = e
-                if lineEnd > i && p[lineEnd &- 1] == 0x0D { lineEnd &-= 1 }
-                defer { i = e &+ 1 }
-                if lineEnd == i { continue }
-                var sp = i
-                while sp < lineEnd && p[sp] != 0x20 { sp &+= 1 }
-                if sp == lineEnd { errorOut = .missingRank(file: file, line: line); return }
-                if sp == i { errorOut = .invalidBase64(file: file, line: line, column: 1); return }
-                let tokenStart = storage.count
-                if let bad = decodeBase64(p, i, sp, into: &storage) {
-                    errorOut = .invalidBase64(file: file, line: line, column: bad &- i &+ 1); return
-                }
-                var j = sp &+ 1
-                if j == lineEnd { errorOut = .missingRank(file: file, line: line); return }
-                var rank = 0
-                let rankStart = j
-                while j < lineEnd && p[j] != 0x20 {
-                    let d = Int(p[j]) &- 0x30
-                    if d < 0 || d > 9 || j &- rankStart >= 10 {
-                        var k = rankStart
-                        while k < lineEnd && p[k] != 0x20 { k &+= 1 }
+        // Decoded bytes are at most 3/4 of the base64 before them, so this never grows; written through a
+        // pointer (an append per byte was a third of the parse).
+        let storage = [UInt8](unsafeUninitializedCapacity: bytes.count / 4 * 3 &+ 3) { out, initialized in
+            initialized = 0
+            guard let o = out.baseAddress else { return }
+            bytes.withUnsafeBufferPointer { buf in base64Values.withUnsafeBufferPointer { table in
+                let n = buf.count
+                guard let p = buf.baseAddress, let t = table.baseAddress else { return }
+                var w = 0
+                var i = 0
+                var line = 0
+                while i < n {
+                    line &+= 1
+                    // The usual line (`base64 SP digits LF`) in one pass; anything else from the line start below.
+                    let fastStart = w
+                    if fastLines, let (next, rank) = fastLine(p, n, i, t, o, &w) {
+                        starts.append(Int32(truncatingIfNeeded: fastStart)); fileRanks.append(rank)
+                        lines.append(Int32(truncatingIfNeeded: line))
+                        i = next
+                        continue
+                    }
+                    var e = i
+                    while e < n && p[e] != 0x0A { e &+= 1 }
+                    var lineEnd = e
+                    if lineEnd > i && p[lineEnd &- 1] == 0x0D { lineEnd &-= 1 }
+                    defer { i = e &+ 1 }
+                    if lineEnd == i { continue }
+                    var sp = i
+                    while sp < lineEnd && p[sp] != 0x20 { sp &+= 1 }
+                    if sp == lineEnd { errorOut = .missingRank(file: file, line: line); return }
+                    if sp == i { errorOut = .invalidBase64(file: file, line: line, column: 1); return }
+                    let tokenStart = w
+                    if let bad = decodeBase64(p, i, sp, into: o, &w) {
+                        errorOut = .invalidBase64(file: file, line: line, column: bad &- i &+ 1); return
+                    }
+                    var j = sp &+ 1
+                    if j == lineEnd { errorOut = .missingRank(file: file, line: line); return }
+                    var rank = 0
+                    let rankStart = j
+                    while j < lineEnd && p[j] != 0x20 {
+                        let d = Int(p[j]) &- 0x30
+                        if d < 0 || d > 9 || j &- rankStart >= 10 {
+                            var k = rankStart
+                            while k < lineEnd && p[k] != 0x20 { k &+= 1 }
+                            errorOut = .invalidRank(file: file, line: line,
+                                                    text: String(decoding: buf[rankStart..<k], as: UTF8.self))
+                            return
+                        }
+                        rank = rank &* 10 &+ d
+                        j &+= 1
+                    }
+                    if j < lineEnd { errorOut = .extraField(file: file, line: line); return }
+                    if rank > Int(Int32.max) {
                         errorOut = .invalidRank(file: file, line: line,
-                                                text: String(decoding: buf[rankStart..<k], as: UTF8.self))
+                                                text: String(decoding: buf[rankStart..<lineEnd], as: UTF8.self))
                         return
                     }
-                    rank = rank &* 10 &+ d
-                    j &+= 1
+                    starts.append(Int32(truncatingIfNeeded: tokenStart))
+                    fileRanks.append(Int32(truncatingIfNeeded: rank))
+                    lines.append(Int32(truncatingIfNeeded: line))
                 }
-                if j < lineEnd { errorOut = .extraField(file: file, line: line); return }
-                if rank > Int(Int32.max) {
-                    errorOut = .invalidRank(file: file, line: line,
-                                            text: String(decoding: buf[rankStart..<lineEnd], as: UTF8.self))
-                    return
-                }
-                starts.append(Int32(truncatingIfNeeded: tokenStart))
-                fileRanks.append(Int32(truncatingIfNeeded: rank))
-                lines.append(Int32(truncatingIfNeeded: line))
-            }
+                initialized = w
+            } }
         }
         if let e = errorOut { throw e }
         let count = starts.count
@@ -194,6 +221,7 @@ public struct TiktokenFile: Sendable, Equatable {
         self.offsets = offsets
 
         // Duplicate tokens.
+        guard checkDuplicateTokens else { return }
         var table = ByteSpanTable(capacity: count)
         let dup: (Int, Int)? = finalStorage.withUnsafeBufferPointer { s in
             offsets.withUnsafeBufferPointer { o in
@@ -294,12 +322,16 @@ private func base64Value(_ c: UInt8) -> Int {
     }
 }
 
-/// Decodes `p[start..<end]`; returns nil on success or the offset of the first bad byte.
-func decodeBase64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out: inout [UInt8]) -> Int? {
+/// Decodes `p[start..<end]` to `out + written` (advanced by the bytes written); returns nil on success or the
+/// offset of the first bad byte.
+func decodeBase64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out: UnsafeMutablePointer<UInt8>,
+                  _ written: inout Int) -> Int? {
     let n = end &- start
     if n == 0 { return nil }
     if n & 3 != 0 { return end }
     var i = start
+    var w = written
+    defer { written = w }
     while i < end {
         let last = i &+ 4 == end
         let a = base64Value(p[i]), b = base64Value(p[i &+ 1])
@@ -309,25 +341,75 @@ func decodeBase64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into out:
         if last && c2 == 0x3D {
             if c3 != 0x3D { return i &+ 3 }
             if b & 0xF != 0 { return i &+ 1 }      // non-canonical padding bits
-            out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
+            out[w] = UInt8(truncatingIfNeeded: a << 2 | b >> 4); w &+= 1
             return nil
         }
         let c = base64Value(c2)
         if c < 0 { return i &+ 2 }
         if last && c3 == 0x3D {
             if c & 0x3 != 0 { return i &+ 2 }
-            out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
-            out.append(UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2))
+            out[w] = UInt8(truncatingIfNeeded: a << 2 | b >> 4)
+            out[w &+ 1] = UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2); w &+= 2
             return nil
         }
         let d = base64Value(c3)
         if d < 0 { return i &+ 3 }
-        out.append(UInt8(truncatingIfNeeded: a << 2 | b >> 4))
-        out.append(UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2))
-        out.append(UInt8(truncatingIfNeeded: (c & 0x3) << 6 | d))
+        out[w] = UInt8(truncatingIfNeeded: a << 2 | b >> 4)
+        out[w &+ 1] = UInt8(truncatingIfNeeded: (b & 0xF) << 4 | c >> 2)
+        out[w &+ 2] = UInt8(truncatingIfNeeded: (c & 0x3) << 6 | d); w &+= 3
         i &+= 4
     }
     return nil
+}
+
+/// Base64 value of each byte; 0x40 for '=', 0x80 for the rest.
+private let base64Values: [UInt8] = (0..<256).map { c in
+    let v = base64Value(UInt8(c))
+    return v >= 0 ? UInt8(v) : c == 0x3D ? 0x40 : 0x80
+}
+
+/// The line at `i` if it is `base64 SP digits` followed by LF or the end, with canonical padding and a rank of
+/// at most 9 digits (`t`: `base64Values`): its token decoded to `out + written` (advanced), the offset after the line and
+/// the rank. Otherwise nil, with `written` unchanged, and the general code reads the line (and finds any error)
+/// as if this had not looked: what this accepts, it reads the same.
+@inline(__always)
+func fastLine(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ t: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>,
+              _ written: inout Int) -> (Int, Int32)? {
+    var q = i, w = written
+    // Whole quads of four base64 characters.
+    while q &+ 4 < n {
+        let a = t[Int(p[q])], b = t[Int(p[q &+ 1])], c = t[Int(p[q &+ 2])], d = t[Int(p[q &+ 3])]
+        if (a | b | c | d) & 0xC0 != 0 { break }
+        out[w] = a << 2 | b >> 4
+        out[w &+ 1] = (b & 0xF) << 4 | c >> 2
+        out[w &+ 2] = (c & 0x3) << 6 | d
+        w &+= 3; q &+= 4
+    }
+    // A padded last quad.
+    if q &+ 4 < n && p[q &+ 4] == 0x20 && p[q] != 0x20 {
+        let a = t[Int(p[q])], b = t[Int(p[q &+ 1])], c = t[Int(p[q &+ 2])], d = t[Int(p[q &+ 3])]
+        guard (a | b) & 0xC0 == 0, d == 0x40 else { return nil }
+        if c == 0x40 {
+            guard b & 0xF == 0 else { return nil }
+            out[w] = a << 2 | b >> 4; w &+= 1
+        } else {
+            guard c & 0xC0 == 0, c & 0x3 == 0 else { return nil }
+            out[w] = a << 2 | b >> 4; out[w &+ 1] = (b & 0xF) << 4 | c >> 2; w &+= 2
+        }
+        q &+= 4
+    }
+    guard q > i, q < n, p[q] == 0x20 else { return nil }
+    // Up to 9 digits (a tenth, and anything but LF or the end after them, is left to the general code).
+    var j = q &+ 1
+    var rank = 0
+    while j < n && j &- q <= 9 {
+        let d = p[j] &- 0x30
+        if d > 9 { break }
+        rank = rank &* 10 &+ Int(d); j &+= 1
+    }
+    guard j > q &+ 1, j == n || p[j] == 0x0A else { return nil }
+    written = w
+    return (j == n ? n : j &+ 1, Int32(truncatingIfNeeded: rank))
 }
 
 private let base64Alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

@@ -33,11 +33,11 @@ public typealias JSONIntercept = (_ outerKey: UnsafeBufferPointer<UInt8>, _ key:
 /// Immutable storage shared by every `JSONValue` of a document.
 @usableFromInline
 final class JSONStorage: Sendable {
-    @usableFromInline let bytes: [UInt8]
+    @usableFromInline let bytes: FileBytes
     @usableFromInline let nodes: [JSONNodeRecord]
     @usableFromInline let file: String?
 
-    init(bytes: [UInt8], nodes: [JSONNodeRecord], file: String?) {
+    init(bytes: FileBytes, nodes: [JSONNodeRecord], file: String?) {
         self.bytes = bytes
         self.nodes = nodes
         self.file = file
@@ -60,6 +60,11 @@ public struct JSONDocument: Sendable {
 
     /// Parses `bytes`, letting `intercept` consume chosen second-level values (see `JSONIntercept`).
     public init(bytes: [UInt8], file: String? = nil, intercept: JSONIntercept?) throws(JSONError) {
+        try self.init(bytes: FileBytes(bytes), file: file, intercept: intercept)
+    }
+
+    /// Parses `bytes` (a mapped file, `BinaryFile.map`), letting `intercept` consume chosen second-level values.
+    public init(bytes: FileBytes, file: String? = nil, intercept: JSONIntercept?) throws(JSONError) {
         var parser = JSONParser(file: file)
         parser.intercept = intercept
         let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONError) in try parser.parse(buf) }
@@ -82,7 +87,7 @@ public struct JSONDocument: Sendable {
     public var root: JSONValue { JSONValue(storage: storage, index: 0) }
 
     /// The raw input.
-    public var bytes: [UInt8] { storage.bytes }
+    public var bytes: [UInt8] { storage.bytes.bytes }
 
     /// The file name given at parse time.
     public var file: String? { storage.file }

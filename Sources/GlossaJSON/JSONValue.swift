@@ -37,7 +37,7 @@ public struct JSONValue: Sendable {
     }
 
     /// The raw source text of the value (numbers exactly as written, strings still escaped).
-    public var rawBytes: ArraySlice<UInt8> { storage.bytes[byteRange] }
+    public var rawBytes: ArraySlice<UInt8> { storage.bytes.withUnsafeBufferPointer { ArraySlice($0[byteRange]) } }
 
     // MARK: Scalars
 

@@ -65,6 +65,61 @@ import GlossaFormats
         #expect(throws: TiktokenError.duplicateTokenInList(rank: 2, firstRank: 0)) { try TiktokenFile(tokens: [[1], [2], [1]]) }
     }
 
+    /// The one-pass read of the usual line (`fastLine`) against the general code on generated files: tokens of
+    /// every padding, corrupted characters at every position (`=`, `*`, spaces, CR, LF, digits), ranks of 0–12
+    /// digits and past 2^31, CRLF and empty lines, no final LF, repeated tokens and ranks. Same file or same error.
+    @Test func fastLinesReadAsTheGeneralCode() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func below(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        func read(_ text: [UInt8], fast: Bool) -> String {
+            do {
+                let f = try TiktokenFile(bytes: text, file: "g.tiktoken", checkDuplicateTokens: true, fastLines: fast)
+                return "\(f.storage) \(f.offsets)"
+            } catch { return "error \(error)" }
+        }
+        let noise: [UInt8] = Array("=* \r\n09+/Aa".utf8)
+        for round in 0..<3000 {
+            var text: [UInt8] = []
+            let lines = 1 + below(6)
+            for r in 0..<lines {
+                let token = (0..<(1 + below(7))).map { _ in UInt8(below(below(2) == 0 ? 4 : 256)) }
+                var line = Array(try! TiktokenFile(tokens: [token]).serialized().dropLast(2))   // "base64 "
+                var rank = Array(String(below(8) == 0 ? r + below(3) : r).utf8)
+                switch below(10) {
+                case 0: rank = Array(String(repeating: "9", count: 8 + below(5)).utf8)
+                case 1: rank = Array("00\(r)".utf8)
+                case 2: rank = Array("2147483648".utf8)
+                case 3: rank = []
+                default: break
+                }
+                line += rank
+                if below(6) == 0 { line[below(line.count)] = noise[below(noise.count)] }
+                if below(12) == 0 { line.insert(noise[below(noise.count)], at: below(line.count + 1)) }
+                text += line
+                switch below(8) {
+                case 0: text += [0x0D, 0x0A]
+                case 1: text += [0x0A, 0x0A]
+                case 2 where r == lines - 1: break
+                default: text += [0x0A]
+                }
+            }
+            let general = read(text, fast: false)
+            #expect(read(text, fast: true) == general, "round \(round): \(String(decoding: text, as: UTF8.self))")
+        }
+    }
+
+    /// Without the duplicate check every other check is made, and repeated tokens are read as they are.
+    @Test func uncheckedDuplicatesStillCheckTheRest() throws {
+        let f = try TiktokenFile(bytes: Array("IQ== 0\nIQ== 1\n".utf8), file: "r.tiktoken", checkDuplicateTokens: false)
+        #expect(f.count == 2 && f.token(rank: 1) == [0x21])
+        #expect(throws: TiktokenError.duplicateRank(file: "r.tiktoken", line: 2, rank: 0, firstLine: 1)) {
+            try TiktokenFile(bytes: Array("IQ== 0\nIg== 0\n".utf8), file: "r.tiktoken", checkDuplicateTokens: false)
+        }
+    }
+
     @Test func base64AllLengths() throws {
         // Tokens of length 0...7 with every padding case; written, then read back.
         var tokens: [[UInt8]] = []

@@ -27,7 +27,7 @@ import GlossaJSON
 
     /// Which of vocab and merges the scan took (nil when the document does not parse).
     func scanned(_ bytes: [UInt8], earlyMerges: Bool? = nil) -> (vocab: Bool, merges: Bool)? {
-        let scan = HFModelScan(document: bytes, earlyMerges: earlyMerges)
+        let scan = HFModelScan(document: FileBytes(bytes), earlyMerges: earlyMerges)
         guard (try? JSONDocument(bytes: bytes, intercept: scan.intercept)) != nil else { return nil }
         return (scan.vocab != nil, scan.merges != nil)
     }

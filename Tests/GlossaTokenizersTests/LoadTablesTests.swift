@@ -1,4 +1,6 @@
 import Testing
+import GlossaFormats
+import GlossaJSON
 @testable import GlossaTokenizers
 
 /// The structures built while a tokenizer file loads, each against its plain version.
@@ -98,6 +100,64 @@ import Testing
             guard case .bpe(let a) = scanned.model, case .bpe(let b) = general.model else { Issue.record("not BPE"); return }
             #expect(a.lookup.allEntries.elementsEqual(b.lookup.allEntries, by: ==), "round \(round): \(vocab)")
             #expect(a.lookup.entryCount == b.lookup.entryCount)
+        }
+    }
+
+    /// A rank file is parsed without `TiktokenFile`'s duplicate check (the lookup table finds repeats): a repeated
+    /// token gives the same error as the check, also where an encoding error would otherwise come first.
+    @Test func repeatedTokensInARankFileGiveTheParsersError() throws {
+        let text = Array("IQ== 0\nIg== 1\n\nIQ== 2\n".utf8)
+        for (file, encoding) in [("r_cl100k_base.tiktoken", nil), ("r.tiktoken", nil), ("r.tiktoken", "no_such_encoding"),
+                                 ("r.tiktoken", "cl100k_base")] as [(String, String?)] {
+            var expected = ""
+            do { _ = try TiktokenFile(bytes: text, file: file) } catch { expected = error.description }
+            #expect(expected == "\(file):4: duplicate token (first on line 1)")
+            #expect(throws: TokenizerError.malformed(file: nil, field: "", reason: expected), "\(file) \(encoding ?? "-")") {
+                try Tokenizer.fromTiktoken(bytes: text, file: file, encoding: encoding)
+            }
+        }
+        // Without repeats, the encoding errors are as before.
+        #expect(throws: TokenizerError.self) { try Tokenizer.fromTiktoken(bytes: Array("IQ== 0\n".utf8), file: "r.tiktoken", encoding: nil) }
+    }
+
+    /// The spelled vocabulary of a rank file (bytes in the GPT-2 alphabet, runs of `!`...`~` copied eight at a
+    /// time) against a byte-by-byte spelling: every byte value, printable runs across the eight-byte words.
+    @Test func rankFileSpellingsMatchTheAlphabet() throws {
+        var rng = BacktrackingTests.Rng(s: 17)
+        let alphabet = ByteLevelAlphabet.gpt2
+        var seen = Set<[UInt8]>()
+        var tokens: [[UInt8]] = (0..<256).map { [UInt8($0)] }
+        tokens.forEach { seen.insert($0) }
+        while tokens.count < 3000 {
+            let t = (0..<(1 + rng.below(40))).map { _ in UInt8(rng.below(3) == 0 ? rng.below(256) : 0x21 + rng.below(94)) }
+            if seen.insert(t).inserted { tokens.append(t) }
+        }
+        let enc = TiktokenEncoding(name: "cl100k_base", pattern: try #require(TiktokenEncoding.named("cl100k_base", rankCount: 0)).pattern,
+                                   specialTokens: [])
+        let tok = try Tokenizer.fromRanks(tokens, encoding: enc, source: .tiktoken(encoding: "cl100k_base"))
+        guard case .bpe(let m) = tok.model else { Issue.record("not BPE"); return }
+        for (id, t) in tokens.enumerated() {
+            var spelled: [UInt8] = []
+            for b in t { spelled += Array(String(Character(Unicode.Scalar(alphabet.byteToScalar[Int(b)])!)).utf8) }
+            #expect(m.vocabulary.token(Int32(id)) == spelled, "token \(t)")
+            #expect(m.vocabulary.id(of: spelled) == Int32(id))
+        }
+    }
+
+    /// `Tokenizer.load(path:)` maps the file (`BinaryFile.map`); the tokenizer is the one read from the file's
+    /// bytes in memory: vocabulary, lookup, merges and ids, for a `tokenizer.json` and a rank file.
+    @Test func mappedFileLoadsAsTheReadBytes() throws {
+        for (rel, fromBytes) in [("llama3.2/tokenizer.json", { (b: [UInt8], p: String) throws -> Tokenizer in try HuggingFaceReader.read(bytes: b, file: p) }),
+                                 ("cl100k_base/cl100k_base.tiktoken", { (b: [UInt8], p: String) throws -> Tokenizer in try Tokenizer.fromTiktoken(bytes: b, file: p, encoding: nil) })] {
+            let path = TestPaths.tokenizer(rel)
+            let mapped = try Tokenizer.load(path: path)
+            let read = try fromBytes(try BinaryFile.read(path), path)
+            guard case .bpe(let a) = mapped.model, case .bpe(let b) = read.model else { Issue.record("not BPE"); return }
+            #expect(a.vocabulary.tokens == b.vocabulary.tokens, "\(rel)")
+            #expect(a.lookup.allEntries.elementsEqual(b.lookup.allEntries, by: ==), "\(rel)")
+            #expect(a.merges.elementsEqual(b.merges, by: ==), "\(rel)")
+            let text = "Mapped files load as read ones: naïve café, 12345, ünïcödé — 中文 😀\n"
+            #expect(try mapped.encode(text).ids == read.encode(text).ids, "\(rel)")
         }
     }
 }

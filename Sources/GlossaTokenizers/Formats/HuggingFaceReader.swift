@@ -8,6 +8,11 @@ enum HuggingFaceReader {
     ///   everything through the general parser (the reference the scan is tested against).
     /// - Parameter earlyMerges: see `HFModelScan.init`.
     static func read(bytes: [UInt8], file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
+        try read(bytes: FileBytes(bytes), file: file, scanModel: scanModel, earlyMerges: earlyMerges)
+    }
+
+    /// As `read(bytes:file:scanModel:earlyMerges:)` for a mapped file (`BinaryFile.map`).
+    static func read(bytes: FileBytes, file: String?, scanModel: Bool = true, earlyMerges: Bool? = nil) throws(TokenizerError) -> Tokenizer {
         do {
             let scan = scanModel ? HFModelScan(document: bytes, earlyMerges: earlyMerges) : nil
             let doc = try JSONDocument(bytes: bytes, file: file, intercept: scan?.intercept)
@@ -326,8 +331,8 @@ enum HuggingFaceReader {
     /// count.
     static func readMerges(_ mv: JSONValue, vocab: Vocabulary, prefixLen: Int, scan: HFModelScan? = nil,
                            alongside: (@Sendable () -> Void)? = nil) throws -> [(Int32, Int32, Int32)] {
-        // Byte spans (start << 32 | end): "left right" in `lefts` (with `rights` = -2), or the pair form
-        // ["left", "right"] in `lefts` and `rights`; -1 for the merges left to the general reader.
+        // Byte spans (start << 32 | end): "left right" in `lefts` (with `rights` = -2, or empty for all), or the
+        // pair form ["left", "right"] in `lefts` and `rights`; -1 for the merges left to the general reader.
         let lefts: [Int64], rights: [Int64], items: [JSONValue]?
         if mv.isElided, let scan, let sm = scan.merges, sm.offset == mv.byteRange.lowerBound {
             (lefts, rights, items) = (sm.lefts, sm.rights, nil)
@@ -346,14 +351,18 @@ enum HuggingFaceReader {
         }
         let n = lefts.count
         let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
-        let out = UnsafeMutableBufferPointer<(Int32, Int32, Int32)>.allocate(capacity: n)
-        adviseHugePages(out.baseAddress, bytes: n &* MemoryLayout<(Int32, Int32, Int32)>.stride)
-        defer { out.deallocate() }
+        // Filled in place and returned (a copy of a buffer was 3 MB more fresh memory); entries are all set
+        // unless a merge fails, and then this is not returned.
+        var result = [(Int32, Int32, Int32)](unsafeUninitializedCapacity: n) { buf, count in
+            adviseHugePages(buf.baseAddress, bytes: n &* MemoryLayout<(Int32, Int32, Int32)>.stride)
+            count = n
+        }
         let failures = UnsafeMutableBufferPointer<(index: Int, outcome: MergeOutcome)?>.allocate(capacity: blocks)
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
         let resolver = MergeResolver(vocab.index, prefixLen: prefixLen)
-        mv.withDocumentBytes { doc in
+        let pairForm = !rights.isEmpty
+        result.withUnsafeMutableBufferPointer { out in mv.withDocumentBytes { doc in
             (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
                 let bytes = SplitBytes(first: doc, second: side)
                 let shared = UncheckedBox((out, failures))
@@ -365,7 +374,7 @@ enum HuggingFaceReader {
                     defer { cache.deallocate() }
                     var guess = -1
                     for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
-                        let sp = lefts[i], rp = rights[i]
+                        let sp = lefts[i], rp = pairForm ? rights[i] : -2
                         if sp < 0 { continue }
                         let outcome = rp == -2 ? resolver.split(bytes.slice(sp), key, &guess, cache)
                             : resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess, cache)
@@ -398,7 +407,7 @@ enum HuggingFaceReader {
                     out[i] = (l, r, mm)
                 }
             }
-        }
+        } }
         if let (i, outcome) = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }) {
             let path = items?[i].path ?? "\(mv.path)[\(i)]"
             switch outcome {
@@ -410,7 +419,7 @@ enum HuggingFaceReader {
                 throw TokenizerError.malformed(file: nil, field: path, reason: "merge must be \"left right\" or [left, right]")
             }
         }
-        return Array(out)
+        return result
     }
 
     enum MergeOutcome { case merge(Int32, Int32, Int32), malformed, missing(String), missingMerged(String) }

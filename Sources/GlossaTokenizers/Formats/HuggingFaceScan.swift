@@ -10,9 +10,10 @@ import GlossaJSON
 /// Spans address the document and a side buffer (one per value) as one space: offsets at or past the document's
 /// length fall in the side buffer, which holds the decoded form of strings with escapes.
 ///
-/// Once the vocabulary is scanned, its tables are built on another thread while the parser goes on (to the
-/// merges, which follow it in the files `tokenizers` writes). In a large document the merges are scanned on
-/// another thread from the start (`EarlyMerges`), while the parser reads the vocabulary.
+/// Once the vocabulary is scanned, its table is built on the parser's thread (the merges need it first) and its
+/// byte-level lookup on another, before the parser goes on (to the merges, which follow it in the files
+/// `tokenizers` writes). In a large document the merges are scanned on another thread from the start
+/// (`EarlyMerges`), while the parser reads the vocabulary and builds its table.
 final class HFModelScan {
     struct VocabEntry { var start: Int32; var len: Int32; var id: Int32 }
     struct Vocab {
@@ -26,7 +27,8 @@ final class HFModelScan {
         var offset: Int
         /// (start << 32 | end) of "left right", or of left in the pair form.
         var lefts: [Int64]
-        /// -2 for "left right"; the right string's span in the pair form.
+        /// -2 for "left right"; the right string's span in the pair form. Empty when every merge is
+        /// "left right" (as in the files `tokenizers` writes): 2 MB of -2 was fresh memory to fault in.
         var rights: [Int64]
     }
 
@@ -39,12 +41,12 @@ final class HFModelScan {
     private(set) var mergesSide: [UInt8] = []
     private var tables: VocabTables?
     /// The document being parsed (kept for the background build, which outlives the parser's buffer access).
-    private let document: [UInt8]
+    private let document: FileBytes
     private let early: EarlyMerges?
 
     /// - Parameter earlyMerges: scan the merges on another thread from the start; nil: for documents of 1 MB
     ///   and more when there is more than one processor (tests force either).
-    init(document: [UInt8], earlyMerges: Bool? = nil) {
+    init(document: FileBytes, earlyMerges: Bool? = nil) {
         self.document = document
         let useEarly = earlyMerges ?? (document.count >= 1 << 20 && Tokenizer.processorCount > 1)
         early = useEarly ? EarlyMerges(document) : nil
@@ -75,7 +77,7 @@ final class HFModelScan {
                     }
                 }
             } : nil
-            tables = VocabTables(byteLevelLookup: mentionsByteLevel, lookup: lookup) {
+            tables = VocabTables(byteLevelLookup: mentionsByteLevel, lookup: lookup, onCaller: true) {
                 try document.withUnsafeBufferPointer { doc in
                     try side.withUnsafeBufferPointer { side in
                         try HuggingFaceReader.vocabTable(v.entries, ordered: v.ordered, maxId: v.maxId,
@@ -197,7 +199,7 @@ final class HFModelScan {
         let p = doc.baseAddress!, n = doc.count
         var side: [UInt8] = []
         var lefts: [Int64] = [], rights: [Int64] = []
-        lefts.reserveCapacity((n &- offset) / 16); rights.reserveCapacity((n &- offset) / 16)
+        lefts.reserveCapacity((n &- offset) / 16)
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x5D {
@@ -206,7 +208,8 @@ final class HFModelScan {
         while i < n {
             if p[i] == 0x22 {
                 guard let s = string(doc, i, &side) else { break }
-                lefts.append(pack(s)); rights.append(-2)
+                lefts.append(pack(s))
+                if !rights.isEmpty { rights.append(-2) }
                 i = s.next
             } else if p[i] == 0x5B {
                 guard let a = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
@@ -214,6 +217,7 @@ final class HFModelScan {
                 guard i < n, p[i] == 0x2C, let b = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
                 i = JSONScan.skipWhitespace(p, n, b.next)
                 guard i < n, p[i] == 0x5D else { break }
+                if rights.isEmpty { rights = [Int64](repeating: -2, count: lefts.count) }
                 lefts.append(pack(a)); rights.append(pack(b))
                 i &+= 1
             } else {
@@ -241,7 +245,7 @@ final class EarlyMerges: @unchecked Sendable {
     private var offset = -1
     private var merges: HFModelScan.ScannedMerges?
 
-    init(_ document: [UInt8]) {
+    init(_ document: FileBytes) {
         located.enter(); scanned.enter()
         DispatchQueue.global().async { [self] in
             document.withUnsafeBufferPointer { doc in
@@ -306,8 +310,8 @@ struct SplitBytes: @unchecked Sendable {
     }
 }
 
-/// A vocabulary's tables built on another thread: the table first (the merges need it), then, if asked for,
-/// the byte-level lookup (`ByteLevelLookup.make`). Each getter waits for its own value.
+/// A vocabulary's tables: the table first (the merges need it), then, if asked for, the byte-level lookup
+/// (`ByteLevelLookup.make`), on other threads or the table on the caller's. Each getter waits for its own value.
 final class VocabTables: @unchecked Sendable {
     private let tableReady = DispatchGroup(), lookupReady = DispatchGroup()
     /// Each written once by the task before it leaves its group; read only after waiting on that group,
@@ -317,8 +321,11 @@ final class VocabTables: @unchecked Sendable {
     let buildsByteLevelLookup: Bool
 
     /// - Parameter lookup: builds the byte-level lookup without the table, on a task of its own; nil: built from
-    ///   the table after it, on the table's task.
-    init(byteLevelLookup: Bool, lookup buildLookup: (@Sendable () -> ByteTable)? = nil,
+    ///   the table after it, on another task.
+    /// - Parameter onCaller: build the table on this thread before returning (the lookup's task already
+    ///   started). A caller that needs the table next does better to build it than to wait: a task queued
+    ///   behind other running tasks got a core only once one of them ended, while the caller sat idle.
+    init(byteLevelLookup: Bool, lookup buildLookup: (@Sendable () -> ByteTable)? = nil, onCaller: Bool = false,
          table build: @escaping @Sendable () throws -> ByteTable) {
         buildsByteLevelLookup = byteLevelLookup
         tableReady.enter()
@@ -329,13 +336,25 @@ final class VocabTables: @unchecked Sendable {
                 lookupReady.leave()
             }
         }
-        DispatchQueue.global().async { [self] in
+        let fromTable = byteLevelLookup && buildLookup == nil
+        let buildTable = { @Sendable [self] () -> Result<ByteTable, any Error> in
             let t = Result { try build() }
             table = t
             tableReady.leave()
-            guard byteLevelLookup, buildLookup == nil else { return }
+            return t
+        }
+        let lookupFromTable = { @Sendable [self] (t: Result<ByteTable, any Error>) in
             if case .success(let vocab) = t { lookup = ByteLevelLookup.make(Vocabulary(table: vocab)) }
             lookupReady.leave()
+        }
+        if onCaller {
+            let t = buildTable()
+            if fromTable { DispatchQueue.global().async { lookupFromTable(t) } }
+        } else {
+            DispatchQueue.global().async {
+                let t = buildTable()
+                if fromTable { lookupFromTable(t) }
+            }
         }
     }
 

@@ -78,8 +78,8 @@ extension Tokenizer {
                 throw .io(path: path, reason: "directory holds no tokenizer.json, encoder.json, tokenizer.model or .tiktoken file")
             }
         }
-        let bytes: [UInt8]
-        do { bytes = try BinaryFile.read(p) } catch { throw .io(path: p, reason: error.description) }
+        let bytes: FileBytes
+        do { bytes = try BinaryFile.map(p) } catch { throw .io(path: p, reason: error.description) }
         let name = FileSystem.baseName(p)
         if name == "encoder.json" {
             return try fromGPT2(encoderJSON: p, vocabBPE: FileSystem.dirName(p) + "/vocab.bpe")
@@ -88,7 +88,7 @@ extension Tokenizer {
             return try HuggingFaceReader.read(bytes: bytes, file: p)
         }
         if bytes.first == 0x0A {   // protobuf field 1 (pieces), length-delimited: a SentencePiece ModelProto
-            return try fromSentencePiece(bytes: bytes, file: p)
+            return try fromSentencePiece(bytes: bytes.bytes, file: p)
         }
         return try fromTiktoken(bytes: bytes, file: p, encoding: encoding)
     }
@@ -112,21 +112,36 @@ extension Tokenizer {
     }
 
     public static func fromTiktoken(bytes: [UInt8], file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
+        try fromTiktoken(bytes: FileBytes(bytes), file: file, encoding: encoding)
+    }
+
+    /// As `fromTiktoken(bytes:file:encoding:)` for a mapped file (`BinaryFile.map`).
+    static func fromTiktoken(bytes: FileBytes, file: String, encoding: String?) throws(TokenizerError) -> Tokenizer {
         warmClassTables()
         let ranks: TiktokenFile
-        do { ranks = try TiktokenFile(bytes: bytes, file: file) } catch {
+        // Repeated tokens are found by the lookup table `fromRanks` builds anyway (a second table here was an
+        // eighth of the load); the file is parsed again with the check only to report one, as `TiktokenFile`
+        // words it, and before any error that would come after the parse.
+        do { ranks = try TiktokenFile(bytes: bytes, file: file, checkDuplicateTokens: false) } catch {
             throw .malformed(file: nil, field: "", reason: error.description)
         }
+        let reportRepeats = { () throws(TokenizerError) -> Void in
+            do { _ = try TiktokenFile(bytes: bytes, file: file, checkDuplicateTokens: true) } catch {
+                throw .malformed(file: nil, field: "", reason: "\(error)")
+            }
+        }
         guard let encName = encoding ?? inferEncoding(file) else {
+            try reportRepeats()
             throw .invalidArgument("\(file): cannot tell which tiktoken encoding this rank file uses; pass --encoding (one of \(TiktokenEncoding.knownNames.joined(separator: ", ")))")
         }
         var config: JSONValue?
         let cfgPath = FileSystem.dirName(file) + "/tokenizer_config.json"
         if encName == "llama3", FileSystem.exists(cfgPath) { config = try? JSONDocument(contentsOfFile: cfgPath).root }
         guard let enc = TiktokenEncoding.named(encName, rankCount: ranks.count, config: config) else {
+            try reportRepeats()
             throw .invalidArgument("unknown tiktoken encoding \"\(encName)\" (known: \(TiktokenEncoding.knownNames.joined(separator: ", ")))")
         }
-        return try fromRanks(ranks, encoding: enc, source: .tiktoken(encoding: encName))
+        return try fromRanks(ranks, encoding: enc, source: .tiktoken(encoding: encName), repeats: reportRepeats)
     }
 
     /// A byte-level tokenizer with tiktoken semantics from tokens in rank order.
@@ -136,45 +151,70 @@ extension Tokenizer {
         return try fromRanks(file, encoding: encoding, source: source)
     }
 
-    static func fromRanks(_ ranks: TiktokenFile, encoding: TiktokenEncoding, source: TokenizerSource) throws(TokenizerError) -> Tokenizer {
+    /// - Parameter repeats: throws the error for repeated tokens when `ranks` was read without checking for them
+    ///   (the lookup table finds them); nil when it was checked.
+    static func fromRanks(_ ranks: TiktokenFile, encoding: TiktokenEncoding, source: TokenizerSource,
+                          repeats: (() throws(TokenizerError) -> Void)? = nil) throws(TokenizerError) -> Tokenizer {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
         let n = ranks.count
-        // Each byte's spelling in the GPT-2 alphabet (1 or 2 UTF-8 bytes).
-        var spell = [(UInt8, UInt8, Int)](repeating: (0, 0, 0), count: 256)
+        // Each byte's spelling in the GPT-2 alphabet: 1 or 2 UTF-8 bytes (the first in the low byte), and its length.
+        var spell = [UInt16](repeating: 0, count: 256), spellLength = [UInt8](repeating: 0, count: 256)
         for b in 0..<256 {
             var u: [UInt8] = []
             UTF8Scan.append(alphabet.byteToScalar[b], to: &u)
-            spell[b] = (u[0], u.count > 1 ? u[1] : 0, u.count)
+            spell[b] = UInt16(u[0]) | (u.count > 1 ? UInt16(u[1]) << 8 : 0)
+            spellLength[b] = UInt8(u.count)
         }
+        // `!`...`~` spell themselves (checked, not assumed): eight such bytes are copied at once.
+        let printableSelf = (0x21...0x7E).allSatisfy { spell[$0] == UInt16($0) && spellLength[$0] == 1 }
         // The two tables are independent: the spelled one is built on another thread meanwhile.
-        let spelledTask = VocabTables(byteLevelLookup: false) { [spell] in
+        let spelledTask = VocabTables(byteLevelLookup: false) { [spell, spellLength] in
             var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
-            let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536)
+            let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536 + 8)
             defer { buf.deallocate() }
             ranks.storage.withUnsafeBufferPointer { st in
-                ranks.offsets.withUnsafeBufferPointer { off in spelled.fill { spelled in
-                    for r in 0..<n {
-                        var k = 0
-                        for b in UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]).prefix(65536) {
-                            let sp = spell[Int(b)]
-                            buf[k] = sp.0
-                            if sp.2 == 2 { buf[k &+ 1] = sp.1 }
-                            k &+= sp.2
+                ranks.offsets.withUnsafeBufferPointer { off in spell.withUnsafeBufferPointer { spell in
+                    spellLength.withUnsafeBufferPointer { spellLength in spelled.fill { spelled in
+                        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highs: UInt64 = 0x8080_8080_8080_8080
+                        let base = st.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                        for r in 0..<n {
+                            let src = base + Int(off[r])
+                            let len = min(Int(off[r + 1]) &- Int(off[r]), 65536)
+                            var i = 0, k = 0
+                            while i < len {
+                                if printableSelf && i &+ 8 <= len {
+                                    let x = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                                    // High bit of each byte outside 0x21...0x7E (no carries between bytes).
+                                    let outside = (((x & lows) &+ 0x0101_0101_0101_0101) | x
+                                                   | ~((x & lows) &+ 0x5F5F_5F5F_5F5F_5F5F)) & highs
+                                    if outside == 0 {
+                                        UnsafeMutableRawPointer(buf + k).storeBytes(of: x, as: UInt64.self)
+                                        i &+= 8; k &+= 8
+                                        continue
+                                    }
+                                }
+                                let b = Int(src[i])
+                                let sp = spell[b]
+                                buf[k] = UInt8(truncatingIfNeeded: sp); buf[k &+ 1] = UInt8(truncatingIfNeeded: sp &>> 8)
+                                k &+= Int(spellLength[b]); i &+= 1
+                            }
+                            spelled.append(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
                         }
-                        spelled.append(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
-                    }
+                    } }
                 } }
             }
             return spelled
         }
         var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
+        var repeated = false
         ranks.storage.withUnsafeBufferPointer { st in
             ranks.offsets.withUnsafeBufferPointer { off in lookup.fill { lookup in
-                for r in 0..<n {
-                    lookup.append(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r))
+                for r in 0..<n where !lookup.append(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r)) {
+                    repeated = true
                 }
             } }
         }
+        if repeated, let repeats { try repeats() }
         let spelled: ByteTable
         do { spelled = try spelledTask.vocabularyTable() } catch { throw .malformed(file: nil, field: "ranks", reason: "\(error)") }
         let model = try BPEModel(vocabulary: Vocabulary(table: spelled), lookup: lookup, byteLevel: true,
