@@ -212,18 +212,28 @@ public struct PieceScanner {
             guard i &+ 1 < n, p[i &+ 1] < 0x80 else { return general(at: i) }
             let c1 = ascii[Int(p[i &+ 1])]
             // Before a non-space, a newline is `\s*[\r\n]` and a space before a digit is `\s`; a space before
-            // punctuation starts ` ?[^\s\p{L}\p{N}]+` (below). Letters were taken above.
-            if b == 0x0A { return c1 & SC.space == 0 ? i &+ 1 : general(at: i) }
+            // punctuation starts ` ?[^\s\p{L}\p{N}]+` (below). Letters were taken above; before another
+            // space only the whitespace alternatives are left.
+            if b == 0x0A { return c1 & SC.space == 0 ? i &+ 1 : whitespaceEnd(at: i) }
             if c1 & SC.number != 0 { return i &+ 1 }
+            if c1 & SC.space != 0 { return whitespaceEnd(at: i) }
             if c1 & other != 0 { return general(at: i) }
         } else if cb & other != 0 {
-            return general(at: i)
+            // Letters and digits were taken above: a tab, `\r`, `\v` or `\f` (no letters follow).
+            return cb & SC.space != 0 ? whitespaceEnd(at: i) : general(at: i)
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*` (o200k: `[\r\n/]*`), ASCII punctuation from `b` or the byte after a space.
         j = b == 0x20 ? i &+ 2 : i &+ 1
         while j < n && p[j] < 0x80 && ascii[Int(p[j])] & other == 0 { j &+= 1 }
         if j < n && p[j] >= 0x80 { return general(at: i) }
         return scanner.runNewlines(j, slash: known == .o200k)
+    }
+
+    /// The whitespace alternatives at `i`, where no earlier alternative matches (indentation and blank lines:
+    /// the general scanner tried every letter alternative first, at ≈ 170 instructions a piece).
+    @inlinable @inline(__always)
+    func whitespaceEnd(at i: Int) -> Int {
+        scanner.whitespaceEnd(i, newlines: true, possessiveEnd: known == .cl100kPossessive)
     }
 
     /// `end(at:)` by the general scanner alone.

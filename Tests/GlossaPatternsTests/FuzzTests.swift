@@ -186,7 +186,11 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
                  // The ASCII shortcuts for prefixes, digits, punctuation, spaces and newlines, and their edges.
                  "(ab", "(AB", "(ABc", "\u{0}ab", "\tab", ".\n/", ".\n\n", " (", " (x", " 12", "1234", "12é", "1\u{663}",
                  "\u{663}1", "\n.", "\nab", "\n\u{3000}", "\n ", " '", "''", "'s", "(1", "(é", " .é", "!!", ". ", "x/\n/",
-                 " \u{A0}", "-\r\n", "\"", "'(", "a'", "(\u{17F}"]
+                 " \u{A0}", "-\r\n", "\"", "'(", "a'", "(\u{17F}",
+                 // Whitespace runs (the ASCII shortcut's `whitespaceEnd`): indentation, blank lines, mixed runs.
+                 "  ", "   x", "\t\t", "\t\tx", "\n\n", "\n \n", " \n", "\r\n\r\n", "\t \n ", " \t", "\u{B}\u{C}",
+                 "\r", "\r ", "  \u{A0}", "\u{A0}\u{A0}", "\n\u{3000}x", " \u{2028}", "    \n", "  1", "\t1", "\t(",
+                 "\t'", " \u{85}", "\u{C}x"]
     for k in 0..<fuzzCount() {
         var text = FuzzText.make(&rng, maxLen: k % 10 == 0 ? 80 : 24)
         if k % 2 == 0 { for _ in 0..<(rng.next() % 6) { text += words[Int(rng.next() % UInt64(words.count))] } }
