@@ -55,6 +55,20 @@ public enum UTF8Scan {
                     continue
                 }
                 if len == 0 { return i }
+                if len == 3 && i &+ 8 <= n {
+                    // Runs of 3-byte characters (CJK, kana, Indic): two per 64-bit load, both leads E1–EC or
+                    // EE–EF (any continuation byte follows them; E0 and ED take the check below). Chinese
+                    // text: ≈ 20 → 7 instructions a character.
+                    let from = i
+                    while i &+ 8 <= n {
+                        let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                        if x & 0x0000_C0C0_F0C0_C0F0 != 0x0000_8080_E080_80E0 { break }
+                        let ok = (0xDFFE as UInt64) &>> (x & 0x0F) & (0xDFFE as UInt64) &>> ((x &>> 24) & 0x0F)
+                        if ok & 1 == 0 { break }
+                        i &+= 6
+                    }
+                    if i != from { continue }
+                }
                 let b1 = UInt64((w >> 8) & 0xFF)
                 let mask = UInt32(truncatingIfNeeded: info >> 32)
                 // b1 within [lo, lo + range]: one unsigned compare after subtracting lo.
