@@ -175,6 +175,20 @@ final class IdsPathTests: XCTestCase {
             if !check(Array(b.dropLast()) + [UInt8(r.below(256))]) { return }
         }
         XCTAssertGreaterThan(found, 50_000, file: file, line: line)
+        // `char3`: for every lead E0–EF with two continuation bytes, the table's id of those bytes or -1.
+        var chars = 0
+        for k in 0..<(1 << 16) {
+            let b: [UInt8] = [0xE0 | UInt8(k >> 12), 0x80 | UInt8((k >> 6) & 0x3F), 0x80 | UInt8(k & 0x3F)]
+            let (w0, w1) = words(b)
+            XCTAssertEqual(WholeTokenTable.char3Index(w0), k, file: file, line: line)
+            let id = table.find(w0, w1, 3, hash: PieceMemo.hash(w0, w1))
+            if Int(table.char3[k]) != id { return XCTFail("\(rel) \(b): char3 \(table.char3[k]), table \(id)", file: file, line: line) }
+            if id >= 0 { chars += 1 }
+        }
+        XCTAssertGreaterThan(chars, 500, file: file, line: line)
+        for b: [UInt8] in [[0xE4, 0xB8, 0x2D], [0xE4, 0x38, 0xAD], [0xD0, 0xB8, 0xAD], [0xF0, 0x9F, 0x98], [0x61, 0x62, 0x63]] {
+            XCTAssertNil(WholeTokenTable.char3Index(words(b).0), "\(b)", file: file, line: line)
+        }
         let alphabets: [[UInt8]] = [Array(0...255), Array("abcdefghijklmnopqrstuvwxyz ".utf8), Array(" \n\t0123456789.,;:-_=+*#".utf8),
                                     Array("aeé中文\u{0}x ".utf8), [0x20, 0x61, 0x62, 0x0A],
                                     // English-like: a space, then letters of both cases (the byte-pair table's pairs).

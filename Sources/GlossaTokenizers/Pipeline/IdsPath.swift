@@ -215,7 +215,12 @@ struct IdsPath: Sendable {
                         long(s, n)
                         return
                     }
-                    if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
+                    if b &- a == 3 && trusted, let whole, let k = WholeTokenTable.char3Index(UInt64(p[a]) | UInt64(p[a &+ 1]) &<< 8 | UInt64(p[a &+ 2]) &<< 16),
+                       whole.char3[k] >= 0 {
+                        // One CJK character that is a token (most parts): its id, without hash or probe.
+                        out[kp.pointee] = whole.char3[k]
+                        kp.pointee &+= 1
+                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1
                 }
                 memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
