@@ -71,3 +71,32 @@ private func check(_ bytes: [UInt8]) -> Bool {
     }
     #expect(mismatches == 0)
 }
+
+/// Runs of 2-byte characters (validated four at a time): every lead C0–DF in each slot of a group, with
+/// second bytes at the bounds of the continuation range, and corruptions at every position of a run.
+@Test func utf8ValidationTwoByteRuns() {
+    let seconds: [UInt8] = [0x7F, 0x80, 0xBF, 0xC0]
+    let run: [UInt8] = Array("приветمرحبا".utf8)
+    var mismatches = 0
+    for lead in UInt8(0xC0)...0xDF {
+        for second in seconds {
+            for slot in 0..<4 {
+                var group: [UInt8] = [0xD0, 0xBF, 0xD1, 0x80, 0xD0, 0xB8, 0xD0, 0xB2]
+                group[2 * slot] = lead; group[2 * slot + 1] = second
+                for text in [group + run, run + group + run, [0x61] + group + group, run + group] where !check(text) {
+                    mismatches += 1
+                }
+            }
+        }
+    }
+    #expect(mismatches == 0)
+    let text = Array(String(repeating: "русский текст العربية", count: 3).utf8)
+    for k in 0..<text.count {
+        for v: UInt8 in [0x00, 0x41, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xFF] {
+            var b = text
+            b[k] = v
+            if !check(b) || !check(Array(b.prefix(k + 1))) { mismatches += 1 }
+        }
+    }
+    #expect(mismatches == 0)
+}
