@@ -89,11 +89,6 @@ struct IdsPath: Sendable {
                                           _ o: UnsafeMutablePointer<Int32>) -> Int {
             guard let byteIds else { return general(p, n, o) }
             if byRank {
-                // Non-Latin misses of 9–16 bytes (Cyrillic, Arabic, Indic words, CJK parts of three or more
-                // characters) go to the backtracking encoder once it is built: fewer instructions, D1 misses
-                // and mispredicted branches than the merge (callgrind, o200k, Chinese: 198 → 182 M
-                // instructions a repetition; `multi_nonlatin_mix` 110 → 95 M).
-                if n > 8 && (p[0] | p[1]) & 0x80 != 0, let c = direct(p, n, o) { return c }
                 return whole!.mergeByRank(w0, w1, n, byteIds: byteIds, ids: o, bounds: memo.symEnds, ranks: memo.symRanks)
             }
             if lookupFirst {
@@ -104,6 +99,15 @@ struct IdsPath: Sendable {
             let c = model.mergeBytes(p, n, byteIds: byteIds, ids: ids, ends: memo.symEnds, memo: pairMemo)
             o.update(from: ids, count: c)
             return c
+        }
+
+        /// Non-Latin misses of 9–16 bytes of rank files (Cyrillic, Arabic, Indic words, CJK parts of three or
+        /// more characters) go to the backtracking encoder once it is built: fewer instructions, D1 misses and
+        /// mispredicted branches than `mergeByRank` (callgrind, o200k, Chinese: 198 → 182 M instructions a
+        /// repetition; `multi_nonlatin_mix` 110 → 95 M). Out of line and not in `shortPiece`: there it made
+        /// `mergeByRank` a call for every English miss.
+        @inline(never) func byEncoder(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
+            direct(p, n, o)
         }
 
         @inline(__always) func short(_ s: Int, _ n: Int) {
@@ -138,7 +142,8 @@ struct IdsPath: Sendable {
                 kp.pointee &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
                 return
             }
-            let c = shortPiece(p, n, w0, w1, out + kp.pointee)
+            let c = n > 8 && byRank && (p[0] | p[1]) & 0x80 != 0 ? byEncoder(p, n, out + kp.pointee) ?? shortPiece(p, n, w0, w1, out + kp.pointee)
+                : shortPiece(p, n, w0, w1, out + kp.pointee)
             kp.pointee &+= c
             // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
             // encoder as they did when they went through `tokenize` (the long branch passes them on).
