@@ -175,6 +175,20 @@ final class IdsPathTests: XCTestCase {
             if !check(Array(b.dropLast()) + [UInt8(r.below(256))]) { return }
         }
         XCTAssertGreaterThan(found, 50_000, file: file, line: line)
+        // `char3`: for every lead E0–EF with two continuation bytes, the table's id of those bytes or -1.
+        var chars = 0
+        for k in 0..<(1 << 16) {
+            let b: [UInt8] = [0xE0 | UInt8(k >> 12), 0x80 | UInt8((k >> 6) & 0x3F), 0x80 | UInt8(k & 0x3F)]
+            let (w0, w1) = words(b)
+            XCTAssertEqual(WholeTokenTable.char3Index(w0), k, file: file, line: line)
+            let id = table.find(w0, w1, 3, hash: PieceMemo.hash(w0, w1))
+            if Int(table.char3[k]) != id { return XCTFail("\(rel) \(b): char3 \(table.char3[k]), table \(id)", file: file, line: line) }
+            if id >= 0 { chars += 1 }
+        }
+        XCTAssertGreaterThan(chars, 500, file: file, line: line)
+        for b: [UInt8] in [[0xE4, 0xB8, 0x2D], [0xE4, 0x38, 0xAD], [0xD0, 0xB8, 0xAD], [0xF0, 0x9F, 0x98], [0x61, 0x62, 0x63]] {
+            XCTAssertNil(WholeTokenTable.char3Index(words(b).0), "\(b)", file: file, line: line)
+        }
         let alphabets: [[UInt8]] = [Array(0...255), Array("abcdefghijklmnopqrstuvwxyz ".utf8), Array(" \n\t0123456789.,;:-_=+*#".utf8),
                                     Array("aeé中文\u{0}x ".utf8), [0x20, 0x61, 0x62, 0x0A],
                                     // English-like: a space, then letters of both cases (the byte-pair table's pairs).
@@ -183,6 +197,19 @@ final class IdsPathTests: XCTestCase {
             let a = alphabets[k % alphabets.count]
             let b = (0..<(1 + r.below(16))).map { _ in a[r.below(a.count)] }
             if !check(b) { return }
+        }
+        // Non-Latin parts as the ids path meets them: whole characters of one script (2-byte Cyrillic and
+        // Arabic, 3-byte CJK, kana and Devanagari, 4-byte emoji), a leading space or punctuation, and
+        // fragments cut inside a character at either end (invalid UTF-8).
+        let scripts = ["приветмирдлявсехэтоРоссия", "مرحبابالعالمهذاكتاب", "नमस्तेदुनियाहिंदी", "中文的是了在人有我他这个们来到时大地为子中",
+                       "日本語のひらがなカタカナです", "😀🎉👍🏽", "Ελληνικάκείμενο", "한국어텍스트입니다"].map { Array($0) }
+        for k in 0..<30_000 {
+            let chars = scripts[k % scripts.count]
+            var b: [UInt8] = k % 5 == 0 ? [0x20] : k % 7 == 0 ? [0x2C] : []
+            while b.count < 20 { b += Array(String(chars[r.below(chars.count)]).utf8) }
+            let from = k % 3 == 0 ? r.below(3) : 0
+            let part = Array(b[from..<(from + 1 + r.below(16))])
+            if !check(part) { return }
         }
     }
 
@@ -306,6 +333,53 @@ final class IdsPathTests: XCTestCase {
             _ = BacktrackingTests.encoder(m)
             try assertSame(tok, seed: seed, count: 600, generate: Self.scriptText)
             try assertSame(tok, seed: seed, count: 300)
+        }
+    }
+
+    /// Short non-Latin misses of 9–16 bytes go to the backtracking encoder once it is built (words of
+    /// 2-byte and Indic scripts, CJK parts): words of each script from 2 to 9 characters, with a leading
+    /// space or not, against the general path; texts with a byte changed or dropped (invalid UTF-8 at
+    /// times) are refused by both or encoded alike.
+    func testShortNonLatinWordsByTheEncoder() throws {
+        let ranges: [ClosedRange<UInt32>] = [0x0430...0x044F, 0x0600...0x064A, 0x0905...0x0939, 0x0391...0x03C9,
+                                             0x05D0...0x05EA, 0x4E00...0x4FFF, 0x3041...0x3096, 0xAC00...0xAD00]
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 41), ("o200k_base/o200k_base.tiktoken", 42),
+                            ("llama3.2/tokenizer.model", 43)] as [(String, UInt64)] {
+            let tok = try load(rel)
+            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+            _ = BacktrackingTests.encoder(m)
+            var r = Rng(s: seed)
+            var idsOnly = EncoderState(), general = EncoderState()
+            for _ in 0..<400 {
+                var b: [UInt8] = []
+                for _ in 0..<(1 + r.below(30)) {
+                    if r.below(2) == 0 { b.append(0x20) }
+                    let rg = ranges[r.below(ranges.count)]
+                    var w: [UInt8] = []
+                    for _ in 0..<(2 + r.below(8)) {
+                        let cp = rg.lowerBound + UInt32(r.below(Int(rg.upperBound - rg.lowerBound) + 1))
+                        w += Array(String(Unicode.Scalar(cp)!).utf8)
+                    }
+                    switch r.below(12) {
+                    case 0: w[r.below(w.count)] = UInt8(r.below(256))
+                    case 1: w.removeLast()
+                    default: break
+                    }
+                    b += w
+                    if r.below(4) == 0 { b.append([0x2C, 0x2E, 0x0A, 0x31][r.below(4)]) }
+                }
+                // Twice: the second round finds the memo filled by the first.
+                for _ in 0..<2 {
+                    general.ids = []
+                    do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
+                        // Invalid UTF-8 is refused by both paths.
+                        XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
+                        continue
+                    }
+                    let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
+                    if ids != general.ids { return XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
+                }
+            }
         }
     }
 

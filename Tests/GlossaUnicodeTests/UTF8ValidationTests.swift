@@ -41,3 +41,59 @@ private func check(_ bytes: [UInt8]) -> Bool {
     }
     #expect(check([]))
 }
+
+/// Mismatches of `unit` placed before, inside, after a valid `run`, after ASCII and twice.
+private func placementMismatches(_ unit: [UInt8], run: [UInt8]) -> Int {
+    [unit + run + [0x61, 0x62], run + unit + run, [0x61] + unit + unit, run + unit].filter { !check($0) }.count
+}
+
+/// Mismatches of `text` with each byte replaced by each of `values`, whole and cut after that byte.
+private func corruptionMismatches(_ text: [UInt8], _ values: [UInt8]) -> Int {
+    var mismatches = 0
+    for k in 0..<text.count {
+        for v in values {
+            var b = text
+            b[k] = v
+            if !check(b) || !check(Array(b.prefix(k + 1))) { mismatches += 1 }
+        }
+    }
+    return mismatches
+}
+
+/// Runs of 3-byte characters (validated two at a time): every lead E0–EF in either slot of a pair, with
+/// second bytes at the bounds of each lead's range, and a corrupted continuation or lead in each position.
+@Test func utf8ValidationThreeByteRuns() {
+    let seconds: [UInt8] = [0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0]
+    let run: [UInt8] = [0xE4, 0xB8, 0xAD, 0xE6, 0x96, 0x87]
+    var mismatches = 0
+    for l0 in UInt8(0xE0)...0xEF {
+        for l1 in UInt8(0xE0)...0xEF {
+            for s0 in seconds {
+                for s1 in seconds { mismatches += placementMismatches([l0, s0, 0x80, l1, s1, 0xBF], run: run) }
+            }
+        }
+    }
+    let cjk = Array(String(repeating: "中文的是了日本語のテキスト", count: 4).utf8)
+    mismatches += corruptionMismatches(cjk, [0x00, 0x41, 0x80, 0xBF, 0xC0, 0xE0, 0xED, 0xEF, 0xF0, 0xFF])
+    #expect(mismatches == 0)
+}
+
+/// Runs of 2-byte characters (validated four at a time): every lead C0–DF in each slot of a group, with
+/// second bytes at the bounds of the continuation range, and corruptions at every position of a run.
+@Test func utf8ValidationTwoByteRuns() {
+    let seconds: [UInt8] = [0x7F, 0x80, 0xBF, 0xC0]
+    let run: [UInt8] = Array("приветمرحبا".utf8)
+    var mismatches = 0
+    for lead in UInt8(0xC0)...0xDF {
+        for second in seconds {
+            for slot in 0..<4 {
+                var group: [UInt8] = [0xD0, 0xBF, 0xD1, 0x80, 0xD0, 0xB8, 0xD0, 0xB2]
+                group[2 * slot] = lead; group[2 * slot + 1] = second
+                mismatches += placementMismatches(group, run: run)
+            }
+        }
+    }
+    let text = Array(String(repeating: "русский текст العربية", count: 3).utf8)
+    mismatches += corruptionMismatches(text, [0x00, 0x41, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xFF])
+    #expect(mismatches == 0)
+}

@@ -40,6 +40,10 @@ final class WholeTokenTable: @unchecked Sendable {
     /// token on the building core so that threads start with it instead of each merging every token it
     /// meets once. nil for models that take a token as it is (hits are final) or whose symbols are not bytes.
     let selfEncoded: UnsafeMutablePointer<UInt64>?
+    /// The id of each token that is one 3-byte UTF-8 character, at `char3Index` of its bytes, else -1
+    /// (256 KiB): most parts of cut CJK runs are one such character, and one load here replaces the hash
+    /// and the probe of the 4–8 MB table (`IdsPath`, rank files only: there a token is final).
+    let char3: UnsafeMutablePointer<Int32>
 
     /// nil when ids do not fit the slots (2^24 and up).
     init?(_ model: BPEModel) {
@@ -82,6 +86,7 @@ final class WholeTokenTable: @unchecked Sendable {
         short = Self.allocateHuge(words: 2 &* sc)
         long = Self.allocateHuge(words: 4 &* lc)
         bytePairs = .allocate(capacity: 1 << 16); bytePairs.initialize(repeating: .max, count: 1 << 16)
+        char3 = .allocate(capacity: 1 << 16); char3.initialize(repeating: -1, count: 1 << 16)
         filter = .allocate(capacity: 1 << (Self.filterBits &- 6)); filter.initialize(repeating: 0, count: 1 << (Self.filterBits &- 6))
         // Which tokens their own bytes merge to (`selfEncoded`): the merge `IdsPath` runs on a short miss.
         var selfBits: UnsafeMutablePointer<UInt64>? = nil, byteIds: UnsafeMutablePointer<Int32>? = nil
@@ -111,6 +116,7 @@ final class WholeTokenTable: @unchecked Sendable {
                 (w0, w1) = PieceMemo.loadTail(buf.arena + start, len)
             }
             if len == 2 { bytePairs[Int(truncatingIfNeeded: w0)] = Int32(truncatingIfNeeded: id) }
+            if len == 3, let k = Self.char3Index(w0) { char3[k] = Int32(truncatingIfNeeded: id) }
             let h = PieceMemo.hash(w0, w1)
             filter[Self.filterWord(h)] |= Self.filterBit(h)
             if len <= 12 {
@@ -131,7 +137,18 @@ final class WholeTokenTable: @unchecked Sendable {
         selfEncoded = selfBits
     }
 
-    deinit { free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate(); selfEncoded?.deallocate() }
+    deinit {
+        free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate(); selfEncoded?.deallocate()
+        char3.deallocate()
+    }
+
+    /// For three bytes (the low 24 bits of `w`) that are a lead E0–EF and two continuation bytes, the 16 bits
+    /// they are free to vary in (one index per such byte string, so the table is exact even for overlong or
+    /// surrogate forms); else nil.
+    @inline(__always) static func char3Index(_ w: UInt64) -> Int? {
+        guard w & 0xC0C0F0 == 0x8080E0 else { return nil }
+        return Int(truncatingIfNeeded: (w & 0x0F) &<< 12 | (w &>> 8 & 0x3F) &<< 6 | (w &>> 16 & 0x3F))
+    }
 
     /// `words` zeroed words, 2 MiB-aligned and marked for transparent huge pages: nearly every piece probes
     /// these 4–8 MB at random, and with 4 KiB pages each probe also walked the page tables (a VM makes that
@@ -180,7 +197,7 @@ final class WholeTokenTable: @unchecked Sendable {
     }
 
     /// Bytes held (both tables).
-    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 4 << 16 &+ 1 << (Self.filterBits &- 3) }
+    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 8 << 16 &+ 1 << (Self.filterBits &- 3) }
 }
 
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
