@@ -86,7 +86,7 @@ public struct JSONDocument: Sendable {
     /// The top-level value.
     public var root: JSONValue { JSONValue(storage: storage, index: 0) }
 
-    /// The raw input.
+    /// The raw input; a fresh copy on each call when the document was parsed from a mapped file.
     public var bytes: [UInt8] { storage.bytes.bytes }
 
     /// The file name given at parse time.
