@@ -127,3 +127,17 @@ let tinyByteLevel = """
     let batch = try t.encodeBatch(texts, threads: 2)
     for (i, text) in texts.enumerated() { #expect(batch[i] == (try t.encode(bytes: text))) }
 }
+
+@Test func batchEncodingReportsTheFirstFailingDocument() throws {
+    let t = try tokenizer(json: tinyByteLevel)
+    // Documents 37 and 150 hold a special token that the policy disallows; the rest encode.
+    var texts = (0..<200).map { i in Array(String(repeating: "abc ab ", count: i % 7 + 1).utf8) }
+    texts[37] = Array("ab<eos>c".utf8); texts[150] = Array("<eos>".utf8)
+    for threads in [1, 2, 4] {
+        #expect(throws: TokenizerError.self) { try t.encodeIdsBatch(texts, specialTokens: .disallowed, threads: threads) }
+    }
+    texts[37] = Array("abc".utf8); texts[150] = Array("ab".utf8)
+    let ids = try t.encodeIdsBatch(texts, specialTokens: .disallowed, threads: 2)
+    #expect(ids.count == texts.count)
+    for (i, text) in texts.enumerated() { #expect(ids[i] == (try t.encode(bytes: text)).ids) }
+}

@@ -41,10 +41,15 @@ extension Tokenizer {
             var state = EncoderState()
             while true {
                 let i = next.fetchAdd()
-                if i >= n || results.failed { break }
-                do { results.set(i, .success(try work.value(i, &state))) }
-                catch let e as TokenizerError { results.set(i, .failure(e)) }
-                catch { results.set(i, .failure(.invalidArgument("\(error)"))) }
+                if i >= n { break }
+                let r: Result<T, TokenizerError>
+                do { r = .success(try work.value(i, &state)) }
+                catch let e as TokenizerError { r = .failure(e) }
+                catch { r = .failure(.invalidArgument("\(error)")) }
+                // After a failure no worker claims another index (read through the counter's lock, not a
+                // flag read without one).
+                if case .failure = r { next.stop(at: n) }
+                results.set(i, r)
             }
         }
         return try results.collect()
@@ -59,14 +64,13 @@ extension Tokenizer {
     }
 }
 
-/// Result slots written by workers (each index exactly once).
+/// Result slots written by workers (each index at most once: none are claimed after a failure).
 final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [Result<T, TokenizerError>?]
     private let lock = Lock()
-    private(set) var failed = false
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ r: Result<T, TokenizerError>) {
-        lock.lock(); slots[i] = r; if case .failure = r { failed = true }; lock.unlock()
+        lock.lock(); slots[i] = r; lock.unlock()
     }
     func collect() throws(TokenizerError) -> [T] {
         var out = [T]()
@@ -89,6 +93,8 @@ final class AtomicCounter: @unchecked Sendable {
     private var value = 0
     private let lock = Lock()
     func fetchAdd() -> Int { lock.lock(); defer { lock.unlock() }; let v = value; value += 1; return v }
+    /// Later `fetchAdd` calls return `end` or more.
+    func stop(at end: Int) { lock.lock(); value = max(value, end); lock.unlock() }
 }
 
 extension Tokenizer {
