@@ -136,9 +136,10 @@ public final class BPEModel: Sendable {
     func memoPairValue(_ a: Int32, _ b: Int32, _ memo: WordCache.Storage) -> UInt64 {
         let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
         let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.pairBits))
-        if memo.pairKeys[slot] == k { return memo.pairValues[slot] }
+        let e = memo.pairs + 2 &* slot
+        if e[0] == k { return e[1] }
         let v = pairValue(a, b)
-        memo.pairKeys[slot] = k; memo.pairValues[slot] = v
+        e[0] = k; e[1] = v
         return v
     }
 
@@ -736,9 +737,9 @@ struct WordCache {
         /// (start, end) pairs relative to the word.
         let outSpans = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxOut * 2)
         let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
-        /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries).
-        let pairKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
-        let pairValues = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.pairSlots)
+        /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries of key, value): key and value
+        /// side by side, so that a cold slot costs one cache miss, not two.
+        let pairs = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * WordCache.pairSlots)
         let validPairs = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.validSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
         var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
@@ -754,13 +755,12 @@ struct WordCache {
         }
         init() {
             keyLen.initialize(repeating: 0, count: WordCache.slots)
-            pairKeys.initialize(repeating: .max, count: WordCache.pairSlots)
-            pairValues.initialize(repeating: .max, count: WordCache.pairSlots)
+            pairs.initialize(repeating: .max, count: 2 * WordCache.pairSlots)
             validPairs.initialize(repeating: .max, count: WordCache.validSlots)
         }
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
-            ranks.deallocate(); pairKeys.deallocate(); pairValues.deallocate(); validPairs.deallocate()
+            ranks.deallocate(); pairs.deallocate(); validPairs.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
@@ -777,7 +777,7 @@ struct WordCache {
         if owner != id {
             owner = id
             keyLen.update(repeating: 0, count: Self.slots)
-            storage.pairKeys.update(repeating: .max, count: Self.pairSlots)
+            storage.pairs.update(repeating: .max, count: 2 &* Self.pairSlots)
             storage.validPairs.update(repeating: .max, count: Self.validSlots)
         }
     }
