@@ -150,21 +150,23 @@ public struct PieceScanner {
     /// The end of the match starting at `i` (< the buffer's count).
     @inlinable @inline(__always)
     public func end(at i: Int) -> Int {
-        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
-        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
-        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
-        // match is decided here, without the general scanner's class lookups and call.
+        // Most pieces of Latin-script text are an optional space or other one-byte prefix and ASCII letters.
+        // In the GPT-2 and cl100k-family patterns that is a ` ?\p{L}+` or `[^\r\n\p{L}\p{N}]?\p{L}+` match
+        // (the contractions need a leading "'", which is left to `asciiEnd`), ending at the first byte that
+        // is not a letter: when that byte is ASCII the match is decided here, without the general scanner's
+        // class lookups and call. Prefixes other than a space (punctuation, tabs before a word: one piece in
+        // ten of English prose) went out to `asciiEnd` before.
         if known != .o200k && known != .whitespace {
             let p = scanner.p, n = scanner.n
-            let first = p[i] == 0x20 ? i &+ 1 : i
+            let first = known == .gpt2 ? (p[i] == 0x20 ? i &+ 1 : i) : i &+ Int(scanner.prefix[Int(p[i])] &>> 1)
             var j = Self.letterWord(p, first, n, fold: true)
             while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
             if j > first && (j == n || p[j] < 0x80) { return j }
         } else if known == .o200k {
-            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
-            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
+            // o200k: an optional one-byte prefix, then upper-case letters and lower-case letters (either run may
+            // be empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
             let p = scanner.p, n = scanner.n
-            var j = p[i] == 0x20 ? i &+ 1 : i
+            var j = i &+ Int(scanner.prefix[Int(p[i])] & 1)
             let first = j
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
             j = Self.letterWord(p, j, n, fold: false)
