@@ -150,21 +150,23 @@ public struct PieceScanner {
     /// The end of the match starting at `i` (< the buffer's count).
     @inlinable @inline(__always)
     public func end(at i: Int) -> Int {
-        // Most pieces of Latin-script text are an optional space and ASCII letters. In the GPT-2 and
-        // cl100k-family patterns that is a `( |[^\r\n\p{L}\p{N}])?\p{L}+` match (the contractions need
-        // a leading "'"), ending at the first byte that is not a letter: when that byte is ASCII the
-        // match is decided here, without the general scanner's class lookups and call.
+        // Most pieces of Latin-script text are an optional space or other one-byte prefix and ASCII letters.
+        // In the GPT-2 and cl100k-family patterns that is a ` ?\p{L}+` or `[^\r\n\p{L}\p{N}]?\p{L}+` match
+        // (the contractions need a leading "'", which is left to `asciiEnd`), ending at the first byte that
+        // is not a letter: when that byte is ASCII the match is decided here, without the general scanner's
+        // class lookups and call. Prefixes other than a space (punctuation, tabs before a word: one piece in
+        // ten of English prose) went out to `asciiEnd` before.
         if known != .o200k && known != .whitespace {
             let p = scanner.p, n = scanner.n
-            let first = p[i] == 0x20 ? i &+ 1 : i
+            let first = known == .gpt2 ? (p[i] == 0x20 ? i &+ 1 : i) : i &+ Int(scanner.prefix[Int(p[i])] &>> 1)
             var j = Self.letterWord(p, first, n, fold: true)
             while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
             if j > first && (j == n || p[j] < 0x80) { return j }
         } else if known == .o200k {
-            // o200k: an optional space, then upper-case letters and lower-case letters (either run may be
-            // empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
+            // o200k: an optional one-byte prefix, then upper-case letters and lower-case letters (either run may
+            // be empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
             let p = scanner.p, n = scanner.n
-            var j = p[i] == 0x20 ? i &+ 1 : i
+            var j = i &+ Int(scanner.prefix[Int(p[i])] & 1)
             let first = j
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
             j = Self.letterWord(p, j, n, fold: false)
@@ -172,18 +174,20 @@ public struct PieceScanner {
             if j > first && (j == n || p[j] < 0x80 && p[j] != 0x27) { return j }
         }
         // The rest (kept out of line: inlined whole, this grew too big for the caller's loop to inline).
-        return known == .gpt2 || known == .whitespace ? general(at: i) : asciiEnd(at: i)
+        return known == .gpt2 || known == .whitespace ? general(at: i) : Self.asciiEnd(scanner.p, scanner.n, scanner.ascii, known, at: i)
     }
 
     /// `end(at:)` for the cl100k family and o200k, deciding the pieces that ASCII alone settles: letters with
     /// a one-character prefix, 1–3 digits, punctuation runs and a space or newline before other text. Any
     /// case that a non-ASCII character could change, and whitespace runs, go to the general scanner.
+    /// Static, on the scanner's bytes, count and class table alone: as a method it copied the whole
+    /// scanner (7 words) onto its stack at every call.
     @inlinable
-    func asciiEnd(at i: Int) -> Int {
-        let p = scanner.p, n = scanner.n, ascii = scanner.ascii
+    static func asciiEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ ascii: UnsafeMutablePointer<UInt8>, _ known: KnownPattern,
+                         at i: Int) -> Int {
         let b = p[i]
         // "'" may start a contraction (cl100k) or prefix letters: the general scanner sorts it out.
-        if b >= 0x80 || b == 0x27 { return general(at: i) }
+        if b >= 0x80 || b == 0x27 { return generalEnd(p, n, known, at: i) }
         let cb = ascii[Int(b)]
         // `[^\r\n\p{L}\p{N}]?` then letters (cl100k: `\p{L}+`; o200k: upper-case then lower-case runs, not both
         // empty, decided when the next byte is ASCII and not the "'" of a contraction).
@@ -192,41 +196,58 @@ public struct PieceScanner {
         if known == .o200k {
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
             while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
-            if j > first { return j == n || p[j] < 0x80 && p[j] != 0x27 ? j : general(at: i) }
+            if j > first { return j == n || p[j] < 0x80 && p[j] != 0x27 ? j : generalEnd(p, n, known, at: i) }
         } else {
-            while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
-            if j > first { return j == n || p[j] < 0x80 ? j : general(at: i) }
+            while j < n && isASCIILetter(p[j]) { j &+= 1 }
+            if j > first { return j == n || p[j] < 0x80 ? j : generalEnd(p, n, known, at: i) }
         }
         // No ASCII letter there: a non-ASCII character might be a letter.
-        if first < n && p[first] >= 0x80 { return general(at: i) }
+        if first < n && p[first] >= 0x80 { return generalEnd(p, n, known, at: i) }
         if cb & SC.number != 0 {
             // `\p{N}{1,3}` (Qwen: one): a non-ASCII digit could continue a shorter run.
             let maxDigits = known == .qwen ? 1 : 3
             var c = 1
             j = i &+ 1
             while c < maxDigits && j < n && p[j] &- 0x30 < 10 { j &+= 1; c &+= 1 }
-            return c == maxDigits || j == n || p[j] < 0x80 ? j : general(at: i)
+            return c == maxDigits || j == n || p[j] < 0x80 ? j : generalEnd(p, n, known, at: i)
         }
         let other = SC.letter | SC.number | SC.space
         if b == 0x20 || b == 0x0A {
-            guard i &+ 1 < n, p[i &+ 1] < 0x80 else { return general(at: i) }
+            guard i &+ 1 < n, p[i &+ 1] < 0x80 else { return generalEnd(p, n, known, at: i) }
             let c1 = ascii[Int(p[i &+ 1])]
             // Before a non-space, a newline is `\s*[\r\n]` and a space before a digit is `\s`; a space before
             // punctuation starts ` ?[^\s\p{L}\p{N}]+` (below). Letters were taken above; before another
             // space only the whitespace alternatives are left.
-            if b == 0x0A { return c1 & SC.space == 0 ? i &+ 1 : whitespaceEnd(at: i) }
+            if b == 0x0A { return c1 & SC.space == 0 ? i &+ 1 : whitespaceEnd(p, n, known, at: i) }
             if c1 & SC.number != 0 { return i &+ 1 }
-            if c1 & SC.space != 0 { return whitespaceEnd(at: i) }
-            if c1 & other != 0 { return general(at: i) }
+            if c1 & SC.space != 0 { return whitespaceEnd(p, n, known, at: i) }
+            if c1 & other != 0 { return generalEnd(p, n, known, at: i) }
         } else if cb & other != 0 {
             // Letters and digits were taken above: a tab, `\r`, `\v` or `\f` (no letters follow).
-            return cb & SC.space != 0 ? whitespaceEnd(at: i) : general(at: i)
+            return cb & SC.space != 0 ? whitespaceEnd(p, n, known, at: i) : generalEnd(p, n, known, at: i)
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*` (o200k: `[\r\n/]*`), ASCII punctuation from `b` or the byte after a space.
         j = b == 0x20 ? i &+ 2 : i &+ 1
         while j < n && p[j] < 0x80 && ascii[Int(p[j])] & other == 0 { j &+= 1 }
-        if j < n && p[j] >= 0x80 { return general(at: i) }
-        return scanner.runNewlines(j, slash: known == .o200k)
+        if j < n && p[j] >= 0x80 { return generalEnd(p, n, known, at: i) }
+        let slash = known == .o200k
+        while j < n {
+            let c = p[j]
+            if c == 0x0A || c == 0x0D || (slash && c == 0x2F) { j &+= 1 } else { break }
+        }
+        return j
+    }
+
+    /// `general(at:)` from the scanner's bytes (`asciiEnd`'s rare exits, out of line).
+    @inlinable @inline(never)
+    static func generalEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ known: KnownPattern, at i: Int) -> Int {
+        PieceScanner(Scanner(p, n, ScanTables.shared), known).general(at: i)
+    }
+
+    /// `whitespaceEnd(at:)` from the scanner's bytes.
+    @inlinable @inline(__always)
+    static func whitespaceEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ known: KnownPattern, at i: Int) -> Int {
+        PieceScanner(Scanner(p, n, ScanTables.shared), known).whitespaceEnd(at: i)
     }
 
     /// The whitespace alternatives at `i`, where no earlier alternative matches (indentation and blank lines:

@@ -30,6 +30,10 @@ struct ScanTables: @unchecked Sendable {
     @usableFromInline let ascii: UnsafeMutablePointer<UInt8>
     @usableFromInline let byCategory: UnsafeMutablePointer<UInt8>
     @usableFromInline let chars: CharacterClasses
+    /// Per byte, whether it is the one-character prefix of a letter piece that `PieceScanner` takes inline:
+    /// bit 0 (o200k) an ASCII byte that is no letter, digit, CR or LF; bit 1 (the cl100k family) the same
+    /// but "'", which may start a contraction there.
+    @usableFromInline let prefix: UnsafeMutablePointer<UInt8>
 
     @usableFromInline static let shared = ScanTables()
 
@@ -59,6 +63,11 @@ struct ScanTables: @unchecked Sendable {
             var v = Self.compute(UInt32(b), cc, cat)
             if b == 0x0A || b == 0x0D { v |= SC.crlf }
             ascii[b] = v
+        }
+        prefix = .allocate(capacity: 256)
+        prefix.initialize(repeating: 0, count: 256)
+        for b in 0..<128 where ascii[b] & (SC.letter | SC.number | SC.crlf) == 0 {
+            prefix[b] = b == 0x27 ? 1 : 3
         }
     }
 

@@ -9,11 +9,12 @@ struct Scanner {
     @usableFromInline let p: UnsafePointer<UInt8>
     @usableFromInline let n: Int
     @usableFromInline let ascii: UnsafeMutablePointer<UInt8>
+    @usableFromInline let prefix: UnsafeMutablePointer<UInt8>
     @usableFromInline let tables: ScanTables
 
     @inlinable
     init(_ p: UnsafePointer<UInt8>, _ n: Int, _ tables: ScanTables) {
-        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii
+        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii; self.prefix = tables.prefix
     }
 
     /// Class bits and byte length of the character at `i` (< n).

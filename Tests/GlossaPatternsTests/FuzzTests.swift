@@ -218,7 +218,8 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
 }
 
 /// The word-at-a-time letter runs of `PieceScanner` (`letterRunEnd`): runs of 0–40 ASCII letters in every case
-/// mix, ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid UTF-8) and at
+/// mix, after no prefix, a space or another one-byte prefix candidate (punctuation, "'", tab, NUL, DEL, and bytes
+/// that are no prefix: newline, CR, digit, non-ASCII), ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid UTF-8) and at
 /// every position up to the end of the buffer, so that runs cross and end at 8-byte words and at `n`. The
 /// shortcut must agree with the general scanner at every position (bytes after `n` are padding, never read
 /// as text).
@@ -228,11 +229,13 @@ func pieceScannerLetterRuns(_ known: KnownPattern) throws {
     var rng = SplitMix(seed: 0x1E77_E500 &+ UInt64(known.regex.utf8.count))
     let stops: [[UInt8]] = [[0x20], [0x27], [0x27, 0x73], [0x31], [0x2E], [0x0A], [0x5B], [0x60], [0x7B], [0x40],
                             [0xC3, 0xA9], [0xC3, 0x89], [0xE4, 0xB8, 0xAD], [0xFF], [0x80], [0xC3], [0x00]]
+    let prefixes: [[UInt8]] = [[], [], [0x20], [0x20], [0x20], [0x28], [0x2E], [0x27], [0x09], [0x22], [0x2D], [0x2F],
+                               [0x00], [0x7F], [0x0A], [0x0D], [0x35], [0xC3, 0xA9], [0xC2, 0xA0], [0x0B], [0x20, 0x27]]
     var failures = 0
     for k in 0..<max(300, fuzzCount() / 4) {
         var b: [UInt8] = []
         for _ in 0..<(1 + Int(rng.next() % 5)) {
-            if rng.next() % 2 == 0 { b.append(0x20) }
+            b += prefixes[Int(rng.next() % UInt64(prefixes.count))]
             let len = Int(rng.next() % 41)
             let style = rng.next() % 4  // lower, Capitalized, UPPER, mixed
             for t in 0..<len {
