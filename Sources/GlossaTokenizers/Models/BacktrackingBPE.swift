@@ -701,6 +701,9 @@ final class LazyBacktracker: @unchecked Sendable {
         let (e, ready) = reached ? once.get(make) : once.peek()
         return (e, ready)
     }
+
+    /// The encoder if built, without counting.
+    func peek() -> BacktrackingBPE? { once.peek().value }
 }
 
 /// Canonical merges (left, right) → merged id in 8-byte slots (left << 40 | right << 20 | merged, ids
