@@ -20,7 +20,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// (left, right) → id for those canonical merges only.
     private let pairs: PackedMerges
     /// Two bits per hashed pair of `pairs`, both in the word that the hash's top bits pick (16 bits per
-    /// merge, a few hundred KB that stay in L2; `filterPasses`): most pairs checked are not merges, and
+    /// merge, a few hundred KB that stay in L2; `filterBits`): most pairs checked are not merges, and
     /// this rejects them without a probe of the multi-MB table. One bit let ~6 % of them through, each
     /// a cache miss in that table (a fifth of the encoder's time on random letters with o200k); two let ~1.4 %.
     private let pairFilter: UnsafeMutablePointer<UInt64>
@@ -49,10 +49,10 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let spanFullShift: UInt64
     private let spanPartial: UnsafeMutablePointer<UInt64>
     private static let spanPartialBits = 15
+    private static let spanPartialGate = 1 << (spanPartialBits - 6)
     /// Every id below 256 is a single byte (rank files): a pair check that reaches two of them and finds
     /// no merge between them is over (`validPair`), where the merge trees would be climbed once more.
     private let lowAreBytes: Bool
-    private static let spanPartialGate = 1 << (spanPartialBits - 6)
 
     /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
     init?(lookup: ByteTable, byteIds: [Int32]) {
@@ -543,7 +543,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
-    /// `filter` rejects most pairs that are not merges before the table probe (one word of ones while
+    /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
     /// building); `lowAreBytes` as the property says.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
