@@ -190,6 +190,48 @@ import Testing
         #expect(t.merged(256, 255, hash: PackedMerges.hash(256, 255)) == .max)
     }
 
+    /// A rank file whose ids below 256 are not all single bytes (its first merges ranked before most
+    /// bytes): the pair check may not stop at two ids below 256 (`lowAreBytes`). Merges learned by BPE
+    /// on random text of five letters (so that the encoder serves most pieces), against the merge loop on
+    /// more such text; and the same merges with the bytes first.
+    @Test(arguments: [0, 40])
+    func agreesWithMergeLoopWhenLowIdsAreMerges(_ mergesFirst: Int) throws {
+        var r = Rng(s: 41)
+        let letters: [UInt8] = Array("abcde".utf8)
+        func text(_ n: Int) -> [UInt8] { (0..<n).map { _ in letters[min(r.below(letters.count), r.below(letters.count))] } }
+        var symbols = text(4000).map { [$0] }
+        var merges: [[UInt8]] = []
+        while merges.count < 300 {
+            var counts: [[UInt8]: Int] = [:]
+            for k in 1..<symbols.count { counts[symbols[k &- 1] + [0xFF] + symbols[k], default: 0] &+= 1 }
+            guard let best = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key) }) else { break }
+            let cut = best.key.firstIndex(of: 0xFF)!
+            let left = Array(best.key[..<cut]), right = Array(best.key[(cut &+ 1)...])
+            var out: [[UInt8]] = []
+            var k = 0
+            while k < symbols.count {
+                if k &+ 1 < symbols.count && symbols[k] == left && symbols[k &+ 1] == right { out.append(left + right); k &+= 2 }
+                else { out.append(symbols[k]); k &+= 1 }
+            }
+            symbols = out
+            if !merges.contains(left + right) { merges.append(left + right) }
+        }
+        // The five letters first, then the first merges, then the other bytes: merges with ids below 256
+        // whose parts have lower ids still.
+        let others = (0..<256).map { [UInt8($0)] }.filter { !letters.contains($0[0]) }
+        let tokens = letters.map { [$0] } + Array(merges.prefix(mergesFirst)) + others + merges.dropFirst(mergesFirst)
+        let enc = TiktokenEncoding(name: "cl100k_base", pattern: try #require(TiktokenEncoding.named("cl100k_base", rankCount: 0)).pattern,
+                                   specialTokens: [])
+        let tok = try Tokenizer.fromRanks(tokens, encoding: enc, source: .tiktoken(encoding: "cl100k_base"))
+        guard case .bpe(let m) = tok.model else { Issue.record("not BPE"); return }
+        _ = Self.encoder(m)
+        var served = 0
+        for k in 0..<400 {
+            if Self.check(m, text(1 &+ r.below(k < 200 ? 40 : 700)), "letters", declineOK: true) { served &+= 1 }
+        }
+        #expect(served >= 300, "the encoder served only \(served) of 400 pieces")
+    }
+
     /// The model's backtracking encoder, built at once.
     static func encoder(_ m: BPEModel) -> BacktrackingBPE {
         var s = BPEScratch()

@@ -336,6 +336,26 @@ final class IdsPathTests: XCTestCase {
         }
     }
 
+    /// A fresh state takes the model's encoder, built by another state, for its first long piece (no trip
+    /// through `tokenize`): long runs of random letters without whitespace, the general path's ids.
+    func testFreshStateUsesTheBuiltEncoder() throws {
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 31), ("o200k_base/o200k_base.tiktoken", 32),
+                            ("llama3.2/tokenizer.model", 33)] as [(String, UInt64)] {
+            let tok = try load(rel)
+            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+            var r = Rng(s: seed)
+            for k in 0..<8 {
+                let piece = (0..<(2000 &+ r.below(6000))).map { _ in UInt8(97 + r.below(26)) }
+                if k == 4 { _ = BacktrackingTests.encoder(m) }
+                var fresh = EncoderState(), general = EncoderState()
+                let ids = try tok.encodeIds(bytes: piece, specialTokens: .text, state: &fresh)
+                try tok.run(piece, policy: .text, useFastPath: false, state: &general)
+                XCTAssertEqual(ids, general.ids, rel)
+                if k >= 4 { XCTAssertTrue(fresh.bpe.backtracking?.encoder != nil, rel) }
+            }
+        }
+    }
+
     /// Short non-Latin misses of 9–16 bytes go to the backtracking encoder once it is built (words of
     /// 2-byte and Indic scripts, CJK parts): words of each script from 2 to 9 characters, with a leading
     /// space or not, against the general path; texts with a byte changed or dropped (invalid UTF-8 at

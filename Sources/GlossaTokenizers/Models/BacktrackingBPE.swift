@@ -19,8 +19,10 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let info: UnsafeMutablePointer<Int32>
     /// (left, right) → id for those canonical merges only.
     private let pairs: PackedMerges
-    /// Bit per hashed pair of `pairs` (16 bits per merge, a few hundred KB that stay in L2): most pairs
-    /// checked are not merges, and this rejects them without a probe of the multi-MB table.
+    /// Two bits per hashed pair of `pairs`, both in the word that the hash's top bits pick (16 bits per
+    /// merge, a few hundred KB that stay in L2; `filterBits`): most pairs checked are not merges, and
+    /// this rejects them without a probe of the multi-MB table. One bit let ~6 % of them through, each
+    /// a cache miss in that table (a fifth of the encoder's time on random letters with o200k); two let ~1.4 %.
     private let pairFilter: UnsafeMutablePointer<UInt64>
     private let pairFilterShift: UInt64
     /// The token of each byte.
@@ -33,7 +35,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let cells: UnsafeMutablePointer<UInt64>
     private let cellToken: UnsafeMutablePointer<Int32>
     /// Per two-byte prefix (b0 << 8 | b1): its cell in the low 32 bits (-1 if none) and, above, the
-    /// longest token among its first one or two bytes, so a walk that ends there reads nothing else.
+    /// longest token among its first one or two bytes, so a walk that ends there reads nothing else
+    /// (bit 63 set when that token is the two bytes).
     private let rootPair: UnsafeMutablePointer<UInt64>
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
@@ -47,6 +50,9 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let spanPartial: UnsafeMutablePointer<UInt64>
     private static let spanPartialBits = 15
     private static let spanPartialGate = 1 << (spanPartialBits - 6)
+    /// Every id below 256 is a single byte (rank files): a pair check that reaches two of them and finds
+    /// no merge between them is over (`validPair`), where the merge trees would be climbed once more.
+    private let lowAreBytes: Bool
 
     /// nil unless every byte is a token and `lookup` holds id i at entry i (what rank files give).
     init?(lookup: ByteTable, byteIds: [Int32]) {
@@ -141,6 +147,13 @@ final class BacktrackingBPE: @unchecked Sendable {
         // Reverse-engineer each token's last merge in rank order (rs-bpe's `from_dictionary`): the
         // longest prefix token whose remainder is a token, both of lower rank, that BPE keeps apart.
         let pt = PackedMerges(capacity: n)
+        var lowAreBytes = true
+        for t in 0..<min(n, 256) where !indexed[t] || buf.lengths[t] != 1 { lowAreBytes = false }
+        self.lowAreBytes = lowAreBytes
+        // While building, no filter: two words of ones that every pair's bits fall in.
+        let allPass = UnsafeMutablePointer<UInt64>.allocate(capacity: 2)
+        allPass.initialize(repeating: .max, count: 2)
+        defer { allPass.deallocate() }
         var mergeCount = 0
         var reachable = [Bool](repeating: false, count: n)
         for t in 0..<n where indexed[t] {
@@ -156,7 +169,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                     let ll = Int(buf.lengths[Int(left)])
                     let right = lookup.find(p + ll, len &- ll)
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
-                        && Self.validPair(left, right, pt, nil, 0, info) {
+                        && Self.validPair(left, right, pt, allPass, 63, info, lowAreBytes) {
                         info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
                         pt.insert(left, right, merged: Int32(t)); mergeCount &+= 1
                         break
@@ -166,14 +179,15 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
-        var filterBits = 1 << 16
-        while filterBits < mergeCount &* 16 { filterBits &<<= 1 }
-        pairFilter = .allocate(capacity: filterBits &>> 6)
-        pairFilter.initialize(repeating: 0, count: filterBits &>> 6)
-        pairFilterShift = UInt64(64 &- filterBits.trailingZeroBitCount)
+        var filterSize = 1 << 16
+        while filterSize < mergeCount &* 16 { filterSize &<<= 1 }
+        pairFilter = .allocate(capacity: filterSize &>> 6)
+        pairFilter.initialize(repeating: 0, count: filterSize &>> 6)
+        // The word index from the hash's top bits.
+        pairFilterShift = UInt64(64 &- (filterSize &>> 6).trailingZeroBitCount)
         for t in 0..<n where reachable[t] && buf.lengths[t] > 1 && UInt32(bitPattern: info[4 &* t &+ 2] | info[4 &* t &+ 3]) >= 256 {
-            let bit = Int(truncatingIfNeeded: PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3]) &>> pairFilterShift)
-            pairFilter[bit &>> 6] |= 1 &<< UInt64(bit & 63)
+            let h = PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3])
+            pairFilter[Int(truncatingIfNeeded: h &>> pairFilterShift)] |= Self.filterBits(h, pairFilterShift)
         }
         let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
         cells = .allocate(capacity: da.count)
@@ -188,8 +202,10 @@ final class BacktrackingBPE: @unchecked Sendable {
             for b1 in 0..<256 {
                 let c = base &+ b1
                 let found = cells[c] &>> 32 == UInt64(c1)
-                let t = found && cells[c] & 1 << 31 != 0 ? cellToken[c] : rootChild[b0]
-                rootPair[b0 &<< 8 | b1] = UInt64(UInt32(bitPattern: t)) &<< 32 | UInt64(UInt32(bitPattern: found ? Int32(c) : -1))
+                let two = found && cells[c] & 1 << 31 != 0
+                let t = two ? cellToken[c] : rootChild[b0]
+                rootPair[b0 &<< 8 | b1] = (two ? 1 &<< 63 : 0) | UInt64(UInt32(bitPattern: t)) &<< 32
+                    | UInt64(UInt32(bitPattern: found ? Int32(c) : -1))
             }
         }
         for t in 0..<n where indexed[t] {
@@ -519,24 +535,33 @@ final class BacktrackingBPE: @unchecked Sendable {
         return (cells, token)
     }
 
+    /// The two bits of a pair with hash `h` in its filter word (the word is `h >> shift`, shift ≥ 13):
+    /// from the 12 hash bits below the word index.
+    @inline(__always) static func filterBits(_ h: UInt64, _ shift: UInt64) -> UInt64 {
+        1 &<< (h &>> (shift &- 6) & 63) | 1 &<< (h &>> (shift &- 12) & 63)
+    }
+
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
-    /// `filter` (nil while building) rejects most pairs that are not merges before the table probe.
+    /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
+    /// building); `lowAreBytes` as the property says.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
-                                  _ filter: UnsafeMutablePointer<UInt64>?, _ filterShift: UInt64,
-                                  _ info: UnsafeMutablePointer<Int32>) -> Bool {
+                                  _ filter: UnsafePointer<UInt64>, _ filterShift: UInt64,
+                                  _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
         while true {
             if UInt32(bitPattern: a | b) < 256 {
                 // Pairs of ids below 256 (the bytes, for rank files): one load from a small table.
                 if pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
+                // Two single bytes: both merge trees are undone, nothing is left to check.
+                if lowAreBytes { return true }
             } else {
                 // One multiply serves the filter bit and the table slot.
                 let h = PackedMerges.hash(a, b)
-                let bit = Int(truncatingIfNeeded: h &>> filterShift)
-                if filter == nil || filter.unsafelyUnwrapped[bit &>> 6] & (1 &<< UInt64(bit & 63)) != 0 {
+                let bits = filterBits(h, filterShift)
+                if filter[Int(truncatingIfNeeded: h &>> filterShift)] & bits == bits {
                     if pairs.merged(a, b, hash: h) < limit { return false }
                 }
             }
@@ -566,27 +591,50 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
     }
 
-    /// The longest reachable token at `p[i..<n]` (i < n); single bytes always are.
+    /// The longest reachable token at `p[i..<n]` (i < n; single bytes always are) and its length, which
+    /// the walk's depth gives without a load of the token's record.
     @inline(__always)
-    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int32 {
-        if i &+ 1 == n { return rootChild[Int(p[i])] }
-        let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
-        let best = Int32(truncatingIfNeeded: r &>> 32)
-        var cell = Int(Int32(truncatingIfNeeded: r))
-        if cell < 0 { return best }
-        // The deepest terminal cell below two bytes; its token is read once, at the end.
-        var x = cells[cell]
-        var bestCell = -1
-        var j = i &+ 2
-        while j < n {
-            let c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[j])
-            let y = cells[c]
-            if y &>> 32 != UInt64(cell) { break }
-            cell = c; x = y
-            if y & 1 << 31 != 0 { bestCell = c }
-            j &+= 1
+    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (Int32, Int) {
+        if i &+ 1 == n { return (rootChild[Int(p[i])], 1) }
+        if i &+ 2 == n {
+            let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
+            return (Int32(truncatingIfNeeded: r &>> 32 & 0x7FFF_FFFF), 1 &+ Int(truncatingIfNeeded: r &>> 63))
         }
-        return bestCell >= 0 ? cellToken[bestCell] : best
+        return longestMatch(p, i, n, walkStart(p, i))
+    }
+
+    /// The first three loads of the walk at `i` (i + 2 < n), with no branch between them: the two-byte
+    /// prefix's `rootPair` entry, its cell (the root's when it has none) and that cell's child by the
+    /// third byte. `run` issues them before a pair check whose success would start a walk at `i`, so
+    /// that their cache misses overlap the check's instead of following it.
+    @inline(__always)
+    private func walkStart(_ p: UnsafePointer<UInt8>, _ i: Int) -> (UInt64, UInt64, UInt64) {
+        let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
+        let x = cells[max(Int(Int32(truncatingIfNeeded: r)), 0)]
+        return (r, x, cells[Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[i &+ 2])])
+    }
+
+    /// `longestMatch` for i + 2 < n, from the loads of `walkStart(p, i)`.
+    @inline(__always)
+    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int, _ start: (UInt64, UInt64, UInt64)) -> (Int32, Int) {
+        let (r, x, y0) = start
+        var cell = Int(Int32(truncatingIfNeeded: r))
+        let twoBytes = (Int32(truncatingIfNeeded: r &>> 32 & 0x7FFF_FFFF), 1 &+ Int(truncatingIfNeeded: r &>> 63))
+        if cell < 0 { return twoBytes }
+        // The deepest terminal cell below two bytes; its token is read once, at the end.
+        var c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[i &+ 2])
+        var y = y0
+        var bestCell = -1, bestEnd = 0
+        var j = i &+ 2
+        while y &>> 32 == UInt64(cell) {
+            cell = c
+            j &+= 1
+            if y & 1 << 31 != 0 { bestCell = c; bestEnd = j }
+            if j == n { break }
+            c = Int(truncatingIfNeeded: y & 0x7FFF_FFFF) &+ Int(p[j])
+            y = cells[c]
+        }
+        return bestCell >= 0 ? (cellToken[bestCell], bestEnd &- i) : twoBytes
     }
 
     /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, when an
@@ -632,22 +680,27 @@ final class BacktrackingBPE: @unchecked Sendable {
     @inline(__always)
     private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>,
                      _ memo: UnsafeMutablePointer<UInt64>) -> Int {
+        // The tables as locals: read from `self` inside the loop, they were loaded again at every pair check.
+        let info = self.info, pairs = self.pairs, filter = UnsafePointer(pairFilter), filterShift = pairFilterShift
+        let lowAreBytes = self.lowAreBytes
         // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
+        // `bytes`: the two tokens' lengths together.
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, _ bytes: Int) -> Bool {
             // Short checks skip the memo: with an id below 256 on either side (a byte, for rank files)
             // or four bytes in all, the check is a few pairs through the filter and the direct
             // byte-pair table. On random letters (eight in ten checks short, about a third of them memo
             // hits) the memo's probe and store of its 512 KB cost more than the hits saved, and pushed
             // the pair tables out of the L2 cache.
-            if min(a, b) < 256 || info[4 &* Int(a)] &+ info[4 &* Int(b)] <= 4 {
-                return Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info)
-            }
             let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-            let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
-            let x = memo[slot]
-            if x & ~(1 << 63) == k { return x >> 63 != 0 }
-            let v = Self.validPair(a, b, pairs, pairFilter, pairFilterShift, info)
-            memo[slot] = v ? k | 1 << 63 : k
+            var slot = -1
+            if min(a, b) >= 256 && bytes > 4 {
+                slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
+                let x = memo[slot]
+                if x & ~(1 << 63) == k { return x >> 63 != 0 }
+            }
+            // One copy of the check, inlined (two, one per branch, doubled the loop's code).
+            let v = Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes)
+            if slot >= 0 { memo[slot] = v ? k | 1 << 63 : k }
             return v
         }
         let words = (n &+ 1 &+ 63) &>> 6
@@ -655,25 +708,40 @@ final class BacktrackingBPE: @unchecked Sendable {
             // bit k set: position k may still end a token of the encoding.
             let bits = bitsBuf.baseAddress!
             bits.initialize(repeating: .max, count: words)
-            var count = 0, pos = 0
-            var next = longestMatch(p, 0, n)
+            // `lastLen`: the length of the token on top of the stack (0 when empty).
+            var count = 0, pos = 0, lastLen = 0
+            var (next, nextLen) = longestMatch(p, 0, n)
             while next >= 0 {
-                var token = next
+                var token = next, len = nextLen
                 let last: Int32 = count > 0 ? stack[count &- 1] : -1
                 while true {
-                    let end = pos &+ Int(info[4 &* Int(token)])
-                    if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0
-                        && (last < 0 || valid(last, token)) {
-                        stack[count] = token; count &+= 1; pos = end
-                        next = pos < n ? longestMatch(p, pos, n) : -1
-                        break
+                    let end = pos &+ len
+                    if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0 {
+                        if last < 0 {
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                            if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            break
+                        }
+                        // The next walk's first loads go before the check (seven in ten pass): the trie's
+                        // cache misses were a sixth of the time on random letters (o200k).
+                        let ahead = end &+ 2 < n
+                        let start = ahead ? walkStart(p, end) : (0, 0, 0)
+                        if valid(last, token, lastLen &+ len) {
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                            if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
+                            else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            break
+                        }
                     }
                     let shorter = info[4 &* Int(token) &+ 1]
-                    if shorter >= 0 { token = shorter; continue }
+                    if shorter >= 0 { token = shorter; len = Int(info[4 &* Int(shorter)]); continue }
                     // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                     bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                    if count > 0 { count &-= 1; pos &-= Int(info[4 &* Int(last)]) }
-                    next = last
+                    next = last; nextLen = lastLen
+                    if count > 0 {
+                        count &-= 1; pos &-= lastLen
+                        lastLen = count > 0 ? Int(info[4 &* Int(stack[count &- 1])]) : 0
+                    }
                     break
                 }
             }
@@ -701,6 +769,9 @@ final class LazyBacktracker: @unchecked Sendable {
         let (e, ready) = reached ? once.get(make) : once.peek()
         return (e, ready)
     }
+
+    /// The encoder if built, without counting.
+    func peek() -> BacktrackingBPE? { once.peek().value }
 }
 
 /// Canonical merges (left, right) → merged id in 8-byte slots (left << 40 | right << 20 | merged, ids

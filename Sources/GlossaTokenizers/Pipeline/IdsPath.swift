@@ -195,7 +195,7 @@ struct IdsPath: Sendable {
         /// The backtracking encoder's ids for a long piece written straight to `o` once it is built
         /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
         @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
-            guard let bt = state.bpe.backtracking?.encoder, state.bpe.backtracking!.model === model else { return nil }
+            guard let bt = model.builtBacktracker(&state.bpe) else { return nil }
             state.bpe.cache.bind(to: model)
             let c = bt.encodeIds(p, n, o, validPairs: state.bpe.cache.storage.validPairs)
             return c < 0 ? nil : c
