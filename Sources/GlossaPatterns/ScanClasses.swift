@@ -33,6 +33,13 @@ struct ScanTables: @unchecked Sendable {
 
     @usableFromInline static let shared = ScanTables()
 
+    /// Whether every code point of U+4E00...U+9FFF (CJK Unified Ideographs, most characters of Chinese and
+    /// Japanese text) has the class `cjkClass` in `classOf` (checked here once, so the shortcut follows the
+    /// tables' Unicode version): the scanners then classify such a character from its first two bytes
+    /// (`cjkFirstTwo`) instead of decoding it and walking the two-stage table.
+    @usableFromInline let cjkUniform: Bool
+    @usableFromInline let cjkClass: UInt8
+
     private init() {
         chars = CharacterClasses.shared
         byCategory = .allocate(capacity: 32)
@@ -60,6 +67,18 @@ struct ScanTables: @unchecked Sendable {
             if b == 0x0A || b == 0x0D { v |= SC.crlf }
             ascii[b] = v
         }
+        let first = Self.compute(0x4E00, cc, cat)
+        var uniform = true
+        for cp in UInt32(0x4E00)...0x9FFF where Self.compute(cp, cc, cat) != first { uniform = false; break }
+        cjkUniform = uniform
+        cjkClass = first
+    }
+
+    /// Whether the character whose first two UTF-8 bytes are `b0`, `b1` (a valid sequence) lies in
+    /// U+4E00...U+9FFF: E4 B8 ... E9 BF as a big-endian 16-bit value.
+    @inlinable @inline(__always)
+    static func cjkFirstTwo(_ b0: UInt8, _ b1: UInt8) -> Bool {
+        (UInt16(b0) &<< 8 | UInt16(b1)) &- 0xE4B8 <= 0xE9BF - 0xE4B8
     }
 
     @usableFromInline @inline(__always)

@@ -21,6 +21,7 @@ struct Scanner {
     func cls(_ i: Int) -> (UInt8, Int) {
         let b = p[i]
         if b < 0x80 { return (ascii[Int(b)], 1) }
+        if ScanTables.cjkFirstTwo(b, p[i &+ 1]) && tables.cjkUniform { return (tables.cjkClass, 3) }
         let (cp, len) = UTF8Scan.decode(p, i)
         return (tables.classOf(cp), len)
     }
@@ -34,6 +35,9 @@ struct Scanner {
             if b < 0x80 {
                 if ascii[Int(b)] & bits == 0 { break }
                 j &+= 1
+            } else if ScanTables.cjkFirstTwo(b, p[j &+ 1]) && tables.cjkUniform {
+                if tables.cjkClass & bits == 0 { break }
+                j &+= 3
             } else {
                 let (cp, len) = UTF8Scan.decode(p, j)
                 if tables.classOf(cp) & bits == 0 { break }
