@@ -33,12 +33,18 @@ struct ScanTables: @unchecked Sendable {
 
     @usableFromInline static let shared = ScanTables()
 
-    /// Whether every code point of U+4E00...U+9FFF (CJK Unified Ideographs, most characters of Chinese and
-    /// Japanese text) has the class `cjkClass` in `classOf` (checked here once, so the shortcut follows the
-    /// tables' Unicode version): the scanners then classify such a character from its first two bytes
-    /// (`cjkFirstTwo`) instead of decoding it and walking the two-stage table.
-    @usableFromInline let cjkUniform: Bool
-    @usableFromInline let cjkClass: UInt8
+    /// `classOf` of U+0000...U+0FFF (4 KiB): the 2-byte scripts (Cyrillic, Greek, Hebrew, Arabic) and the
+    /// first Indic ones (Devanagari to Tibetan, lead byte E0), one load after decoding. Behind them, at
+    /// `cjkAt`, the class of U+4E00...U+9FFF (CJK Unified Ideographs, most characters of Chinese and Japanese
+    /// text) and the big-endian first two bytes of U+4E00 (E4 B8) when every code point there has that class
+    /// (checked once, so the shortcut follows the tables' Unicode version), else FF FF (never matches): the
+    /// scanners classify such a character from its first two bytes, without decoding it and walking the
+    /// two-stage table. Kept in this one buffer: each field of `ScanTables` is copied with every scanner.
+    @usableFromInline let low: UnsafeMutablePointer<UInt8>
+    @usableFromInline static let cjkAt = 0x1000
+
+    /// Whether the U+4E00...U+9FFF shortcut is on (see `low`).
+    var cjkUniform: Bool { UnsafeRawPointer(low + (Self.cjkAt + 2)).loadUnaligned(as: UInt16.self) == 0xE4B8 }
 
     private init() {
         chars = CharacterClasses.shared
@@ -67,18 +73,22 @@ struct ScanTables: @unchecked Sendable {
             if b == 0x0A || b == 0x0D { v |= SC.crlf }
             ascii[b] = v
         }
+        low = .allocate(capacity: Self.cjkAt &+ 4)
+        for cp in 0..<0x1000 { low[cp] = Self.compute(UInt32(cp), cc, cat) }
         let first = Self.compute(0x4E00, cc, cat)
         var uniform = true
         for cp in UInt32(0x4E00)...0x9FFF where Self.compute(cp, cc, cat) != first { uniform = false; break }
-        cjkUniform = uniform
-        cjkClass = first
+        low[Self.cjkAt] = first
+        low[Self.cjkAt &+ 1] = 0
+        UnsafeMutableRawPointer(low + (Self.cjkAt &+ 2)).storeBytes(of: uniform ? 0xE4B8 : 0xFFFF, as: UInt16.self)
     }
 
+
     /// Whether the character whose first two UTF-8 bytes are `b0`, `b1` (a valid sequence) lies in
-    /// U+4E00...U+9FFF: E4 B8 ... E9 BF as a big-endian 16-bit value.
+    /// U+4E00...U+9FFF: E4 B8 ... E9 BF as a big-endian 16-bit value (`base` E4 B8; FF FF matches nothing).
     @inlinable @inline(__always)
-    static func cjkFirstTwo(_ b0: UInt8, _ b1: UInt8) -> Bool {
-        (UInt16(b0) &<< 8 | UInt16(b1)) &- 0xE4B8 <= 0xE9BF - 0xE4B8
+    static func cjkFirstTwo(_ b0: UInt8, _ b1: UInt8, base: UInt16 = 0xE4B8) -> Bool {
+        (UInt16(b0) &<< 8 | UInt16(b1)) &- base <= 0xE9BF - 0xE4B8
     }
 
     @usableFromInline @inline(__always)

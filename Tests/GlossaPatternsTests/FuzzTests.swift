@@ -304,3 +304,23 @@ func scannerCJKRangeEdges(_ known: KnownPattern) throws {
         #expect(ScanTables.cjkFirstTwo(b[0], b[1]) == (cp >= 0x4E00 && cp <= 0x9FFF), "U+\(String(cp, radix: 16))")
     }
 }
+
+/// `Scanner.cls` (the `low` table for U+0080...U+0FFF, the first-two-bytes class of U+4E00...U+9FFF) gives
+/// `classOf` and the UTF-8 length for every BMP code point and a sample of the others.
+@Test func scannerClassesOfEveryBMPCharacter() {
+    let tables = ScanTables.shared
+    var bad = 0
+    for cp in Array(UInt32(0x80)...0xD7FF) + Array(UInt32(0xE000)...0x10FFF) + [0x1F600, 0x20000, 0x10FFFF] {
+        let b = Array(String(Unicode.Scalar(cp)!).utf8) + [0, 0, 0]
+        b.withUnsafeBufferPointer { buf in
+            let s = Scanner(buf.baseAddress!, buf.count, tables)
+            let (c, len) = s.cls(0)
+            if c != tables.classOf(cp) || len != b.count - 3 {
+                bad += 1
+                if bad <= 5 { Issue.record("U+\(String(cp, radix: 16)): \(c), \(len) vs \(tables.classOf(cp))") }
+            }
+            if c != 0 && s.run(0, c) != b.count - 3 { bad += 1 }
+        }
+    }
+    #expect(bad == 0)
+}
