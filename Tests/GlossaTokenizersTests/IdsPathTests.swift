@@ -355,6 +355,20 @@ final class IdsPathTests: XCTestCase {
         }
     }
 
+    /// Whether the ids-only path encodes `b` as the general path does (failing the test where not); invalid
+    /// UTF-8 is refused by both paths.
+    func sameAsGeneral(_ tok: Tokenizer, _ rel: String, _ b: [UInt8], idsOnly: inout EncoderState,
+                       general: inout EncoderState) throws -> Bool {
+        general.ids = []
+        do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
+            XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
+            return true
+        }
+        let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
+        if ids != general.ids { XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
+        return ids == general.ids
+    }
+
     /// Cut CJK runs whose parts are one or two 3-byte characters take `char3` and `charPairs` in
     /// `IdsPath.longPiece`: runs built from the tokenizer's own two-character tokens and single characters
     /// (kana, CJK, Hangul, Devanagari), with ASCII, punctuation, a changed or dropped byte now and then, and
@@ -392,13 +406,7 @@ final class IdsPathTests: XCTestCase {
                 default: break
                 }
                 if k % 100 == 0 { b = Array(String(repeating: "中文", count: 12 + k / 100).utf8) }
-                general.ids = []
-                do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
-                    XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
-                    continue
-                }
-                let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
-                if ids != general.ids { return XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
+                if try !sameAsGeneral(tok, rel, b, idsOnly: &idsOnly, general: &general) { return }
             }
         }
     }
@@ -436,16 +444,7 @@ final class IdsPathTests: XCTestCase {
                     if r.below(4) == 0 { b.append([0x2C, 0x2E, 0x0A, 0x31][r.below(4)]) }
                 }
                 // Twice: the second round finds the memo filled by the first.
-                for _ in 0..<2 {
-                    general.ids = []
-                    do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
-                        // Invalid UTF-8 is refused by both paths.
-                        XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
-                        continue
-                    }
-                    let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
-                    if ids != general.ids { return XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
-                }
+                for _ in 0..<2 where try !sameAsGeneral(tok, rel, b, idsOnly: &idsOnly, general: &general) { return }
             }
         }
     }
