@@ -10,17 +10,17 @@ struct Scanner {
     @usableFromInline let n: Int
     @usableFromInline let ascii: UnsafeMutablePointer<UInt8>
     @usableFromInline let tables: ScanTables
-    @usableFromInline let low: UnsafeMutablePointer<UInt8>
 
     @inlinable
     init(_ p: UnsafePointer<UInt8>, _ n: Int, _ tables: ScanTables) {
-        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii; self.low = tables.low
+        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii
     }
 
     /// `cls` of the non-ASCII character whose lead byte `b` is at `i`: 2-byte characters and U+0800...U+0FFF
     /// (Indic scripts) from `low`, U+4E00...U+9FFF from their first two bytes, the rest decoded.
     @inlinable @inline(__always)
     func nonASCII(_ i: Int, _ b: UInt8) -> (UInt8, Int) {
+        let low = ascii + 128
         let b1 = p[i &+ 1]
         if b < 0xE0 { return (low[Int(b & 0x1F) &<< 6 | Int(b1 & 0x3F)], 2) }
         let cjk = low + ScanTables.cjkAt
