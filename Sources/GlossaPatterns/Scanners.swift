@@ -9,12 +9,28 @@ struct Scanner {
     @usableFromInline let p: UnsafePointer<UInt8>
     @usableFromInline let n: Int
     @usableFromInline let ascii: UnsafeMutablePointer<UInt8>
-    @usableFromInline let prefix: UnsafeMutablePointer<UInt8>
     @usableFromInline let tables: ScanTables
 
     @inlinable
     init(_ p: UnsafePointer<UInt8>, _ n: Int, _ tables: ScanTables) {
-        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii; self.prefix = tables.prefix
+        self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii
+    }
+
+    /// `ScanTables.prefix`, in `ascii`'s buffer.
+    @inlinable @inline(__always) var prefix: UnsafeMutablePointer<UInt8> { ascii + ScanTables.prefixAt }
+
+    /// `cls` of the non-ASCII character whose lead byte `b` is at `i`: 2-byte characters and U+0800...U+0FFF
+    /// (Indic scripts) from `low`, U+4E00...U+9FFF from their first two bytes, the rest decoded.
+    @inlinable @inline(__always)
+    func nonASCII(_ i: Int, _ b: UInt8) -> (UInt8, Int) {
+        let low = ascii + 128
+        let b1 = p[i &+ 1]
+        if b < 0xE0 { return (low[Int(b & 0x1F) &<< 6 | Int(b1 & 0x3F)], 2) }
+        let cjk = low + ScanTables.cjkAt
+        if ScanTables.cjkFirstTwo(b, b1, base: UnsafeRawPointer(cjk + 2).loadUnaligned(as: UInt16.self)) { return (cjk[0], 3) }
+        if b == 0xE0 { return (low[Int(b1 & 0x3F) &<< 6 | Int(p[i &+ 2] & 0x3F)], 3) }
+        let (cp, len) = UTF8Scan.decode(p, i)
+        return (tables.classOf(cp), len)
     }
 
     /// Class bits and byte length of the character at `i` (< n).
@@ -22,8 +38,7 @@ struct Scanner {
     func cls(_ i: Int) -> (UInt8, Int) {
         let b = p[i]
         if b < 0x80 { return (ascii[Int(b)], 1) }
-        let (cp, len) = UTF8Scan.decode(p, i)
-        return (tables.classOf(cp), len)
+        return nonASCII(i, b)
     }
 
     /// End of the maximal run, from `i`, of characters with any of `bits`.
@@ -36,8 +51,8 @@ struct Scanner {
                 if ascii[Int(b)] & bits == 0 { break }
                 j &+= 1
             } else {
-                let (cp, len) = UTF8Scan.decode(p, j)
-                if tables.classOf(cp) & bits == 0 { break }
+                let (c, len) = nonASCII(j, b)
+                if c & bits == 0 { break }
                 j &+= len
             }
         }

@@ -1,5 +1,5 @@
 import Testing
-import GlossaPatterns
+@testable import GlossaPatterns
 import GlossaUnicode
 
 /// Deterministic PRNG (SplitMix64) so failures reproduce.
@@ -263,4 +263,67 @@ func pieceScannerLetterRuns(_ known: KnownPattern) throws {
         }
     }
     #expect(failures == 0)
+}
+
+/// The scanners classify U+4E00...U+9FFF from their first two bytes (`ScanTables.cjkFirstTwo`): texts of
+/// characters at and around both ends of that range (U+4DB0...U+4E10: CJK extension A, the Yijing
+/// hexagram symbols, which are not letters; U+9FF0...U+A010: the last ideographs, Yi syllables) mixed with
+/// ASCII, kana, punctuation and marks are split as ICU splits them, for every known pattern.
+@Test(arguments: KnownPattern.allCases)
+func scannerCJKRangeEdges(_ known: KnownPattern) throws {
+    #expect(ScanTables.shared.cjkUniform, "the tables' U+4E00...U+9FFF should share one class")
+    let scanner = PatternSplitter(known)
+    let matcher = try ICURegex(known.icuEquivalent).makeMatcher()
+    var rng = SplitMix(seed: 0xC1C1_0000 &+ UInt64(known.regex.utf8.count))
+    let edges = Array(UInt32(0x4DB0)...0x4E10) + Array(UInt32(0x9FF0)...0xA010)
+    let others: [UInt32] = [0x20, 0x61, 0x41, 0x31, 0x2E, 0x0A, 0x27, 0x3042, 0x30FC, 0x3001, 0x301, 0x4E2D, 0xFF0C, 0x3000]
+    var failures = 0
+    for _ in 0..<3000 {
+        var s = ""
+        for _ in 0..<(1 + Int(rng.next() % 12)) {
+            let pool = rng.next() % 3 == 0 ? others : edges
+            s.unicodeScalars.append(Unicode.Scalar(pool[Int(rng.next() % UInt64(pool.count))])!)
+        }
+        var t = s
+        t.withUTF8 { buf in
+            var a: [Range<Int>] = []
+            scanner.forEachMatch(in: buf) { a.append($0..<$1) }
+            var b: [Range<Int>] = []
+            matcher.forEachMatch(in: buf) { b.append($0..<$1) }
+            var c: [Range<Int>] = []
+            if let sc = scanner.pieceScanner(buf) {
+                var i = 0
+                while i < buf.count { let e = sc.end(at: i); c.append(i..<e); i = e }
+            } else { c = a }
+            if a != b || c != a {
+                failures += 1
+                if failures <= 5 { Issue.record("\(known) on \"\(escaped(s))\"\n scanner \(a)\n pieces  \(c)\n icu     \(b)") }
+            }
+        }
+    }
+    #expect(failures == 0)
+    for cp in UInt32(0x4D00)...0xA0FF {
+        let b = Array(String(Unicode.Scalar(cp)!).utf8)
+        #expect(ScanTables.cjkFirstTwo(b[0], b[1]) == (cp >= 0x4E00 && cp <= 0x9FFF), "U+\(String(cp, radix: 16))")
+    }
+}
+
+/// `Scanner.cls` (the `low` table for U+0080...U+0FFF, the first-two-bytes class of U+4E00...U+9FFF) gives
+/// `classOf` and the UTF-8 length for every BMP code point and a sample of the others.
+@Test func scannerClassesOfEveryBMPCharacter() {
+    let tables = ScanTables.shared
+    var bad = 0
+    for cp in Array(UInt32(0x80)...0xD7FF) + Array(UInt32(0xE000)...0x10FFF) + [0x1F600, 0x20000, 0x10FFFF] {
+        let b = Array(String(Unicode.Scalar(cp)!).utf8) + [0, 0, 0]
+        b.withUnsafeBufferPointer { buf in
+            let s = Scanner(buf.baseAddress!, buf.count, tables)
+            let (c, len) = s.cls(0)
+            if c != tables.classOf(cp) || len != b.count - 3 {
+                bad += 1
+                if bad <= 5 { Issue.record("U+\(String(cp, radix: 16)): \(c), \(len) vs \(tables.classOf(cp))") }
+            }
+            if c != 0 && s.run(0, c) != b.count - 3 { bad += 1 }
+        }
+    }
+    #expect(bad == 0)
 }

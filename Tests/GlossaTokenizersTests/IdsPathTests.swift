@@ -186,6 +186,25 @@ final class IdsPathTests: XCTestCase {
             if id >= 0 { chars += 1 }
         }
         XCTAssertGreaterThan(chars, 500, file: file, line: line)
+        // `charPairs`: every token of two 3-byte characters under its id; other pairs of such characters
+        // (random, and tokens with a character changed) give the big table's answer, -1.
+        var pairs = 0
+        func pair(_ b: [UInt8]) -> Bool {
+            let c1 = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16, c2 = UInt32(b[3]) | UInt32(b[4]) << 8 | UInt32(b[5]) << 16
+            let (w0, w1) = words(b)
+            let id = table.find(w0, w1, 6, hash: PieceMemo.hash(w0, w1))
+            if Int(table.charPair(c1, c2)) != id { XCTFail("\(rel) \(b): charPair \(table.charPair(c1, c2)), table \(id)", file: file, line: line); return false }
+            return true
+        }
+        func char3(_ k: Int) -> [UInt8] { [0xE0 | UInt8(k >> 12), 0x80 | UInt8((k >> 6) & 0x3F), 0x80 | UInt8(k & 0x3F)] }
+        for e in 0..<m.lookup.entryCount where buf.lengths[e] == 6 {
+            let b = Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[e]), count: 6))
+            guard WholeTokenTable.char3Index(words(b).0) != nil, WholeTokenTable.char3Index(words(b).0 >> 24) != nil else { continue }
+            pairs += 1
+            if !pair(b) || !pair(Array(b[0..<3]) + char3(r.below(1 << 16))) || !pair(char3(r.below(1 << 16)) + Array(b[3..<6])) { return }
+        }
+        XCTAssertGreaterThan(pairs, 300, file: file, line: line)
+        for _ in 0..<20_000 where !pair(char3(r.below(1 << 16)) + char3(0x4E00 + r.below(0x5200))) { return }
         for b: [UInt8] in [[0xE4, 0xB8, 0x2D], [0xE4, 0x38, 0xAD], [0xD0, 0xB8, 0xAD], [0xF0, 0x9F, 0x98], [0x61, 0x62, 0x63]] {
             XCTAssertNil(WholeTokenTable.char3Index(words(b).0), "\(b)", file: file, line: line)
         }
@@ -356,6 +375,62 @@ final class IdsPathTests: XCTestCase {
         }
     }
 
+    /// Whether the ids-only path encodes `b` as the general path does (failing the test where not); invalid
+    /// UTF-8 is refused by both paths.
+    func sameAsGeneral(_ tok: Tokenizer, _ rel: String, _ b: [UInt8], idsOnly: inout EncoderState,
+                       general: inout EncoderState) throws -> Bool {
+        general.ids = []
+        do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
+            XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
+            return true
+        }
+        let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
+        if ids != general.ids { XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
+        return ids == general.ids
+    }
+
+    /// Cut CJK runs whose parts are one or two 3-byte characters take `char3` and `charPairs` in
+    /// `IdsPath.longPiece`: runs built from the tokenizer's own two-character tokens and single characters
+    /// (kana, CJK, Hangul, Devanagari), with ASCII, punctuation, a changed or dropped byte now and then, and
+    /// runs that end within ten bytes of the text's end, against the general path.
+    func testCharacterPairParts() throws {
+        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 51), ("o200k_base/o200k_base.tiktoken", 52),
+                            ("llama3.2/tokenizer.model", 53)] as [(String, UInt64)] {
+            let tok = try load(rel)
+            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+            _ = BacktrackingTests.encoder(m)
+            let buf = m.lookup.buffer
+            var pairTokens: [[UInt8]] = []
+            for e in 0..<m.lookup.entryCount where buf.lengths[e] == 6 {
+                let b = Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[e]), count: 6))
+                if b[0] >> 4 == 0xE && b[3] >> 4 == 0xE && [b[1], b[2], b[4], b[5]].allSatisfy({ $0 & 0xC0 == 0x80 }) { pairTokens.append(b) }
+            }
+            XCTAssertGreaterThan(pairTokens.count, 300)
+            let singles: [ClosedRange<UInt32>] = [0x4E00...0x9FFF, 0x3041...0x30FF, 0xAC00...0xD7A3, 0x0900...0x097F, 0x3000...0x303F]
+            var r = Rng(s: seed)
+            var idsOnly = EncoderState(), general = EncoderState()
+            for k in 0..<1500 {
+                var b: [UInt8] = []
+                for _ in 0..<(1 + r.below(4)) {
+                    if r.below(3) == 0 { b += Array([" ", "a", "12", "，", "。", "\n", "x y"][r.below(7)].utf8) }
+                    for _ in 0..<(1 + r.below(14)) {
+                        if r.below(3) > 0 { b += pairTokens[r.below(pairTokens.count)]; continue }
+                        let rg = singles[r.below(singles.count)]
+                        b += Array(String(Unicode.Scalar(rg.lowerBound + UInt32(r.below(Int(rg.upperBound - rg.lowerBound) + 1)))!).utf8)
+                    }
+                }
+                switch r.below(16) {
+                case 0: b[r.below(b.count)] = UInt8(r.below(256))
+                case 1: b.remove(at: r.below(b.count))
+                case 2, 3: b = Array(b.suffix(r.below(11) + 1))  // a run that ends within reach of the 4-byte loads
+                default: break
+                }
+                if k % 100 == 0 { b = Array(String(repeating: "中文", count: 12 + k / 100).utf8) }
+                if try !sameAsGeneral(tok, rel, b, idsOnly: &idsOnly, general: &general) { return }
+            }
+        }
+    }
+
     /// Short non-Latin misses of 9–16 bytes go to the backtracking encoder once it is built (words of
     /// 2-byte and Indic scripts, CJK parts): words of each script from 2 to 9 characters, with a leading
     /// space or not, against the general path; texts with a byte changed or dropped (invalid UTF-8 at
@@ -389,16 +464,7 @@ final class IdsPathTests: XCTestCase {
                     if r.below(4) == 0 { b.append([0x2C, 0x2E, 0x0A, 0x31][r.below(4)]) }
                 }
                 // Twice: the second round finds the memo filled by the first.
-                for _ in 0..<2 {
-                    general.ids = []
-                    do { try tok.run(b, policy: .text, useFastPath: false, state: &general) } catch {
-                        // Invalid UTF-8 is refused by both paths.
-                        XCTAssertThrowsError(try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly))
-                        continue
-                    }
-                    let ids = try tok.encodeIds(bytes: b, specialTokens: .text, state: &idsOnly)
-                    if ids != general.ids { return XCTFail("\(rel) \(b):\n ids path \(ids)\n general  \(general.ids)") }
-                }
+                for _ in 0..<2 where try !sameAsGeneral(tok, rel, b, idsOnly: &idsOnly, general: &general) { return }
             }
         }
     }

@@ -363,7 +363,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     /// Whether no token can span the boundary between the characters c1 (l1 bytes) and c2 (l2 bytes).
-    @inline(__always) private func cuttable(_ c1: UInt32, _ l1: Int, _ c2: UInt32, _ l2: Int) -> Bool {
+    @inline(__always) func cuttable(_ c1: UInt32, _ l1: Int, _ c2: UInt32, _ l2: Int) -> Bool {
         if c1 | c2 < 0x80 { return false }
         let b = Int(truncatingIfNeeded: Self.spanFullKey(c1, c2) &>> spanFullShift)
         if spanFull[b &>> 6] & (1 &<< UInt64(b & 63)) != 0 { return false }

@@ -213,6 +213,38 @@ struct IdsPath: Sendable {
                 var a = 0, carry: UInt64 = 0, parts = 0
                 let k0 = kp.pointee
                 while a < n {
+                    if trusted, let whole, carry &>> 32 == 3 && a &+ 10 <= n {
+                        // Runs of 3-byte characters (CJK, kana): parts of one or two characters that are tokens
+                        // take their ids from `char3` and `charPairs`, deciding the same cuts as `partEnd`
+                        // (`carry` is the character at `a`, read by it) without its general character loop, and
+                        // without a probe of the 4–8 MB whole-token table for two-character parts.
+                        let c1 = UInt32(truncatingIfNeeded: carry)
+                        let w2 = UnsafeRawPointer(p + (a &+ 3)).loadUnaligned(as: UInt32.self)
+                        if w2 & 0xC0C0F0 == 0x8080E0 {
+                            let c2 = w2 & 0xFF_FFFF
+                            if bt.cuttable(c1, 3, c2, 3) {
+                                let id = whole.char3[Int(truncatingIfNeeded: WholeTokenTable.char3Bits(c1))]
+                                if id >= 0 && !bt.isAvoidedToken(p + a, 3) {
+                                    out[kp.pointee] = id
+                                    kp.pointee &+= 1
+                                    a &+= 3; carry = 3 &<< 32 | UInt64(c2); parts &+= 1
+                                    continue
+                                }
+                            } else {
+                                let w3 = UnsafeRawPointer(p + (a &+ 6)).loadUnaligned(as: UInt32.self)
+                                let c3 = w3 & 0xFF_FFFF
+                                if w3 & 0xC0C0F0 == 0x8080E0 && bt.cuttable(c2, 3, c3, 3) {
+                                    let id = whole.charPair(c1, c2)
+                                    if id >= 0 && !bt.isAvoidedToken(p + a, 6) {
+                                        out[kp.pointee] = id
+                                        kp.pointee &+= 1
+                                        a &+= 6; carry = 3 &<< 32 | UInt64(c3); parts &+= 1
+                                        continue
+                                    }
+                                }
+                            }
+                        }
+                    }
                     let b = bt.partEnd(p, a, n, carry: &carry)
                     if bt.isAvoidedToken(p + a, b &- a) {
                         // Rare (Llama 3): the piece uncut instead; the parts' ids so far are dropped.
@@ -224,6 +256,10 @@ struct IdsPath: Sendable {
                        whole.char3[k] >= 0 {
                         // One CJK character that is a token (most parts): its id, without hash or probe.
                         out[kp.pointee] = whole.char3[k]
+                        kp.pointee &+= 1
+                    } else if b &- a == 2 && trusted, let whole, whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8] != .max {
+                        // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
+                        out[kp.pointee] = whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8]
                         kp.pointee &+= 1
                     } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1

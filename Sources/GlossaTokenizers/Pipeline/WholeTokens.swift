@@ -44,6 +44,12 @@ final class WholeTokenTable: @unchecked Sendable {
     /// (256 KiB): most parts of cut CJK runs are one such character, and one load here replaces the hash
     /// and the probe of the 4–8 MB table (`IdsPath`, rank files only: there a token is final).
     let char3: UnsafeMutablePointer<Int32>
+    /// Tokens that are two 3-byte characters (o200k: 6,374, Llama 3: 3,267), keyed by their two `char3Index`es
+    /// (first << 16 | second), linear probing in 8-byte slots (key << 32 | 1 << 31 | id; 0 is empty): the
+    /// two-character parts of cut CJK runs look here (128 KiB for o200k) instead of in the 4–8 MB table,
+    /// where their probe missed the cache (`IdsPath`, rank files only).
+    let charPairs: UnsafeMutablePointer<UInt64>
+    let charPairMask: Int
 
     /// nil when ids do not fit the slots (2^24 and up).
     init?(_ model: BPEModel) {
@@ -91,6 +97,7 @@ final class WholeTokenTable: @unchecked Sendable {
         // Which tokens their own bytes merge to (`selfEncoded`): the merge `IdsPath` runs on a short miss.
         var selfBits: UnsafeMutablePointer<UInt64>? = nil, byteIds: UnsafeMutablePointer<Int32>? = nil
         var pairMemo: WordCache.Storage? = nil
+        var twoChars: [(key: UInt32, id: Int32)] = []
         let symIds = UnsafeMutablePointer<Int32>.allocate(capacity: 16), symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
         defer { symIds.deallocate(); symEnds.deallocate(); byteIds?.deallocate() }
         if !model.options.ignoreMerges && PieceMemo.mergesBytes(model) {
@@ -117,6 +124,9 @@ final class WholeTokenTable: @unchecked Sendable {
             }
             if len == 2 { bytePairs[Int(truncatingIfNeeded: w0)] = Int32(truncatingIfNeeded: id) }
             if len == 3, let k = Self.char3Index(w0) { char3[k] = Int32(truncatingIfNeeded: id) }
+            if len == 6, let k1 = Self.char3Index(w0), let k2 = Self.char3Index(w0 &>> 24) {
+                twoChars.append((UInt32(k1 &<< 16 | k2), Int32(truncatingIfNeeded: id)))
+            }
             let h = PieceMemo.hash(w0, w1)
             filter[Self.filterWord(h)] |= Self.filterBit(h)
             if len <= 12 {
@@ -135,11 +145,38 @@ final class WholeTokenTable: @unchecked Sendable {
             }
         }
         selfEncoded = selfBits
+        var pairCap = 64
+        while pairCap < 2 &* twoChars.count { pairCap &<<= 1 }
+        charPairMask = pairCap &- 1
+        charPairs = .allocate(capacity: pairCap)
+        charPairs.initialize(repeating: 0, count: pairCap)
+        for (key, id) in twoChars {
+            var s = Self.charPairSlot(key, charPairMask)
+            while charPairs[s] != 0 { s = (s &+ 1) & charPairMask }
+            charPairs[s] = UInt64(key) &<< 32 | 1 &<< 31 | UInt64(UInt32(bitPattern: id))
+        }
+    }
+
+    @inline(__always) static func charPairSlot(_ key: UInt32, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
+    }
+
+    /// The id of the token that is the 3-byte characters `c1` then `c2` (each its bytes in the low 24 bits
+    /// of a little-endian word, a lead E0–EF and two continuation bytes), or -1.
+    @inline(__always) func charPair(_ c1: UInt32, _ c2: UInt32) -> Int32 {
+        let key = UInt32(truncatingIfNeeded: Self.char3Bits(c1) &<< 16 | Self.char3Bits(c2))
+        var s = Self.charPairSlot(key, charPairMask)
+        while true {
+            let x = charPairs[s]
+            if x &>> 32 == UInt64(key) && x != 0 { return Int32(truncatingIfNeeded: x & 0x7FFF_FFFF) }
+            if x == 0 { return -1 }
+            s = (s &+ 1) & charPairMask
+        }
     }
 
     deinit {
         free(short); free(long); masks.deallocate(); bytePairs.deallocate(); filter.deallocate(); selfEncoded?.deallocate()
-        char3.deallocate()
+        char3.deallocate(); charPairs.deallocate()
     }
 
     /// For three bytes (the low 24 bits of `w`) that are a lead E0–EF and two continuation bytes, the 16 bits
@@ -147,7 +184,12 @@ final class WholeTokenTable: @unchecked Sendable {
     /// surrogate forms); else nil.
     @inline(__always) static func char3Index(_ w: UInt64) -> Int? {
         guard w & 0xC0C0F0 == 0x8080E0 else { return nil }
-        return Int(truncatingIfNeeded: (w & 0x0F) &<< 12 | (w &>> 8 & 0x3F) &<< 6 | (w &>> 16 & 0x3F))
+        return Int(truncatingIfNeeded: char3Bits(UInt32(truncatingIfNeeded: w)))
+    }
+
+    /// `char3Index` of a character already known to be a lead E0–EF and two continuation bytes.
+    @inline(__always) static func char3Bits(_ c: UInt32) -> UInt32 {
+        (c & 0x0F) &<< 12 | (c &>> 8 & 0x3F) &<< 6 | (c &>> 16 & 0x3F)
     }
 
     /// `words` zeroed words, 2 MiB-aligned and marked for transparent huge pages: nearly every piece probes
@@ -197,7 +239,9 @@ final class WholeTokenTable: @unchecked Sendable {
     }
 
     /// Bytes held (both tables).
-    var footprint: Int { (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 8 << 16 &+ 1 << (Self.filterBits &- 3) }
+    var footprint: Int {
+        (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 8 << 16 &+ 1 << (Self.filterBits &- 3) &+ (charPairMask &+ 1) &* 8
+    }
 }
 
 /// Builds a model's `WholeTokenTable` once: on another core right after loading (`IdsPath.prepareInBackground`)
