@@ -6,7 +6,7 @@ import Testing
 @Suite struct BadInputTests {
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = TestPaths.tempFile(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         return path
     }
 

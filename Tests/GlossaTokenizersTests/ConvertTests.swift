@@ -18,7 +18,7 @@ import Testing
 
     func roundTrip(_ source: Tokenizer, _ bytes: [UInt8], _ name: String) throws -> Tokenizer {
         let path = TestPaths.tempFile(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try Tokenizer.load(path: path, encoding: source.pattern == nil ? nil : nameOf(source))
     }
@@ -55,7 +55,7 @@ import Testing
         let src = try Tokenizer.load(path: TestPaths.tokenizer("gpt2/encoder.json"))
         let ranks = try src.tiktokenRanks()
         let path = TestPaths.tempFile("gpt2.tiktoken")
-        FileManager.default.createFile(atPath: path, contents: Data(ranks))
+        try Data(ranks).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let back = try Tokenizer.load(path: path, encoding: "gpt2")
         try expectSameIds(src, back)

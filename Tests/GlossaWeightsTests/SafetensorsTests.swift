@@ -10,7 +10,9 @@ func tempDir(_ name: String) -> String {
     return d
 }
 
-func writeBytes(_ path: String, _ b: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(b)) }
+func writeBytes(_ path: String, _ b: [UInt8]) {
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(b)), "cannot write \(path)")
+}
 
 /// A safetensors file from a raw header string and data bytes.
 func rawSafetensors(_ header: String, _ data: [UInt8], claimedLength: UInt64? = nil) -> [UInt8] {
