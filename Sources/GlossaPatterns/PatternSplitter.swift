@@ -158,7 +158,7 @@ public struct PieceScanner {
         // ten of English prose) went out to `asciiEnd` before.
         if known != .o200k && known != .whitespace {
             let p = scanner.p, n = scanner.n
-            let first = known == .gpt2 ? (p[i] == 0x20 ? i &+ 1 : i) : i &+ Int(scanner.prefix[Int(p[i])] &>> 1)
+            let first = known == .gpt2 ? (p[i] == 0x20 ? i &+ 1 : i) : i &+ Int(scanner.tables.prefix[Int(p[i])] &>> 1)
             var j = Self.letterWord(p, first, n, fold: true)
             while j < n && Self.isASCIILetter(p[j]) { j &+= 1 }
             if j > first && (j == n || p[j] < 0x80) { return j }
@@ -166,7 +166,7 @@ public struct PieceScanner {
             // o200k: an optional one-byte prefix, then upper-case letters and lower-case letters (either run may
             // be empty, not both); decided here when the next byte is ASCII and not the "'" of a contraction.
             let p = scanner.p, n = scanner.n
-            var j = i &+ Int(scanner.prefix[Int(p[i])] & 1)
+            var j = i &+ Int(scanner.tables.prefix[Int(p[i])] & 1)
             let first = j
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
             j = Self.letterWord(p, j, n, fold: false)

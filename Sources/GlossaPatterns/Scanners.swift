@@ -16,9 +16,6 @@ struct Scanner {
         self.p = p; self.n = n; self.tables = tables; self.ascii = tables.ascii
     }
 
-    /// `ScanTables.prefix`, in `ascii`'s buffer.
-    @inlinable @inline(__always) var prefix: UnsafeMutablePointer<UInt8> { ascii + ScanTables.prefixAt }
-
     /// `cls` of the non-ASCII character whose lead byte `b` is at `i`: 2-byte characters and U+0800...U+0FFF
     /// (Indic scripts) from `low`, U+4E00...U+9FFF from their first two bytes, the rest decoded.
     @inlinable @inline(__always)

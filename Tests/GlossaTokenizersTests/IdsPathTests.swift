@@ -7,6 +7,18 @@ import XCTest
 final class IdsPathTests: XCTestCase {
     typealias Rng = FastPathTests.Rng
 
+    /// The three rank files (cl100k, o200k, Llama 3 `tokenizer.model`) with their BPE models and the seeds
+    /// `seeds`, `seeds + 1`, `seeds + 2`.
+    func rankFiles(seeds: UInt64) throws -> [(Tokenizer, BPEModel, String, UInt64)] {
+        var out: [(Tokenizer, BPEModel, String, UInt64)] = []
+        for (k, rel) in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model"].enumerated() {
+            let tok = try load(rel)
+            guard case .bpe(let m) = tok.model else { XCTFail("\(rel): not BPE"); continue }
+            out.append((tok, m, rel, seeds + UInt64(k)))
+        }
+        return out
+    }
+
     func load(_ rel: String) throws -> Tokenizer {
         let path = TestPaths.tokenizer(rel)
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) not present") }
@@ -345,10 +357,7 @@ final class IdsPathTests: XCTestCase {
     /// With the backtracking encoder built (as after enough long non-Latin text), long non-Latin pieces are
     /// cut where no token spans and the parts go through the memos: the general path's ids still.
     func testCutPiecesWithTheEncoderBuilt() throws {
-        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 21), ("o200k_base/o200k_base.tiktoken", 22),
-                            ("llama3.2/tokenizer.model", 23)] as [(String, UInt64)] {
-            let tok = try load(rel)
-            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        for (tok, m, _, seed) in try rankFiles(seeds: 21) {
             _ = BacktrackingTests.encoder(m)
             try assertSame(tok, seed: seed, count: 600, generate: Self.scriptText)
             try assertSame(tok, seed: seed, count: 300)
@@ -358,10 +367,7 @@ final class IdsPathTests: XCTestCase {
     /// A fresh state takes the model's encoder, built by another state, for its first long piece (no trip
     /// through `tokenize`): long runs of random letters without whitespace, the general path's ids.
     func testFreshStateUsesTheBuiltEncoder() throws {
-        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 31), ("o200k_base/o200k_base.tiktoken", 32),
-                            ("llama3.2/tokenizer.model", 33)] as [(String, UInt64)] {
-            let tok = try load(rel)
-            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        for (tok, m, rel, seed) in try rankFiles(seeds: 31) {
             var r = Rng(s: seed)
             for k in 0..<8 {
                 let piece = (0..<(2000 &+ r.below(6000))).map { _ in UInt8(97 + r.below(26)) }
@@ -394,10 +400,7 @@ final class IdsPathTests: XCTestCase {
     /// (kana, CJK, Hangul, Devanagari), with ASCII, punctuation, a changed or dropped byte now and then, and
     /// runs that end within ten bytes of the text's end, against the general path.
     func testCharacterPairParts() throws {
-        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 51), ("o200k_base/o200k_base.tiktoken", 52),
-                            ("llama3.2/tokenizer.model", 53)] as [(String, UInt64)] {
-            let tok = try load(rel)
-            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        for (tok, m, rel, seed) in try rankFiles(seeds: 51) {
             _ = BacktrackingTests.encoder(m)
             let buf = m.lookup.buffer
             var pairTokens: [[UInt8]] = []
@@ -438,10 +441,7 @@ final class IdsPathTests: XCTestCase {
     func testShortNonLatinWordsByTheEncoder() throws {
         let ranges: [ClosedRange<UInt32>] = [0x0430...0x044F, 0x0600...0x064A, 0x0905...0x0939, 0x0391...0x03C9,
                                              0x05D0...0x05EA, 0x4E00...0x4FFF, 0x3041...0x3096, 0xAC00...0xAD00]
-        for (rel, seed) in [("cl100k_base/cl100k_base.tiktoken", 41), ("o200k_base/o200k_base.tiktoken", 42),
-                            ("llama3.2/tokenizer.model", 43)] as [(String, UInt64)] {
-            let tok = try load(rel)
-            guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        for (tok, m, rel, seed) in try rankFiles(seeds: 41) {
             _ = BacktrackingTests.encoder(m)
             var r = Rng(s: seed)
             var idsOnly = EncoderState(), general = EncoderState()

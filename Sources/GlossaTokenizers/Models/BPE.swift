@@ -228,6 +228,13 @@ public final class BPEModel: Sendable {
     /// mostly hit the word cache, and the merge loop is cheap on them).
     static let backtrackMinBytes = 8
 
+    /// Whether the model can have a backtracking encoder: rank-file merges (a pair merges when its
+    /// concatenation is a token, ranked by id) over byte-level symbols.
+    var backtrackable: Bool {
+        guard case .concatenation(let ranks) = rule, ranks == nil else { return false }
+        return byteLevel && plainSymbols
+    }
+
     /// Encodes `p[0..<n]` into the empty `s` by the backtracking encoder; false when the merge loop
     /// should (the model has no encoder, or it is not built yet).
     ///
@@ -243,7 +250,7 @@ public final class BPEModel: Sendable {
     func backtrack(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: inout BPEScratch, force: Bool = false) -> Bool {
         if s.backtracking?.model !== self { s.backtracking = BacktrackState(model: self) }
         if s.backtracking!.encoder == nil {
-            guard !s.backtracking!.none, case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else {
+            guard !s.backtracking!.none, backtrackable else {
                 return false
             }
             let (e, built) = backtracker.note(merged: n &* Self.budgetWeight(p, n), budget: force ? 0 : lookup.arenaCount) {
@@ -263,6 +270,8 @@ public final class BPEModel: Sendable {
     /// building: a fresh state (one per document in `glossa bench`, per call elsewhere) otherwise sent its
     /// first long piece through `tokenize`, its span arrays and copies (≈ 14 % of a 1 MB piece's time).
     func builtBacktracker(_ s: inout BPEScratch) -> BacktrackingBPE? {
+        // Models that can have none (HF merge lists) ask nothing more: the peek takes a lock.
+        guard backtrackable else { return nil }
         if let b = s.backtracking, b.model === self, b.encoder != nil || b.none { return b.encoder }
         guard let e = backtracker.peek() else { return nil }
         s.backtracking = BacktrackState(model: self, encoder: e)
@@ -283,7 +292,7 @@ public final class BPEModel: Sendable {
     /// Counts `bytes` of long pieces that a caller's memo served towards the encoder's build budget, as
     /// if they had been merged (the memo hides repeats that the merge loop paid for each time).
     func noteMemoized(_ bytes: Int) {
-        guard case .concatenation(let ranks) = rule, ranks == nil, byteLevel, plainSymbols else { return }
+        guard backtrackable else { return }
         // Non-Latin pieces only (`IdsPath`), weighed as `budgetWeight` does.
         _ = backtracker.note(merged: bytes &* Self.nonLatinBudgetWeight, budget: lookup.arenaCount) { BacktrackingBPE(lookup: lookup, byteIds: byteIds) }
     }
