@@ -97,3 +97,17 @@ private func corruptionMismatches(_ text: [UInt8], _ values: [UInt8]) -> Int {
     mismatches += corruptionMismatches(text, [0x00, 0x41, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xFF])
     #expect(mismatches == 0)
 }
+
+/// A longer mixed-script buffer (runs of 2- and 3-byte characters, emoji, ASCII between them): every byte replaced
+/// by each of a set of values, whole and cut after it; the valid text at 40 alignments.
+@Test func utf8ValidationLongBuffers() {
+    let line = Array("Größe — 中文字符 русский 日本語テキスト 😀🇩🇪 العربية हिन्दी ascii words and digits 12345\n".utf8)
+    let long = line + line
+    var mismatches = 0
+    for shift in 0..<40 where !check(Array(repeating: 0x61, count: shift) + long) { mismatches += 1 }
+    mismatches += corruptionMismatches(long, [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2,
+                                              0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF])
+    #expect(mismatches == 0)
+    #expect(check(Array(repeating: 0x41, count: 96) + [0xF0, 0x9F, 0x98]))   // a sequence cut by the end
+    #expect(check([0x80] + Array(repeating: 0x41, count: 96)))                // a continuation byte first
+}
