@@ -626,49 +626,6 @@ extension TokenizerError {
     }
 }
 
-/// Standard base64 (RFC 4648) decoding with padding.
-enum Base64 {
-    static func decode(_ s: [UInt8]) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(s.count * 3 / 4)
-        var acc: UInt32 = 0, bits = 0
-        for c in s {
-            let v: UInt32
-            switch c {
-            case 65...90: v = UInt32(c - 65)
-            case 97...122: v = UInt32(c - 71)
-            case 48...57: v = UInt32(c + 4)
-            case 43: v = 62
-            case 47: v = 63
-            case 61: continue
-            default: return nil
-            }
-            acc = acc << 6 | v; bits += 6
-            if bits >= 8 { bits -= 8; out.append(UInt8((acc >> UInt32(bits)) & 0xFF)) }
-        }
-        return out
-    }
-    static func encode(_ b: [UInt8]) -> String {
-        let t = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out = [UInt8]()
-        var i = 0
-        while i + 2 < b.count {
-            let n = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
-            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], t[Int(n >> 6 & 63)], t[Int(n & 63)]]
-            i += 3
-        }
-        let rest = b.count - i
-        if rest == 1 {
-            let n = UInt32(b[i]) << 16
-            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], 61, 61]
-        } else if rest == 2 {
-            let n = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8
-            out += [t[Int(n >> 18)], t[Int(n >> 12 & 63)], t[Int(n >> 6 & 63)], 61]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
 /// The raw-byte lookup of a byte-level vocabulary, filled by one task of `readMerges`.
 final class ByteLevelLookup: @unchecked Sendable {
     private(set) var table: ByteTable?
