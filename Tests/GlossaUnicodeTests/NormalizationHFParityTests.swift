@@ -25,7 +25,7 @@ import GlossaUnicode
         var lines: [String] = []
         var buf = [CChar](repeating: 0, count: 4096)
         while fgets(&buf, 4096, fp) != nil {
-            lines.append(String(cString: buf).trimmingSuffixNewline())
+            lines.append(cLine(buf).trimmingSuffixNewline())
         }
         let names = ["clean", "chinese", "bertstrip", "strip", "lower", "nfd", "nfc", "nfkd", "nfkc", "nmt"]
         var mismatches = [String: [UInt32]]()
@@ -74,7 +74,7 @@ extension NormalizationHFParityTests {
         var expected = [UInt32: String]()
         var buf = [CChar](repeating: 0, count: 256)
         while fgets(&buf, 256, fp) != nil {
-            let f = String(cString: buf).trimmingSuffixNewline().split(separator: "\t")
+            let f = cLine(buf).trimmingSuffixNewline().split(separator: "\t")
             expected[UInt32(f[0])!] = String(f[1])
         }
         var bad: [String] = []
@@ -99,4 +99,9 @@ extension String {
         while s.last == "\n" || s.last == "\r" { s.removeLast() }
         return s
     }
+}
+
+/// The text of a line `fgets` read into `buf` (up to its terminating zero).
+private func cLine(_ buf: [CChar]) -> String {
+    String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
