@@ -21,7 +21,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
-        .target(name: "GlossaUnicode", dependencies: ["CICU"]),
+        .target(name: "GlossaUnicode", dependencies: ["CICU", "CUTF8"]),
+        // UTF-8 validation with SSE2 compares (C: Swift's SIMD types do not compile to them).
+        // DWARF 4: valgrind 3.19 (callgrind, the profiles in Docs/performance.md) cannot read clang's DWARF 5.
+        .target(name: "CUTF8", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         // A byte-level JSON reader/writer (fast tokenizer.json loading).
         .target(name: "GlossaJSON"),
         // Raw file formats: tiktoken ranks, GPT-2 encoder.json/vocab.bpe, SentencePiece ModelProto.
