@@ -174,6 +174,20 @@ import Testing
         #expect(checked > 100)
     }
 
+    /// `hugeAllocate` (the encoder's tables): 64-byte aligned below 1 MiB, 2 MiB-aligned from 1 MiB on, at the
+    /// bound and past it, every value written and read back before `free`.
+    @Test func hugeAllocateAlignsAndHoldsEveryValue() {
+        for count in [1, 1000, (1 << 17) - 1, 1 << 17, 3 << 18] {
+            let p = hugeAllocate(UInt64.self, count)
+            defer { free(p) }
+            #expect(UInt(bitPattern: p) % (count * 8 >= 1 << 20 ? 1 << 21 : 64) == 0, "\(count)")
+            for i in 0..<count { p[i] = UInt64(i) &* 0x9E37_79B9_7F4A_7C15 }
+            var wrong = 0
+            for i in 0..<count where p[i] != UInt64(i) &* 0x9E37_79B9_7F4A_7C15 { wrong += 1 }
+            #expect(wrong == 0, "\(count)")
+        }
+    }
+
     /// Merges of two ids below 256 live in the direct `low` table, the others in the hashed slots;
     /// the first (lowest-ranked) insert of a pair wins in both.
     @Test func packedMergesSplitsLowPairsFromHashedOnes() {
