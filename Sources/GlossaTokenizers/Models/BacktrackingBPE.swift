@@ -547,20 +547,23 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
     /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
-    /// building); `lowAreBytes` as the property says.
+    /// building); `lowAreBytes` as the property says. `noMerge`: a and b are known not to merge (no token
+    /// is their bytes), so the first pair is not looked up.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
                                   _ filter: UnsafePointer<UInt64>, _ filterShift: UInt64,
-                                  _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool) -> Bool {
+                                  _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool,
+                                  _ noMerge: Bool = false) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
+        var skip = noMerge
         while true {
             if UInt32(bitPattern: a | b) < 256 {
                 // Pairs of ids below 256 (the bytes, for rank files): one load from a small table.
-                if pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
+                if !skip && pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
                 // Two single bytes: both merge trees are undone, nothing is left to check.
                 if lowAreBytes { return true }
-            } else {
+            } else if !skip {
                 // One multiply serves the filter bit and the table slot.
                 let h = PackedMerges.hash(a, b)
                 let bits = filterBits(h, filterShift)
@@ -568,6 +571,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if pairs.merged(a, b, hash: h) < limit { return false }
                 }
             }
+            skip = false
             if a > b {
                 limit = a
                 let a2 = info[4 &* Int(a) &+ 3]
@@ -686,8 +690,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         // One inlined copy of the check (two, one per branch, doubled the loop's code). No memo of pair
         // checks: on random letters one probe in a hundred hit it, on mixed scripts one in six, and its
         // 512 KB of probes and stores cost more than the hits saved.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32) -> Bool {
-            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes)
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, noMerge: Bool) -> Bool {
+            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge)
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
@@ -695,27 +699,35 @@ final class BacktrackingBPE: @unchecked Sendable {
             let bits = bitsBuf.baseAddress!
             bits.initialize(repeating: .max, count: words)
             // `lastLen`: the length of the token on top of the stack (0 when empty).
-            var count = 0, pos = 0, lastLen = 0
+            // `lastMax`: the longest token that starts where the top of the stack does (Int.max when not
+            // known, after backing up); `nextMax`, the same where `next` starts. No token is longer, so a
+            // pair of tokens longer together is no merge, and its check skips that lookup: the first pair
+            // checked after a longest match (most checks) is one, and took a filter load.
+            var count = 0, pos = 0, lastLen = 0, lastMax = 0
             var (next, nextLen) = longestMatch(p, 0, n)
+            var nextMax = nextLen
             while next >= 0 {
                 var token = next, len = nextLen
+                let here = nextMax
                 let last: Int32 = count > 0 ? stack[count &- 1] : -1
                 while true {
                     let end = pos &+ len
                     if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0 {
                         if last < 0 {
-                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            nextMax = nextLen
                             break
                         }
                         // The next walk's first loads go before the check (seven in ten pass): the trie's
                         // cache misses were a sixth of the time on random letters (o200k).
                         let ahead = end &+ 2 < n
                         let start = ahead ? walkStart(p, end) : (0, 0, 0)
-                        if valid(last, token) {
-                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                        if valid(last, token, noMerge: lastLen &+ len > lastMax) {
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
                             else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            nextMax = nextLen
                             break
                         }
                     }
@@ -723,10 +735,11 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if shorter >= 0 { token = shorter; len = Int(info[4 &* Int(shorter)]); continue }
                     // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                     bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                    next = last; nextLen = lastLen
+                    next = last; nextLen = lastLen; nextMax = lastMax
                     if count > 0 {
                         count &-= 1; pos &-= lastLen
                         lastLen = count > 0 ? Int(info[4 &* Int(stack[count &- 1])]) : 0
+                        lastMax = .max
                     }
                     break
                 }
