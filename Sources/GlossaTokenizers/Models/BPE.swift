@@ -745,9 +745,6 @@ struct WordCache {
     /// Pair-value memo: scripts without spaces (CJK) and long pieces meet many distinct pairs.
     static let pairBits = 15
     static let pairSlots = 1 << pairBits
-    /// Memo of the backtracking encoder's pair checks: (left << 32 | right), bit 63 set when valid.
-    static let validBits = 16
-    static let validSlots = 1 << validBits
     final class Storage {
         let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
         let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
@@ -759,7 +756,6 @@ struct WordCache {
         /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries of key, value): key and value
         /// side by side, so that a cold slot costs one cache miss, not two.
         let pairs = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * WordCache.pairSlots)
-        let validPairs = UnsafeMutablePointer<UInt64>.allocate(capacity: WordCache.validSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
         var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
         var next = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
@@ -775,11 +771,10 @@ struct WordCache {
         init() {
             keyLen.initialize(repeating: 0, count: WordCache.slots)
             pairs.initialize(repeating: .max, count: 2 * WordCache.pairSlots)
-            validPairs.initialize(repeating: .max, count: WordCache.validSlots)
         }
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
-            ranks.deallocate(); pairs.deallocate(); validPairs.deallocate()
+            ranks.deallocate(); pairs.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
@@ -797,7 +792,6 @@ struct WordCache {
             owner = id
             keyLen.update(repeating: 0, count: Self.slots)
             storage.pairs.update(repeating: .max, count: 2 &* Self.pairSlots)
-            storage.validPairs.update(repeating: .max, count: Self.validSlots)
         }
     }
 

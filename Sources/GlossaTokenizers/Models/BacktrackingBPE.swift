@@ -1,3 +1,4 @@
+import Glibc
 /// Byte-pair encoding of rank files (tiktoken semantics: two symbols merge when their concatenation
 /// is a token, ranked by id) without a merge loop: the backtracking encoder of rs-bpe
 /// (github.com/github/rust-gems, crate `bpe`). It walks the piece left to right taking the longest
@@ -138,8 +139,10 @@ final class BacktrackingBPE: @unchecked Sendable {
             if node != t { return nil }
             prefixAll[t] = best
         }
-        // [length, next prefix, split left, split right] per token.
-        info = UnsafeMutableRawPointer.allocate(byteCount: n &* 16, alignment: 64).bindMemory(to: Int32.self, capacity: n &* 4)
+        // [length, next prefix, split left, split right] per token. This table, the trie's and the pair
+        // table are read at random and live on huge pages (`hugeAllocate`): on 4 KiB pages, random letters
+        // took ≈ 1.25× as long with o200k (page walks, nested in a VM).
+        info = hugeAllocate(Int32.self, n &* 4)
         for t in 0..<n {
             info[4 &* t] = indexed[t] ? buf.lengths[t] : 0
             info[4 &* t &+ 1] = -1; info[4 &* t &+ 2] = -1; info[4 &* t &+ 3] = -1
@@ -181,7 +184,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         pairs = pt
         var filterSize = 1 << 16
         while filterSize < mergeCount &* 16 { filterSize &<<= 1 }
-        pairFilter = .allocate(capacity: filterSize &>> 6)
+        pairFilter = hugeAllocate(UInt64.self, filterSize &>> 6)
         pairFilter.initialize(repeating: 0, count: filterSize &>> 6)
         // The word index from the hash's top bits.
         pairFilterShift = UInt64(64 &- (filterSize &>> 6).trailingZeroBitCount)
@@ -190,11 +193,11 @@ final class BacktrackingBPE: @unchecked Sendable {
             pairFilter[Int(truncatingIfNeeded: h &>> pairFilterShift)] |= Self.filterBits(h, pairFilterShift)
         }
         let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
-        cells = .allocate(capacity: da.count)
+        cells = hugeAllocate(UInt64.self, da.count)
         cells.initialize(from: da, count: da.count)
-        cellToken = .allocate(capacity: daToken.count)
+        cellToken = hugeAllocate(Int32.self, daToken.count)
         cellToken.initialize(from: daToken, count: daToken.count)
-        rootPair = .allocate(capacity: 65536)
+        rootPair = hugeAllocate(UInt64.self, 65536)
         for b0 in 0..<256 {
             // Root children are cells 1 + b (the root, cell 0, has base 1).
             let c1 = 1 &+ b0
@@ -241,8 +244,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     deinit {
-        UnsafeMutableRawPointer(info).deallocate(); pairFilter.deallocate(); pairs.slots.deallocate(); pairs.low.deallocate()
-        rootChild.deallocate(); rootPair.deallocate(); cells.deallocate(); cellToken.deallocate()
+        free(info); free(pairFilter); free(pairs.slots); pairs.low.deallocate()
+        rootChild.deallocate(); free(rootPair); free(cells); free(cellToken)
         avoidPrefix?.deallocate(); avoidToken?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
     }
 
@@ -544,20 +547,23 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
     /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
-    /// building); `lowAreBytes` as the property says.
+    /// building); `lowAreBytes` as the property says. `noMerge`: a and b are known not to merge (no token
+    /// is their bytes), so the first pair is not looked up.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
                                   _ filter: UnsafePointer<UInt64>, _ filterShift: UInt64,
-                                  _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool) -> Bool {
+                                  _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool,
+                                  _ noMerge: Bool = false) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
+        var skip = noMerge
         while true {
             if UInt32(bitPattern: a | b) < 256 {
                 // Pairs of ids below 256 (the bytes, for rank files): one load from a small table.
-                if pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
+                if !skip && pairs.low[Int(a) &<< 8 | Int(b)] < limit { return false }
                 // Two single bytes: both merge trees are undone, nothing is left to check.
                 if lowAreBytes { return true }
-            } else {
+            } else if !skip {
                 // One multiply serves the filter bit and the table slot.
                 let h = PackedMerges.hash(a, b)
                 let bits = filterBits(h, filterShift)
@@ -565,6 +571,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if pairs.merged(a, b, hash: h) < limit { return false }
                 }
             }
+            skip = false
             if a > b {
                 limit = a
                 let a2 = info[4 &* Int(a) &+ 3]
@@ -644,7 +651,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return false }
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { stackBuf in
             let stack = stackBuf.baseAddress!
-            let count = run(p, n, stack, s.cache.storage.validPairs)
+            let count = run(p, n, stack)
             guard count >= 0 else { return false }
             // In bulk: three appends per token (each checks the array's uniqueness and capacity) took
             // a fifth of the instructions on random letters.
@@ -668,40 +675,23 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     /// The ids of `p[0..<n]` written to `out` (room for n), without spans: their count, or -1 where
-    /// `encode` declines. `validPairs` is the caller's pair memo (`WordCache.Storage.validPairs`, bound
-    /// to this encoder's model). The ids-only path's long pieces: no arrays, no copies.
-    func encodeIds(_ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<Int32>,
-                   validPairs: UnsafeMutablePointer<UInt64>) -> Int {
+    /// `encode` declines. The ids-only path's long pieces: no arrays, no copies.
+    func encodeIds(_ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<Int32>) -> Int {
         if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return -1 }
-        return run(p, n, out, validPairs)
+        return run(p, n, out)
     }
 
     /// The backtracking walk: ids into `stack` (room for n); their count, or -1 if no encoding was found.
     @inline(__always)
-    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>,
-                     _ memo: UnsafeMutablePointer<UInt64>) -> Int {
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>) -> Int {
         // The tables as locals: read from `self` inside the loop, they were loaded again at every pair check.
         let info = self.info, pairs = self.pairs, filter = UnsafePointer(pairFilter), filterShift = pairFilterShift
         let lowAreBytes = self.lowAreBytes
-        // Text repeats token pairs constantly; a pair check walks two merge trees through the pair table.
-        // `bytes`: the two tokens' lengths together.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32, _ bytes: Int) -> Bool {
-            // Short checks skip the memo: with an id below 256 on either side (a byte, for rank files)
-            // or four bytes in all, the check is a few pairs through the filter and the direct
-            // byte-pair table. On random letters (eight in ten checks short, about a third of them memo
-            // hits) the memo's probe and store of its 512 KB cost more than the hits saved, and pushed
-            // the pair tables out of the L2 cache.
-            let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-            var slot = -1
-            if min(a, b) >= 256 && bytes > 4 {
-                slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.validBits))
-                let x = memo[slot]
-                if x & ~(1 << 63) == k { return x >> 63 != 0 }
-            }
-            // One copy of the check, inlined (two, one per branch, doubled the loop's code).
-            let v = Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes)
-            if slot >= 0 { memo[slot] = v ? k | 1 << 63 : k }
-            return v
+        // One inlined copy of the check (two, one per branch, doubled the loop's code). No memo of pair
+        // checks: on random letters one probe in a hundred hit it, on mixed scripts one in six, and its
+        // 512 KB of probes and stores cost more than the hits saved.
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, noMerge: Bool) -> Bool {
+            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge)
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
@@ -709,27 +699,35 @@ final class BacktrackingBPE: @unchecked Sendable {
             let bits = bitsBuf.baseAddress!
             bits.initialize(repeating: .max, count: words)
             // `lastLen`: the length of the token on top of the stack (0 when empty).
-            var count = 0, pos = 0, lastLen = 0
+            // `lastMax`: the longest token that starts where the top of the stack does (Int.max when not
+            // known, after backing up); `nextMax`, the same where `next` starts. No token is longer, so a
+            // pair of tokens longer together is no merge, and its check skips that lookup: the first pair
+            // checked after a longest match (most checks) is one, and took a filter load.
+            var count = 0, pos = 0, lastLen = 0, lastMax = 0
             var (next, nextLen) = longestMatch(p, 0, n)
+            var nextMax = nextLen
             while next >= 0 {
                 var token = next, len = nextLen
+                let here = nextMax
                 let last: Int32 = count > 0 ? stack[count &- 1] : -1
                 while true {
                     let end = pos &+ len
                     if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0 {
                         if last < 0 {
-                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            nextMax = nextLen
                             break
                         }
                         // The next walk's first loads go before the check (seven in ten pass): the trie's
                         // cache misses were a sixth of the time on random letters (o200k).
                         let ahead = end &+ 2 < n
                         let start = ahead ? walkStart(p, end) : (0, 0, 0)
-                        if valid(last, token, lastLen &+ len) {
-                            stack[count] = token; count &+= 1; pos = end; lastLen = len
+                        if valid(last, token, noMerge: lastLen &+ len > lastMax) {
+                            stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
                             else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
+                            nextMax = nextLen
                             break
                         }
                     }
@@ -737,10 +735,11 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if shorter >= 0 { token = shorter; len = Int(info[4 &* Int(shorter)]); continue }
                     // No token fits here after `last`: position `pos` is a dead end; retry `last` shorter.
                     bits[pos &>> 6] &= ~(1 &<< UInt64(pos & 63))
-                    next = last; nextLen = lastLen
+                    next = last; nextLen = lastLen; nextMax = lastMax
                     if count > 0 {
                         count &-= 1; pos &-= lastLen
                         lastLen = count > 0 ? Int(info[4 &* Int(stack[count &- 1])]) : 0
+                        lastMax = .max
                     }
                     break
                 }
@@ -790,7 +789,7 @@ struct PackedMerges: @unchecked Sendable {
     init(capacity n: Int) {
         var cap = 1024
         while cap < 2 &* n { cap &<<= 1 }
-        slots = .allocate(capacity: cap)
+        slots = hugeAllocate(UInt64.self, cap)
         slots.initialize(repeating: .max, count: cap)
         low = .allocate(capacity: 65536)
         low.initialize(repeating: .max, count: 65536)

@@ -196,8 +196,7 @@ struct IdsPath: Sendable {
         /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
         @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
             guard let bt = model.builtBacktracker(&state.bpe) else { return nil }
-            state.bpe.cache.bind(to: model)
-            let c = bt.encodeIds(p, n, o, validPairs: state.bpe.cache.storage.validPairs)
+            let c = bt.encodeIds(p, n, o)
             return c < 0 ? nil : c
         }
 

@@ -192,16 +192,11 @@ final class WholeTokenTable: @unchecked Sendable {
         (c & 0x0F) &<< 12 | (c &>> 8 & 0x3F) &<< 6 | (c &>> 16 & 0x3F)
     }
 
-    /// `words` zeroed words, 2 MiB-aligned and marked for transparent huge pages: nearly every piece probes
-    /// these 4–8 MB at random, and with 4 KiB pages each probe also walked the page tables (a VM makes that
-    /// walk dearer still). Without huge pages it is plain memory. Freed with `free`.
+    /// `words` zeroed words on transparent huge pages (`hugeAllocate`): nearly every piece probes these
+    /// 4–8 MB at random, and with 4 KiB pages each probe also walked the page tables (a VM makes that walk
+    /// dearer still). Freed with `free`.
     static func allocateHuge(words: Int) -> UnsafeMutablePointer<UInt64> {
-        let bytes = words &* 8
-        var raw: UnsafeMutableRawPointer?
-        let align = bytes >= 1 << 21 ? 1 << 21 : 64
-        guard posix_memalign(&raw, align, bytes) == 0, let raw else { fatalError("out of memory (\(bytes) bytes)") }
-        if align == 1 << 21 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-        let p = raw.bindMemory(to: UInt64.self, capacity: words)
+        let p = hugeAllocate(UInt64.self, words)
         p.initialize(repeating: 0, count: words)
         return p
     }
@@ -331,4 +326,18 @@ extension WholeTokenTable {
         }
         return m
     }
+}
+
+/// Room for `count` values (uninitialized), freed with `free`. From 1 MiB on: 2 MiB-aligned, rounded up to
+/// whole 2 MiB pages and marked for transparent huge pages, for tables probed at random, where 4 KiB pages
+/// add a page walk to many probes (a VM's nested walk at that). Without huge pages it is plain memory.
+func hugeAllocate<T>(_: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
+    let huge = 1 << 21
+    var bytes = max(count &* MemoryLayout<T>.stride, 1)
+    let large = bytes >= 1 << 20
+    if large { bytes = (bytes &+ huge &- 1) & ~(huge &- 1) }
+    var raw: UnsafeMutableRawPointer?
+    guard posix_memalign(&raw, large ? huge : 64, bytes) == 0, let raw else { fatalError("out of memory (\(bytes) bytes)") }
+    if large { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+    return raw.bindMemory(to: T.self, capacity: count)
 }
