@@ -22,6 +22,8 @@ let package = Package(
 
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
         .target(name: "GlossaUnicode", dependencies: ["CICU"]),
+        // A prefetch hint (static inline C: Swift has no intrinsic for it).
+        .target(name: "CPrefetch"),
         // A byte-level JSON reader/writer (fast tokenizer.json loading).
         .target(name: "GlossaJSON"),
         // Raw file formats: tiktoken ranks, GPT-2 encoder.json/vocab.bpe, SentencePiece ModelProto.
@@ -29,7 +31,7 @@ let package = Package(
         // The tokenizer pipeline: normalizers, pre-tokenizers, models, post-processors, decoders.
         // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
         .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode"]),
-        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns"]),
+        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns", "CPrefetch"]),
         // BPE training: streaming corpus readers (zlib for gzip), parallel pre-token counting, HF-exact merges.
         .target(name: "GlossaTraining", dependencies: ["GlossaTokenizers", "GlossaPatterns", "GlossaUnicode", "GlossaFormats", "GlossaJSON", "CZlib"]),
         // Tensors on OpenBLAS.

@@ -137,20 +137,24 @@ import GlossaJSON
     }
 
     /// "left right" is split at its one space (eight bytes at a time); any other count of spaces is malformed.
-    @Test func mergeSplitMatchesTheByteLoop() {
+    @Test func mergeSplitMatchesTheByteLoop() throws {
         var rng = BacktrackingTests.Rng(s: 9)
         let vocab = ByteTable(keys: [Array("a".utf8), Array("bb".utf8), Array("abb".utf8), Array("bba".utf8)])
         let resolver = HuggingFaceReader.MergeResolver(vocab, prefixLen: 0)
         let key = UnsafeMutablePointer<UInt8>.allocate(capacity: HuggingFaceReader.MergeResolver.capacity)
         defer { key.deallocate() }
-        let cache = HuggingFaceReader.MergeResolver.PartCache()
-        defer { cache.deallocate() }
+        let index = try #require(HuggingFaceReader.MergeResolver.PartIndex(resolver))
+        defer { index.deallocate() }
         let letters: [UInt8] = [0x61, 0x62, 0x20]
         // Carried from merge to merge, as in a run: the merged entry is first compared with the previous one's.
         var guess = -1
         for _ in 0..<3000 {
             let s = (0..<rng.below(24)).map { _ in letters[rng.below(rng.below(3) == 0 ? 3 : 2)] }
-            let outcome = s.withUnsafeBufferPointer { resolver.split($0, key, &guess, rng.below(2) == 0 ? cache : nil) }
+            let outcome = s.withUnsafeBufferPointer { b in
+                // Prefetching reads only the merge's bytes, whatever its spaces (no space, at either end, several).
+                resolver.prefetch(b, nil, index)
+                return resolver.split(b, key, &guess, rng.below(2) == 0 ? index : nil)
+            }
             let spaces = s.filter { $0 == 0x20 }.count
             switch outcome {
             case .malformed: #expect(spaces != 1, "\(String(decoding: s, as: UTF8.self))")
