@@ -152,7 +152,9 @@ import GlossaJSON
             let s = (0..<rng.below(24)).map { _ in letters[rng.below(rng.below(3) == 0 ? 3 : 2)] }
             let outcome = s.withUnsafeBufferPointer { b in
                 // Prefetching reads only the merge's bytes, whatever its spaces (no space, at either end, several).
-                resolver.prefetch(b, nil, index)
+                let at = HuggingFaceReader.MergeResolver.space(b)
+                #expect(at == (s.filter { $0 == 0x20 }.count == 1 ? s.firstIndex(of: 0x20)! : -1))
+                resolver.prefetch(b, at: at, nil, index)
                 return resolver.split(b, key, &guess, rng.below(2) == 0 ? index : nil)
             }
             let spaces = s.filter { $0 == 0x20 }.count

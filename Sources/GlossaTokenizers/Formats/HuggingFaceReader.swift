@@ -391,18 +391,33 @@ enum HuggingFaceReader {
                     let key = UnsafeMutablePointer<UInt8>.allocate(capacity: MergeResolver.capacity)
                     defer { key.deallocate() }
                     var guess = -1
-                    let end = n * (b + 1) / blocks
-                    for i in (n * b / blocks)..<end {
-                        if let index, i &+ 8 < end, case let sp = lefts[i &+ 8], sp >= 0 {
-                            let rp = pairForm ? rights[i &+ 8] : -2
-                            resolver.prefetch(bytes.slice(sp), rp == -2 ? nil : bytes.slice(rp), index)
+                    let first = n * b / blocks, end = n * (b + 1) / blocks
+                    // Merges are looked at `ahead` places before they are resolved: their parts' slots are
+                    // prefetched, and the space of "left right" is found then and kept here until it is used.
+                    let ahead = index == nil ? 0 : 8
+                    var spaces = (0, 0, 0, 0, 0, 0, 0, 0)
+                    withUnsafeMutableBytes(of: &spaces) { raw in
+                        let spaces = raw.baseAddress!.assumingMemoryBound(to: Int.self)
+                        @inline(__always) func look(_ j: Int) -> Int {
+                            let sp = lefts[j], rp = pairForm ? rights[j] : -2
+                            if sp < 0 { return -1 }
+                            let s = bytes.slice(sp)
+                            let at = rp == -2 ? MergeResolver.space(s) : -1
+                            if let index { resolver.prefetch(s, at: at, rp == -2 ? nil : bytes.slice(rp), index) }
+                            return at
                         }
-                        let sp = lefts[i], rp = pairForm ? rights[i] : -2
-                        if sp < 0 { continue }
-                        let outcome = rp == -2 ? resolver.split(bytes.slice(sp), key, &guess, index)
-                            : resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess, index)
-                        guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
-                        out[i] = (l, r, mm)
+                        for j in first..<min(first &+ ahead, end) { spaces[j & 7] = look(j) }
+                        for i in first..<end {
+                            let sp = lefts[i], rp = pairForm ? rights[i] : -2
+                            let at = ahead == 0 || rp != -2 ? -1 : spaces[i & 7]
+                            if i &+ ahead < end && ahead > 0 { spaces[i & 7] = look(i &+ ahead) }
+                            if sp < 0 { continue }
+                            let outcome = rp != -2 ? resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess, index)
+                                : ahead == 0 ? resolver.split(bytes.slice(sp), key, &guess, index)
+                                : resolver.split(bytes.slice(sp), at: at, key, &guess, index)
+                            guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                            out[i] = (l, r, mm)
+                        }
                     }
                 }
                 if blocks == 1 && alongside == nil {
@@ -469,7 +484,22 @@ enum HuggingFaceReader {
         @inline(__always)
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int,
                    _ index: PartIndex?) -> MergeOutcome {
-            guard let p = s.baseAddress else { return .malformed }
+            split(s, at: Self.space(s), key, &guess, index)
+        }
+
+        /// `split` with the string's `space(_:)` already found.
+        @inline(__always)
+        func split(_ s: UnsafeBufferPointer<UInt8>, at sp: Int, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int,
+                   _ index: PartIndex?) -> MergeOutcome {
+            guard sp >= 0, let p = s.baseAddress else { return .malformed }
+            return resolve(UnsafeBufferPointer(start: p, count: sp), UnsafeBufferPointer(start: p + sp + 1, count: s.count &- sp &- 1),
+                           key, &guess, index)
+        }
+
+        /// The offset of the one space in `s`, or -1 when there is none or more than one.
+        @inline(__always)
+        static func space(_ s: UnsafeBufferPointer<UInt8>) -> Int {
+            guard let p = s.baseAddress else { return -1 }
             var sp = -1, i = 0
             // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
             // bytes), then the rest one by one.
@@ -478,21 +508,19 @@ enum HuggingFaceReader {
                 let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
                 let spaces = ~(((y & lows) &+ lows) | y) & ~lows
                 if spaces != 0 {
-                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return .malformed }
+                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
                     sp = i &+ spaces.trailingZeroBitCount &>> 3
                 }
                 i &+= 8
             }
             while i < s.count {
                 if p[i] == 0x20 {
-                    if sp >= 0 { return .malformed }
+                    if sp >= 0 { return -1 }
                     sp = i
                 }
                 i &+= 1
             }
-            if sp < 0 { return .malformed }
-            return resolve(UnsafeBufferPointer(start: p, count: sp), UnsafeBufferPointer(start: p + sp + 1, count: s.count &- sp &- 1),
-                           key, &guess, index)
+            return sp
         }
 
         /// The id of a merge part, or -1; parts of 1–8 bytes through `index` when there is one.
@@ -503,22 +531,22 @@ enum HuggingFaceReader {
             return index.find(p, s.count)
         }
 
-        /// Prefetches the index slots of a merge's parts ("left right", or `right` apart), some merges before
-        /// it is resolved: a vocabulary lookup is a cache miss, and a resolution that waits for each one in turn
-        /// was most of the load's time.
+        /// Prefetches where a merge's parts ("left right" split at `sp`, or `left` and `right`) will be looked up,
+        /// some merges before it is resolved: the index slot of a part of 1–8 bytes, the table slot of a longer
+        /// one. A resolution that waited for each lookup's cache miss in turn was most of the load's time.
         @inline(__always)
-        func prefetch(_ s: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>?, _ index: PartIndex) {
+        func prefetch(_ s: UnsafeBufferPointer<UInt8>, at sp: Int, _ right: UnsafeBufferPointer<UInt8>?, _ index: PartIndex) {
+            @inline(__always) func part(_ p: UnsafePointer<UInt8>, _ n: Int) {
+                if Self.short(n) { index.prefetch(p, n) } else if n > 8 { table.prefetch(p, n) }
+            }
             guard let p = s.baseAddress else { return }
             if let right {
-                if let q = right.baseAddress, Self.short(right.count) { index.prefetch(q, right.count) }
-                if Self.short(s.count) { index.prefetch(p, s.count) }
-                return
+                if let q = right.baseAddress { part(q, right.count) }
+                part(p, s.count)
+            } else if sp >= 0 {
+                part(p, sp)
+                part(p + (sp &+ 1), s.count &- sp &- 1)
             }
-            var sp = 0
-            while sp < s.count && p[sp] != 0x20 { sp &+= 1 }
-            if Self.short(sp) { index.prefetch(p, sp) }
-            let rest = s.count &- sp &- 1
-            if Self.short(rest) { index.prefetch(p + (sp &+ 1), rest) }
         }
 
         /// 1 ≤ n ≤ 8: a part `PartIndex` holds.

@@ -109,6 +109,12 @@ struct ByteTableView: @unchecked Sendable {
         let e = lookupEntry(p, n, hash: hashBytes(p, n))
         return e < 0 ? -1 : values[e]
     }
+
+    /// Prefetches the home slot of key `p[0..<n]` (a lookup of it comes soon).
+    @inline(__always)
+    func prefetch(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        glossa_prefetch(slots + (Int(truncatingIfNeeded: hashBytes(p, n)) & mask))
+    }
 }
 
 /// A map from byte strings to token ids: one contiguous arena of key bytes and a power-of-two
