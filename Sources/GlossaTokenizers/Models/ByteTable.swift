@@ -236,8 +236,8 @@ public struct ByteTable: @unchecked Sendable {
         /// Makes entries `first...` findable in entry order, as `append` one by one would have (a repeated key
         /// stays an entry that cannot be looked up; the first one wins). Slots are random writes into a table
         /// larger than L2: the home slot of the entry 16 places on is prefetched, so misses overlap.
-        /// - Returns: with `stopAtRepeat`, the first entry whose key was findable already (it and the entries
-        ///   after it stay unfindable), else nil.
+        /// - Returns: the first entry whose key was findable already, or nil; with `stopAtRepeat` it and the
+        ///   entries after it stay unfindable.
         mutating func indexPending(from first: Int, stopAtRepeat: Bool) -> Int? {
             let b = self.b, n = entries, ahead = 16
             precondition((live &+ n &- first) &* 2 <= b.mask &+ 1, "ByteTable.fill: no room reserved")
@@ -247,17 +247,19 @@ public struct ByteTable: @unchecked Sendable {
                 let r = ring.baseAddress!
                 var e = first
                 while e < n && e < first &+ ahead { let h = hash(e); r[e & (ahead &- 1)] = h; prefetch(h); e &+= 1 }
+                var repeated: Int?
                 for e in first..<n {
                     let h = r[e & (ahead &- 1)]
                     if e &+ ahead < n { let g = hash(e &+ ahead); r[e & (ahead &- 1)] = g; prefetch(g) }
                     if b.lookupEntry(b.arena + Int(b.starts[e]), Int(b.lengths[e]), hash: h) >= 0 {
+                        if repeated == nil { repeated = e }
                         if stopAtRepeat { return e }
                         continue
                     }
                     b.place(h, e)
                     live &+= 1
                 }
-                return nil
+                return repeated
             }
         }
     }
