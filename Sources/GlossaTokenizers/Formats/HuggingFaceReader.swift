@@ -394,7 +394,8 @@ enum HuggingFaceReader {
                     let first = n * b / blocks, end = n * (b + 1) / blocks
                     // Merges are looked at `ahead` places before they are resolved: their parts' slots are
                     // prefetched, and the space of "left right" is found then and kept here until it is used.
-                    let ahead = index == nil ? 0 : 8
+                    // Not for small vocabularies (Mistral's 32k), whose tables stay in L2 anyway.
+                    let ahead = index == nil || resolver.entries < 65_536 ? 0 : 8
                     var spaces = (0, 0, 0, 0, 0, 0, 0, 0)
                     withUnsafeMutableBytes(of: &spaces) { raw in
                         let spaces = raw.baseAddress!.assumingMemoryBound(to: Int.self)
