@@ -22,9 +22,11 @@ let package = Package(
 
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
         .target(name: "GlossaUnicode", dependencies: ["CICU", "CUTF8"]),
-        // UTF-8 validation with SSE2 compares (C: Swift's SIMD types do not compile to them).
-        // DWARF 4: valgrind 3.19 (callgrind, the profiles in Docs/performance.md) cannot read clang's DWARF 5.
+        // Two C shims for what Swift cannot say: UTF-8 validation with SSE2 compares (Swift's SIMD types do not
+        // compile to them) and a prefetch hint (static inline). DWARF 4: valgrind 3.19 (callgrind, the profiles in
+        // Docs/performance.md) cannot read clang's DWARF 5.
         .target(name: "CUTF8", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        .target(name: "CPrefetch", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         // A byte-level JSON reader/writer (fast tokenizer.json loading).
         .target(name: "GlossaJSON"),
         // Raw file formats: tiktoken ranks, GPT-2 encoder.json/vocab.bpe, SentencePiece ModelProto.
@@ -32,7 +34,7 @@ let package = Package(
         // The tokenizer pipeline: normalizers, pre-tokenizers, models, post-processors, decoders.
         // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
         .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode"]),
-        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns"]),
+        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns", "CPrefetch"]),
         // BPE training: streaming corpus readers (zlib for gzip), parallel pre-token counting, HF-exact merges.
         .target(name: "GlossaTraining", dependencies: ["GlossaTokenizers", "GlossaPatterns", "GlossaUnicode", "GlossaFormats", "GlossaJSON", "CZlib"]),
         // Tensors on OpenBLAS.

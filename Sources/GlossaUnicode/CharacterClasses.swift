@@ -42,8 +42,12 @@ public struct CharacterClasses: @unchecked Sendable {
         index = .allocate(capacity: planeBlocks)
         for b in 0..<planeBlocks {
             let p = flat + (b << 8)
+            // Eight bytes at a time (the hash only picks candidates; `equalBlocks` decides).
             var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for i in 0..<256 { h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3 }
+            for i in 0..<32 {
+                h = (h ^ UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)) &* 0x100_0000_01B3
+                h ^= h &>> 29
+            }
             var found: UInt16?
             for k in firstWithHash[h] ?? [] where Self.equalBlocks(flat + blockStarts[Int(k)], p) { found = k; break }
             if let found { index[b] = found } else {
@@ -71,7 +75,9 @@ public struct CharacterClasses: @unchecked Sendable {
     }
 
     private static func equalBlocks(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>) -> Bool {
-        for i in 0..<256 where a[i] != b[i] { return false }
+        let x = UnsafeRawPointer(a), y = UnsafeRawPointer(b)
+        for i in 0..<32 where x.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)
+            != y.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self) { return false }
         return true
     }
 

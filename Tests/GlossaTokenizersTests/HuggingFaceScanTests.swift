@@ -136,21 +136,70 @@ import GlossaJSON
         }
     }
 
+    /// Lists of 16,384+ merges over vocabularies of 65,536+ tokens are resolved with look-ahead (the space of
+    /// "left right" found and the parts' slots prefetched 8 merges before their turn, parts of 1–8 bytes from the
+    /// part index, longer ones from the table): the ids the merges name, in both forms, scanned or not, and a bad
+    /// merge anywhere (a missing part, a missing merged token, two spaces) reported at its index, as the general
+    /// reader reports it.
+    @Test func largeMergeListsResolveWithLookAhead() throws {
+        var rng = BacktrackingTests.Rng(s: 17)
+        // Base tokens "q<hex>", some longer than 8 bytes; merged tokens "q<hex>q<hex>" (two q's: never a base).
+        let base = (0..<50_000).map { i in "q" + String(i, radix: 16) + (i % 7 == 0 ? "_longer_part" : "") }
+        var seen = Set<Int>()
+        var pairs: [(Int, Int)] = []
+        while pairs.count < 20_000 {
+            let (a, b) = (rng.below(base.count), rng.below(base.count))
+            if seen.insert(a * base.count + b).inserted { pairs.append((a, b)) }
+        }
+        let tokens = base + pairs.map { base[$0.0] + base[$0.1] }
+        let vocab = "{" + tokens.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ") + "}"
+        func doc(_ merges: [String]) -> [UInt8] { bpe(vocab, "[" + merges.joined(separator: ", ") + "]") }
+        let plain = pairs.map { "\"\(base[$0.0]) \(base[$0.1])\"" }
+        let pairForm = pairs.map { "[\"\(base[$0.0])\", \"\(base[$0.1])\"]" }
+        for (form, merges) in [("plain", plain), ("pair", pairForm)] {
+            for scan in [true, false] {
+                let t = try HuggingFaceReader.read(bytes: doc(merges), file: nil, scanModel: scan)
+                guard case .bpe(let m) = t.model, case .pairs(let table) = m.rule else { Issue.record("not a BPE pair model"); return }
+                #expect(m.merges.count == pairs.count, "\(form), scanned \(scan)")
+                #expect(m.merges.elementsEqual(pairs) { Int($0.0) == $1.0 && Int($0.1) == $1.1 }, "\(form), scanned \(scan)")
+                for k in stride(from: 0, to: pairs.count, by: 97) {
+                    let v = table.lookup(Int32(pairs[k].0), Int32(pairs[k].1))
+                    #expect(v == UInt64(k) << 32 | UInt64(base.count + k), "\(form), scanned \(scan), merge \(k)")
+                }
+            }
+        }
+        for round in 0..<6 {
+            let k = [0, 5, 9_999, 19_992, 19_999, rng.below(pairs.count)][round]
+            var bad = plain
+            bad[k] = ["\"zz \(base[pairs[k].1])\"", "\"\(base[pairs[k].0]) zz\"", "\"\(base[1]) \(base[2])\"",
+                      "\"\(base[pairs[k].0])  \(base[pairs[k].1])\"", "\"\(base[pairs[k].0])\"", "[\"\(base[3])\", \"zz\"]"][round]
+            let general = describe(doc(bad), scanModel: false, samples: [])
+            #expect(general.hasPrefix("error:") && general.contains("merges[\(k)]"), "round \(round): \(general)")
+            #expect(describe(doc(bad), scanModel: true, samples: []) == general, "round \(round)")
+        }
+    }
+
     /// "left right" is split at its one space (eight bytes at a time); any other count of spaces is malformed.
-    @Test func mergeSplitMatchesTheByteLoop() {
+    @Test func mergeSplitMatchesTheByteLoop() throws {
         var rng = BacktrackingTests.Rng(s: 9)
         let vocab = ByteTable(keys: [Array("a".utf8), Array("bb".utf8), Array("abb".utf8), Array("bba".utf8)])
         let resolver = HuggingFaceReader.MergeResolver(vocab, prefixLen: 0)
         let key = UnsafeMutablePointer<UInt8>.allocate(capacity: HuggingFaceReader.MergeResolver.capacity)
         defer { key.deallocate() }
-        let cache = HuggingFaceReader.MergeResolver.PartCache()
-        defer { cache.deallocate() }
+        let index = try #require(HuggingFaceReader.MergeResolver.PartIndex(resolver))
+        defer { index.deallocate() }
         let letters: [UInt8] = [0x61, 0x62, 0x20]
         // Carried from merge to merge, as in a run: the merged entry is first compared with the previous one's.
         var guess = -1
         for _ in 0..<3000 {
             let s = (0..<rng.below(24)).map { _ in letters[rng.below(rng.below(3) == 0 ? 3 : 2)] }
-            let outcome = s.withUnsafeBufferPointer { resolver.split($0, key, &guess, rng.below(2) == 0 ? cache : nil) }
+            let outcome = s.withUnsafeBufferPointer { b in
+                // Prefetching reads only the merge's bytes, whatever its spaces (no space, at either end, several).
+                let at = HuggingFaceReader.MergeResolver.space(b)
+                #expect(at == (s.filter { $0 == 0x20 }.count == 1 ? s.firstIndex(of: 0x20)! : -1))
+                resolver.prefetch(b, at: at, nil, index)
+                return resolver.split(b, key, &guess, rng.below(2) == 0 ? index : nil)
+            }
             let spaces = s.filter { $0 == 0x20 }.count
             switch outcome {
             case .malformed: #expect(spaces != 1, "\(String(decoding: s, as: UTF8.self))")

@@ -54,34 +54,77 @@ import GlossaJSON
         }
     }
 
-    /// Merge parts of 1–8 bytes found through the per-block cache give the table's ids, whatever collides in it:
-    /// keys that differ only in length or trailing zero bytes, more keys than slots, absent keys.
-    @Test func mergePartCacheGivesTheTablesIds() {
-        var rng = BacktrackingTests.Rng(s: 11)
-        var keys: [[UInt8]] = [[0], [0, 0], [0x61], [0x61, 0], [0x61, 0, 0, 0, 0, 0, 0, 0]]
-        var seen = Set(keys)
-        while keys.count < 40_000 {
-            let k = (0..<(1 + rng.below(8))).map { _ in UInt8(rng.below(rng.below(2) == 0 ? 3 : 256)) }
-            if seen.insert(k).inserted { keys.append(k) }
+    /// Entries appended pending and indexed afterwards (slots prefetched 16 entries ahead) give the table that
+    /// `append` gives one entry at a time: repeated keys (the first one findable, the repeat an entry that is
+    /// not; the first repeat reported, and indexing stopped there when asked), the empty key, fewer entries than
+    /// the prefetch distance.
+    @Test func pendingIndexMatchesAppend() {
+        var rng = BacktrackingTests.Rng(s: 21)
+        for round in 0..<300 {
+            let n = rng.below(round % 4 == 0 ? 3000 : 40)
+            let keys = (0..<n).map { _ in (0..<rng.below(round % 3 == 0 ? 12 : 5)).map { _ in UInt8(rng.below(3)) } }
+            let bytes = keys.reduce(0) { $0 + $1.count }
+            var reference = ByteTable(capacity: n, arenaBytes: bytes)
+            var firstRepeat: Int?
+            reference.fill { t in
+                for (i, k) in keys.enumerated() where !k.withUnsafeBufferPointer({ t.append($0, value: Int32(i)) }) {
+                    if firstRepeat == nil { firstRepeat = i }
+                }
+            }
+            var kept = ByteTable(capacity: n, arenaBytes: bytes), stopped = kept
+            let none = kept.fill { t in
+                for (i, k) in keys.enumerated() { k.withUnsafeBufferPointer { t.appendPending($0, value: Int32(i)) } }
+                return t.indexPending(from: 0, stopAtRepeat: false)
+            }
+            let found = stopped.fill { t in
+                for (i, k) in keys.enumerated() { k.withUnsafeBufferPointer { t.appendPending($0, value: Int32(i)) } }
+                return t.indexPending(from: 0, stopAtRepeat: true)
+            }
+            #expect(none == firstRepeat && found == firstRepeat, "round \(round)")
+            #expect(kept.count == reference.count && kept.entryCount == reference.entryCount, "round \(round)")
+            var same = true
+            for e in 0..<n where kept.entryBytes(e) != reference.entryBytes(e) || kept.entryValue(e) != reference.entryValue(e) { same = false }
+            for k in keys + [[9], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]] where kept.find(k) != reference.find(k) { same = false }
+            if firstRepeat == nil { for k in keys where stopped.find(k) != reference.find(k) { same = false } }
+            #expect(same, "round \(round)")
         }
-        let table = ByteTable(keys: keys)
-        let resolver = HuggingFaceReader.MergeResolver(table, prefixLen: 0)
-        let cache = HuggingFaceReader.MergeResolver.PartCache()
-        defer { cache.deallocate() }
-        for _ in 0..<200_000 {
-            // Known keys, most from a small set (as merge parts repeat), and absent ones.
-            var k = keys[rng.below(2) == 0 ? rng.below(64) : rng.below(keys.count)]
-            if rng.below(10) == 0 { k.append(0xFF) }
-            // The key at the end of a larger buffer and at its start: the word is read without over-reading.
-            let buffer = [UInt8](repeating: 0xEE, count: 3) + k
-            let got = buffer.withUnsafeBufferPointer { resolver.find(UnsafeBufferPointer(rebasing: $0[3...]), cache) }
-            #expect(got == (table.find(k) ?? -1))
+    }
+
+    /// Merge parts found through the index of 1–8-byte keys give the table's ids, whatever collides in it: keys
+    /// that differ only in length or trailing zero bytes, longer keys (looked up in the table), the empty key,
+    /// absent keys, a table over half full. A vocabulary with a repeated key has no index.
+    @Test func mergePartIndexGivesTheTablesIds() throws {
+        var rng = BacktrackingTests.Rng(s: 11)
+        for round in 0..<3 {
+            var keys: [[UInt8]] = [[0], [0, 0], [0x61], [0x61, 0], [0x61, 0, 0, 0, 0, 0, 0, 0], []]
+            var seen = Set(keys)
+            let count = [40_000, 3, 300][round]
+            while keys.count < count {
+                let k = (0..<(1 + rng.below(rng.below(4) == 0 ? 12 : 8))).map { _ in UInt8(rng.below(rng.below(2) == 0 ? 3 : 256)) }
+                if seen.insert(k).inserted { keys.append(k) }
+            }
+            let table = ByteTable(keys: keys)
+            let resolver = HuggingFaceReader.MergeResolver(table, prefixLen: 0)
+            let index = try #require(HuggingFaceReader.MergeResolver.PartIndex(resolver))
+            defer { index.deallocate() }
+            for _ in 0..<100_000 {
+                // Known keys, most from a small set (as merge parts repeat), and absent ones.
+                var k = keys[rng.below(2) == 0 ? rng.below(min(64, keys.count)) : rng.below(keys.count)]
+                if rng.below(10) == 0 { k.append(0xFF) }
+                // The key at the end of a larger buffer and at its start: the word is read without over-reading.
+                let buffer = [UInt8](repeating: 0xEE, count: 3) + k
+                let got = buffer.withUnsafeBufferPointer { resolver.find(UnsafeBufferPointer(rebasing: $0[3...]), index) }
+                #expect(got == (table.find(k) ?? -1), "round \(round): \(k)")
+            }
         }
         for n in 1...8 {
             let bytes = (0..<n).map { UInt8($0 + 1) }
-            let word = bytes.withUnsafeBufferPointer { HuggingFaceReader.MergeResolver.PartCache.word($0.baseAddress!, n) }
+            let word = bytes.withUnsafeBufferPointer { HuggingFaceReader.MergeResolver.PartIndex.word($0.baseAddress!, n) }
             #expect(word == bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) })
         }
+        // "ab" twice: the second is an entry that cannot be looked up, so entries are not the keys.
+        let repeated = ByteTable(keys: [Array("ab".utf8), Array("c".utf8), Array("ab".utf8)])
+        #expect(HuggingFaceReader.MergeResolver.PartIndex(HuggingFaceReader.MergeResolver(repeated, prefixLen: 0)) == nil)
     }
 
     /// The byte-level lookup built from the scanned entries beside the table equals the one built from the

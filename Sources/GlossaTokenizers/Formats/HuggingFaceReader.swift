@@ -1,3 +1,4 @@
+import CPrefetch
 import Dispatch
 import GlossaJSON
 import GlossaFormats
@@ -302,9 +303,25 @@ enum HuggingFaceReader {
             throw TokenizerError.malformed(file: nil, field: field,
                                            reason: "vocabulary ids are too sparse: id \(maxId) among \(entries.count) tokens")
         }
+        let arenaBytes = entries.reduce(0) { $0 &+ Int($1.len) }
+        if ordered {
+            // Ids 0, 1, 2, … (as files list them): no holes and no repeated ids, so the only error is a repeated
+            // token, and the first one in id order is the one found when slots are filled in entry order.
+            var table = ByteTable(capacity: maxId + 1, arenaBytes: arenaBytes)
+            let repeated = table.fill { table in
+                for sp in entries { table.appendPending(bytes.slice(Int(sp.start), Int(sp.start &+ sp.len)), value: sp.id) }
+                return table.indexPending(from: 0, stopAtRepeat: true)
+            }
+            if let e = repeated {
+                let key = bytes.slice(Int(entries[e].start), Int(entries[e].start &+ entries[e].len))
+                throw TokenizerError.malformed(file: nil, field: field,
+                                               reason: "token \"\(String(decoding: key, as: UTF8.self))\" appears twice")
+            }
+            return table
+        }
         var spans = entries
-        if !ordered { spans.sort { $0.id < $1.id } }
-        var table = ByteTable(capacity: maxId + 1, arenaBytes: spans.reduce(0) { $0 &+ Int($1.len) })
+        spans.sort { $0.id < $1.id }
+        var table = ByteTable(capacity: maxId + 1, arenaBytes: arenaBytes)
         try table.fill { table in
             var next: Int32 = 0
             for sp in spans {
@@ -361,6 +378,9 @@ enum HuggingFaceReader {
         defer { failures.deallocate() }
         failures.initialize(repeating: nil)
         let resolver = MergeResolver(vocab.index, prefixLen: prefixLen)
+        // Short lists have few lookups to save and a table small enough to stay in cache.
+        let index = n >= 16_384 ? MergeResolver.PartIndex(resolver) : nil
+        defer { index?.deallocate() }
         let pairForm = !rights.isEmpty
         result.withUnsafeMutableBufferPointer { out in mv.withDocumentBytes { doc in
             (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
@@ -370,16 +390,35 @@ enum HuggingFaceReader {
                     let (out, failures) = shared.value
                     let key = UnsafeMutablePointer<UInt8>.allocate(capacity: MergeResolver.capacity)
                     defer { key.deallocate() }
-                    let cache = MergeResolver.PartCache()
-                    defer { cache.deallocate() }
                     var guess = -1
-                    for i in (n * b / blocks)..<(n * (b + 1) / blocks) {
-                        let sp = lefts[i], rp = pairForm ? rights[i] : -2
-                        if sp < 0 { continue }
-                        let outcome = rp == -2 ? resolver.split(bytes.slice(sp), key, &guess, cache)
-                            : resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess, cache)
-                        guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
-                        out[i] = (l, r, mm)
+                    let first = n * b / blocks, end = n * (b + 1) / blocks
+                    // Merges are looked at `ahead` places before they are resolved: their parts' slots are
+                    // prefetched, and the space of "left right" is found then and kept here until it is used.
+                    // Not for small vocabularies (Mistral's 32k), whose tables stay in L2 anyway.
+                    let ahead = index == nil || resolver.entries < 65_536 ? 0 : 8
+                    var spaces = (0, 0, 0, 0, 0, 0, 0, 0)
+                    withUnsafeMutableBytes(of: &spaces) { raw in
+                        let spaces = raw.baseAddress!.assumingMemoryBound(to: Int.self)
+                        @inline(__always) func look(_ j: Int) -> Int {
+                            let sp = lefts[j], rp = pairForm ? rights[j] : -2
+                            if sp < 0 { return -1 }
+                            let s = bytes.slice(sp)
+                            let at = rp == -2 ? MergeResolver.space(s) : -1
+                            if let index { resolver.prefetch(s, at: at, rp == -2 ? nil : bytes.slice(rp), index) }
+                            return at
+                        }
+                        for j in first..<min(first &+ ahead, end) { spaces[j & 7] = look(j) }
+                        for i in first..<end {
+                            let sp = lefts[i], rp = pairForm ? rights[i] : -2
+                            let at = ahead == 0 || rp != -2 ? -1 : spaces[i & 7]
+                            if i &+ ahead < end && ahead > 0 { spaces[i & 7] = look(i &+ ahead) }
+                            if sp < 0 { continue }
+                            let outcome = rp != -2 ? resolver.resolve(bytes.slice(sp), bytes.slice(rp), key, &guess, index)
+                                : ahead == 0 ? resolver.split(bytes.slice(sp), key, &guess, index)
+                                : resolver.split(bytes.slice(sp), at: at, key, &guess, index)
+                            guard case let .merge(l, r, mm) = outcome else { failures[b] = (i, outcome); return }
+                            out[i] = (l, r, mm)
+                        }
                     }
                 }
                 if blocks == 1 && alongside == nil {
@@ -445,8 +484,23 @@ enum HuggingFaceReader {
         /// "left right" (exactly one space) → ids.
         @inline(__always)
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int,
-                   _ cache: PartCache?) -> MergeOutcome {
-            guard let p = s.baseAddress else { return .malformed }
+                   _ index: PartIndex?) -> MergeOutcome {
+            split(s, at: Self.space(s), key, &guess, index)
+        }
+
+        /// `split` with the string's `space(_:)` already found.
+        @inline(__always)
+        func split(_ s: UnsafeBufferPointer<UInt8>, at sp: Int, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int,
+                   _ index: PartIndex?) -> MergeOutcome {
+            guard sp >= 0, let p = s.baseAddress else { return .malformed }
+            return resolve(UnsafeBufferPointer(start: p, count: sp), UnsafeBufferPointer(start: p + sp + 1, count: s.count &- sp &- 1),
+                           key, &guess, index)
+        }
+
+        /// The offset of the one space in `s`, or -1 when there is none or more than one.
+        @inline(__always)
+        static func space(_ s: UnsafeBufferPointer<UInt8>) -> Int {
+            guard let p = s.baseAddress else { return -1 }
             var sp = -1, i = 0
             // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
             // bytes), then the rest one by one.
@@ -455,42 +509,86 @@ enum HuggingFaceReader {
                 let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
                 let spaces = ~(((y & lows) &+ lows) | y) & ~lows
                 if spaces != 0 {
-                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return .malformed }
+                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
                     sp = i &+ spaces.trailingZeroBitCount &>> 3
                 }
                 i &+= 8
             }
             while i < s.count {
                 if p[i] == 0x20 {
-                    if sp >= 0 { return .malformed }
+                    if sp >= 0 { return -1 }
                     sp = i
                 }
                 i &+= 1
             }
-            if sp < 0 { return .malformed }
-            return resolve(UnsafeBufferPointer(start: p, count: sp), UnsafeBufferPointer(start: p + sp + 1, count: s.count &- sp &- 1),
-                           key, &guess, cache)
+            return sp
         }
 
-        /// The id of a merge part, or -1; parts of up to 8 bytes through `cache` when there is one.
+        /// The id of a merge part, or -1; parts of 1–8 bytes through `index` when there is one.
         @inline(__always)
-        func find(_ s: UnsafeBufferPointer<UInt8>, _ cache: PartCache?) -> Int32 {
+        func find(_ s: UnsafeBufferPointer<UInt8>, _ index: PartIndex?) -> Int32 {
             guard let p = s.baseAddress, s.count > 0 else { return empty }
-            guard let cache, s.count <= 8 else { return table.find(p, s.count) }
-            return cache.find(p, s.count) { table.find(p, s.count) }
+            guard let index, s.count <= 8 else { return table.find(p, s.count) }
+            return index.find(p, s.count)
         }
 
-        /// A direct-mapped cache of merge parts of 1–8 bytes → id, one per block of merges. Parts repeat (Llama-3:
-        /// 560k parts, 62k distinct, "Ġ" 20k times) and a vocabulary lookup is three dependent cache misses (slot,
-        /// entry, key bytes); a hit is one 16-byte slot in L2 (about two lookups in three hit).
-        struct PartCache {
+        /// Prefetches where a merge's parts ("left right" split at `sp`, or `left` and `right`) will be looked up,
+        /// some merges before it is resolved: the index slot of a part of 1–8 bytes, the table slot of a longer
+        /// one. A resolution that waited for each lookup's cache miss in turn was most of the load's time.
+        @inline(__always)
+        func prefetch(_ s: UnsafeBufferPointer<UInt8>, at sp: Int, _ right: UnsafeBufferPointer<UInt8>?, _ index: PartIndex) {
+            @inline(__always) func part(_ p: UnsafePointer<UInt8>, _ n: Int) {
+                if Self.short(n) { index.prefetch(p, n) } else if n > 8 { table.prefetch(p, n) }
+            }
+            guard let p = s.baseAddress else { return }
+            if let right {
+                if let q = right.baseAddress { part(q, right.count) }
+                part(p, s.count)
+            } else if sp >= 0 {
+                part(p, sp)
+                part(p + (sp &+ 1), s.count &- sp &- 1)
+            }
+        }
+
+        /// 1 ≤ n ≤ 8: a part `PartIndex` holds.
+        @inline(__always)
+        static func short(_ n: Int) -> Bool { UInt(bitPattern: n &- 1) < 8 }
+
+        /// Every key of 1–8 bytes of a vocabulary whose non-empty keys are all findable (`predict`) → id, in one
+        /// 16-byte slot each (Llama 3: 520k of its 560k merge parts): one cache miss per part, which can be
+        /// prefetched, where the table takes three dependent ones (slot, entry, key bytes).
+        struct PartIndex: @unchecked Sendable {
             /// (key bytes, zero-padded) at 2·s, (length << 32 | id) at 2·s + 1; length 0 marks an empty slot.
             let slots: UnsafeMutablePointer<UInt64>
-            static let bits = 14
+            let mask: Int
 
-            init() {
-                slots = .allocate(capacity: 2 << Self.bits)
-                slots.initialize(repeating: 0, count: 2 << Self.bits)
+            /// nil unless the resolver's vocabulary has every non-empty key findable (its short entries are then
+            /// exactly its short keys, each once).
+            init?(_ r: MergeResolver) {
+                guard r.predict else { return nil }
+                let t = r.table
+                var short = 0
+                for e in 0..<r.entries where MergeResolver.short(Int(t.lengths[e])) { short &+= 1 }
+                var cap = 16
+                while cap &* 2 < short &* 3 { cap <<= 1 }
+                mask = cap &- 1
+                slots = .allocate(capacity: 2 &* cap)
+                slots.initialize(repeating: 0, count: 2 &* cap)
+                @inline(__always) func home(_ e: Int) -> Int {
+                    let n = Int(t.lengths[e])
+                    return MergeResolver.short(n) ? Self.slot(Self.word(t.arena + Int(t.starts[e]), n), n, mask) : -1
+                }
+                for e in 0..<r.entries {
+                    // Filled in entry order, the slot of the entry 16 on prefetched (as `indexPending`).
+                    if e &+ 16 < r.entries, case let f = home(e &+ 16), f >= 0 { glossa_prefetch(slots + 2 &* f) }
+                    let n = Int(t.lengths[e])
+                    guard MergeResolver.short(n) else { continue }
+                    let w = Self.word(t.arena + Int(t.starts[e]), n)
+                    var s = Self.slot(w, n, mask)
+                    while slots[2 &* s &+ 1] != 0 { s = (s &+ 1) & mask }
+                    slots[2 &* s] = w
+                    slots[2 &* s &+ 1] = UInt64(n) << 32 | UInt64(UInt32(bitPattern: t.values[e]))
+                }
             }
 
             func deallocate() { slots.deallocate() }
@@ -508,16 +606,27 @@ enum HuggingFaceReader {
                 return UInt64(p[0]) | UInt64(p[n &>> 1]) &<< UInt64(8 &* (n &>> 1)) | UInt64(p[n &- 1]) &<< UInt64(8 &* (n &- 1))
             }
 
-            /// The cached id of `p[0..<n]` (1 ≤ n ≤ 8), else `lookup()`, kept when found.
             @inline(__always)
-            func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ lookup: () -> Int32) -> Int32 {
-                let w = Self.word(p, n)
-                let s = Int(truncatingIfNeeded: ((w ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) &>> UInt64(64 &- Self.bits)) &<< 1
-                let tagged = slots[s &+ 1]
-                if slots[s] == w && tagged &>> 32 == UInt64(n) { return Int32(truncatingIfNeeded: tagged) }
-                let id = lookup()
-                if id >= 0 { slots[s] = w; slots[s &+ 1] = UInt64(n) << 32 | UInt64(UInt32(bitPattern: id)) }
-                return id
+            static func slot(_ w: UInt64, _ n: Int, _ mask: Int) -> Int {
+                Int(truncatingIfNeeded: ((w ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15) &>> 40) & mask
+            }
+
+            @inline(__always)
+            func prefetch(_ p: UnsafePointer<UInt8>, _ n: Int) {
+                glossa_prefetch(slots + 2 &* Self.slot(Self.word(p, n), n, mask))
+            }
+
+            /// The id of `p[0..<n]` (1 ≤ n ≤ 8), or -1.
+            @inline(__always)
+            func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+                let w = Self.word(p, n), tag = UInt64(n)
+                var s = Self.slot(w, n, mask)
+                while true {
+                    let x = slots[2 &* s &+ 1]
+                    if x == 0 { return -1 }
+                    if slots[2 &* s] == w && x &>> 32 == tag { return Int32(truncatingIfNeeded: x) }
+                    s = (s &+ 1) & mask
+                }
             }
         }
 
@@ -533,10 +642,10 @@ enum HuggingFaceReader {
         /// `guess`: the entry of the previous merged token in this run, or -1.
         @inline(__always)
         func resolve(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>,
-                     _ guess: inout Int, _ cache: PartCache?) -> MergeOutcome {
-            let ia = find(a, cache)
+                     _ guess: inout Int, _ index: PartIndex?) -> MergeOutcome {
+            let ia = find(a, index)
             if ia < 0 { return .missing(String(decoding: a, as: UTF8.self)) }
-            let ib = find(b, cache)
+            let ib = find(b, index)
             if ib < 0 { return .missing(String(decoding: b, as: UTF8.self)) }
             let tail = b.count >= prefixLen ? UnsafeBufferPointer(rebasing: b[prefixLen...]) : b
             let n = a.count + tail.count
@@ -635,18 +744,14 @@ final class ByteLevelLookup: @unchecked Sendable {
     /// for the table built from them).
     static func make(_ entries: [HFModelScan.VocabEntry], _ bytes: SplitBytes) -> ByteTable {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
+        // Raw bytes are never longer than their spelling; they are decoded straight into the arena.
         var t = ByteTable(capacity: entries.count, arenaBytes: entries.reduce(0) { $0 &+ Int($1.len) })
-        var scratch = [UInt8](repeating: 0, count: 256)
         t.fill { t in
             for sp in entries {
                 let spelling = bytes.slice(Int(sp.start), Int(sp.start &+ sp.len))
-                if scratch.count < spelling.count { scratch = [UInt8](repeating: 0, count: spelling.count) }
-                scratch.withUnsafeMutableBufferPointer { s in
-                    if let n = alphabet.decode(utf8: spelling, into: s.baseAddress!) {
-                        t.append(UnsafeBufferPointer(start: s.baseAddress, count: n), value: sp.id)
-                    }
-                }
+                _ = t.appendPending(maxBytes: spelling.count, value: sp.id) { alphabet.decode(utf8: spelling, into: $0) }
             }
+            _ = t.indexPending(from: 0, stopAtRepeat: false)
         }
         return t
     }

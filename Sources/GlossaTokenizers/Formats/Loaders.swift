@@ -170,48 +170,50 @@ extension Tokenizer {
         // The two tables are independent: the spelled one is built on another thread meanwhile.
         let spelledTask = VocabTables(byteLevelLookup: false) { [spell, spellLength] in
             var spelled = ByteTable(capacity: n, arenaBytes: ranks.storage.count * 2)
-            let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * 65536 + 8)
-            defer { buf.deallocate() }
             ranks.storage.withUnsafeBufferPointer { st in
                 ranks.offsets.withUnsafeBufferPointer { off in spell.withUnsafeBufferPointer { spell in
                     spellLength.withUnsafeBufferPointer { spellLength in spelled.fill { spelled in
                         let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highs: UInt64 = 0x8080_8080_8080_8080
                         let base = st.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                        // Spelled straight into the arena (at most two bytes per byte), indexed afterwards with
+                        // prefetches (`indexPending`); a repeat stays an entry that cannot be looked up, as with
+                        // `append`.
                         for r in 0..<n {
-                            let src = base + Int(off[r])
                             let len = min(Int(off[r + 1]) &- Int(off[r]), 65536)
-                            var i = 0, k = 0
-                            while i < len {
-                                if printableSelf && i &+ 8 <= len {
-                                    let x = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-                                    // High bit of each byte outside 0x21...0x7E (no carries between bytes).
-                                    let outside = (((x & lows) &+ 0x0101_0101_0101_0101) | x
-                                                   | ~((x & lows) &+ 0x5F5F_5F5F_5F5F_5F5F)) & highs
-                                    if outside == 0 {
-                                        UnsafeMutableRawPointer(buf + k).storeBytes(of: x, as: UInt64.self)
-                                        i &+= 8; k &+= 8
-                                        continue
+                            _ = spelled.appendPending(maxBytes: 2 &* len, value: Int32(r)) { buf in
+                                let src = base + Int(off[r])
+                                var i = 0, k = 0
+                                while i < len {
+                                    if printableSelf && i &+ 8 <= len {
+                                        let x = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                                        // High bit of each byte outside 0x21...0x7E (no carries between bytes).
+                                        let outside = (((x & lows) &+ 0x0101_0101_0101_0101) | x
+                                                       | ~((x & lows) &+ 0x5F5F_5F5F_5F5F_5F5F)) & highs
+                                        if outside == 0 {
+                                            UnsafeMutableRawPointer(buf + k).storeBytes(of: x, as: UInt64.self)
+                                            i &+= 8; k &+= 8
+                                            continue
+                                        }
                                     }
+                                    let b = Int(src[i])
+                                    let sp = spell[b]
+                                    buf[k] = UInt8(truncatingIfNeeded: sp); buf[k &+ 1] = UInt8(truncatingIfNeeded: sp &>> 8)
+                                    k &+= Int(spellLength[b]); i &+= 1
                                 }
-                                let b = Int(src[i])
-                                let sp = spell[b]
-                                buf[k] = UInt8(truncatingIfNeeded: sp); buf[k &+ 1] = UInt8(truncatingIfNeeded: sp &>> 8)
-                                k &+= Int(spellLength[b]); i &+= 1
+                                return k
                             }
-                            spelled.append(UnsafeBufferPointer(start: buf, count: k), value: Int32(r))
                         }
+                        _ = spelled.indexPending(from: 0, stopAtRepeat: false)
                     } }
                 } }
             }
             return spelled
         }
         var lookup = ByteTable(capacity: n, arenaBytes: ranks.storage.count)
-        var repeated = false
-        ranks.storage.withUnsafeBufferPointer { st in
+        let repeated = ranks.storage.withUnsafeBufferPointer { st in
             ranks.offsets.withUnsafeBufferPointer { off in lookup.fill { lookup in
-                for r in 0..<n where !lookup.append(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r)) {
-                    repeated = true
-                }
+                for r in 0..<n { lookup.appendPending(UnsafeBufferPointer(rebasing: st[Int(off[r])..<Int(off[r + 1])]), value: Int32(r)) }
+                return lookup.indexPending(from: 0, stopAtRepeat: false) != nil
             } }
         }
         if repeated, let repeats { try repeats() }

@@ -1,3 +1,4 @@
+import CPrefetch
 import Dispatch
 import GlossaJSON
 
@@ -108,6 +109,12 @@ struct ByteTableView: @unchecked Sendable {
         let e = lookupEntry(p, n, hash: hashBytes(p, n))
         return e < 0 ? -1 : values[e]
     }
+
+    /// Prefetches the home slot of key `p[0..<n]` (a lookup of it comes soon).
+    @inline(__always)
+    func prefetch(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        glossa_prefetch(slots + (Int(truncatingIfNeeded: hashBytes(p, n)) & mask))
+    }
 }
 
 /// A map from byte strings to token ids: one contiguous arena of key bytes and a power-of-two
@@ -201,6 +208,59 @@ public struct ByteTable: @unchecked Sendable {
             precondition(entries < b.entryCapacity && arenaCount &+ key.count <= b.arenaCapacity && (live &+ 1) &* 2 <= b.mask &+ 1,
                          "ByteTable.fill: no room reserved")
             return ByteTable.append(b, key, value, indexed, &arenaCount, &entries, &live)
+        }
+
+        /// Appends an entry that `indexPending(from:stopAtRepeat:)` makes findable later: its bytes, start,
+        /// length and value are written now, its slot afterwards, when slots can be prefetched ahead.
+        @inline(__always)
+        mutating func appendPending(_ key: UnsafeBufferPointer<UInt8>, value: Int32) {
+            _ = appendPending(maxBytes: key.count, value: value) { out in
+                if let p = key.baseAddress { out.update(from: p, count: key.count) }
+                return key.count
+            }
+        }
+
+        /// As `appendPending(_:value:)` for the bytes `write` puts at the arena's end: at most `maxBytes`, their
+        /// count returned, or nil for no entry (and false).
+        @inline(__always)
+        mutating func appendPending(maxBytes: Int, value: Int32, _ write: (UnsafeMutablePointer<UInt8>) -> Int?) -> Bool {
+            precondition(entries < b.entryCapacity && arenaCount &+ maxBytes <= b.arenaCapacity, "ByteTable.fill: no room reserved")
+            guard let n = write(b.arena + arenaCount) else { return false }
+            let e = entries
+            b.starts[e] = Int32(arenaCount); b.lengths[e] = Int32(n); b.values[e] = value
+            arenaCount &+= n
+            entries &+= 1
+            return true
+        }
+
+        /// Makes entries `first...` findable in entry order, as `append` one by one would have (a repeated key
+        /// stays an entry that cannot be looked up; the first one wins). Slots are random writes into a table
+        /// larger than L2: the home slot of the entry 16 places on is prefetched, so misses overlap.
+        /// - Returns: the first entry whose key was findable already, or nil; with `stopAtRepeat` it and the
+        ///   entries after it stay unfindable.
+        mutating func indexPending(from first: Int, stopAtRepeat: Bool) -> Int? {
+            let b = self.b, n = entries, ahead = 16
+            precondition((live &+ n &- first) &* 2 <= b.mask &+ 1, "ByteTable.fill: no room reserved")
+            @inline(__always) func hash(_ e: Int) -> UInt64 { hashBytes(b.arena + Int(b.starts[e]), Int(b.lengths[e])) }
+            @inline(__always) func prefetch(_ h: UInt64) { glossa_prefetch(b.slots + (Int(truncatingIfNeeded: h) & b.mask)) }
+            return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ahead) { ring -> Int? in
+                let r = ring.baseAddress!
+                var e = first
+                while e < n && e < first &+ ahead { let h = hash(e); r[e & (ahead &- 1)] = h; prefetch(h); e &+= 1 }
+                var repeated: Int?
+                for e in first..<n {
+                    let h = r[e & (ahead &- 1)]
+                    if e &+ ahead < n { let g = hash(e &+ ahead); r[e & (ahead &- 1)] = g; prefetch(g) }
+                    if b.lookupEntry(b.arena + Int(b.starts[e]), Int(b.lengths[e]), hash: h) >= 0 {
+                        if repeated == nil { repeated = e }
+                        if stopAtRepeat { return e }
+                        continue
+                    }
+                    b.place(h, e)
+                    live &+= 1
+                }
+                return repeated
+            }
         }
     }
 
@@ -409,6 +469,12 @@ public struct PairTable: @unchecked Sendable {
                     // Inserting in reverse with first-wins keeps the last occurrence.
                     for k in 0..<m.count {
                         let i = keepLast ? m.count &- 1 &- k : k
+                        // The slot of the merge 16 places on, so that the random misses overlap.
+                        if k &+ 16 < m.count {
+                            let j = keepLast ? i &- 16 : i &+ 16
+                            let s = Self.slot(Self.pack(m[j].0, m[j].1), mask)
+                            if s >= lo && s < hi { glossa_prefetch(slots.baseAddress! + 2 &* s) }
+                        }
                         let (l, r, merged) = m[i]
                         let key = Self.pack(l, r)
                         var s = Self.slot(key, mask)
