@@ -23,10 +23,11 @@ let package = Package(
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
         .target(name: "GlossaUnicode", dependencies: ["CICU", "CUTF8"]),
         // Two C shims for what Swift cannot say: UTF-8 validation with SSE2 compares (Swift's SIMD types do not
-        // compile to them) and a prefetch hint (static inline). DWARF 4: valgrind 3.19 (callgrind, the profiles in
-        // Docs/performance.md) cannot read clang's DWARF 5.
-        .target(name: "CUTF8", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
-        .target(name: "CPrefetch", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        // compile to them) and a prefetch hint (static inline). For valgrind 3.19, which cannot read clang's
+        // DWARF 5, build with `-Xcc -gdwarf-4` (Docs/performance.md); no unsafe flags here, so that other packages
+        // can depend on this one.
+        .target(name: "CUTF8"),
+        .target(name: "CPrefetch"),
         // A byte-level JSON reader/writer (fast tokenizer.json loading).
         .target(name: "GlossaJSON"),
         // Raw file formats: tiktoken ranks, GPT-2 encoder.json/vocab.bpe, SentencePiece ModelProto.
