@@ -19,7 +19,9 @@ final class IdsPathTests: XCTestCase {
         return out
     }
 
-    func load(_ rel: String) throws -> Tokenizer {
+    func load(_ rel: String) throws -> Tokenizer { try Self.load(rel) }
+
+    static func load(_ rel: String) throws -> Tokenizer {
         let path = TestPaths.tokenizer(rel)
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("\(path) not present") }
         let tok = try Tokenizer.load(path: path)

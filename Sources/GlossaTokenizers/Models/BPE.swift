@@ -547,8 +547,14 @@ public final class BPEModel: Sendable {
                 if w != .max { queue.push((w & 0xFFFF_FFFF_0000_0000) | UInt64(pos)) }
             }
         }
-        memo.heapCapacity = max(memo.heapCapacity, queue.capacityNow)
-        memo.heap = queue.release()
+        // Written back only when the heap grew: the storage object is a small block, which may share a
+        // cache line with data other threads use.
+        if queue.capacityNow != memo.heapCapacity {
+            memo.heapCapacity = queue.capacityNow
+            memo.heap = queue.release()
+        } else {
+            _ = queue.release()
+        }
     }
 }
 
@@ -574,7 +580,7 @@ struct MonotoneQueue: ~Copyable {
 
     mutating func push(_ x: UInt64) {
         if n == capacity {
-            let bigger = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity &* 2)
+            let bigger = CacheLines.allocate(UInt64.self, count: capacity &* 2)
             bigger.update(from: a, count: n); a.deallocate(); a = bigger; capacity &*= 2
         }
         var i = n
@@ -745,28 +751,29 @@ struct WordCache {
     /// Pair-value memo: scripts without spaces (CJK) and long pieces meet many distinct pairs.
     static let pairBits = 15
     static let pairSlots = 1 << pairBits
+    /// This thread's buffers, on cache lines of their own (`CacheLines`).
     final class Storage {
-        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxKey)
-        let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
-        let outCount = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots)
-        let outIds = UnsafeMutablePointer<Int32>.allocate(capacity: WordCache.slots * WordCache.maxOut)
+        let keys = CacheLines.allocate(UInt8.self, count: WordCache.slots * WordCache.maxKey)
+        let keyLen = CacheLines.allocate(UInt8.self, count: WordCache.slots)
+        let outCount = CacheLines.allocate(UInt8.self, count: WordCache.slots)
+        let outIds = CacheLines.allocate(Int32.self, count: WordCache.slots * WordCache.maxOut)
         /// (start, end) pairs relative to the word.
-        let outSpans = UnsafeMutablePointer<UInt8>.allocate(capacity: WordCache.slots * WordCache.maxOut * 2)
-        let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
+        let outSpans = CacheLines.allocate(UInt8.self, count: WordCache.slots * WordCache.maxOut * 2)
+        let ranks = CacheLines.allocate(UInt64.self, count: 64)
         /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries of key, value): key and value
         /// side by side, so that a cold slot costs one cache miss, not two.
-        let pairs = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * WordCache.pairSlots)
+        let pairs = CacheLines.allocate(UInt64.self, count: 2 * WordCache.pairSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
-        var prev = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
-        var next = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        var prev = CacheLines.allocate(Int32.self, count: 256)
+        var next = CacheLines.allocate(Int32.self, count: 256)
         var linkCapacity = 256
-        var heap = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
+        var heap = CacheLines.allocate(UInt64.self, count: 1024)
         var heapCapacity = 1024
         func reserveLinks(_ n: Int) {
             guard n > linkCapacity else { return }
             prev.deallocate(); next.deallocate()
             linkCapacity = max(n, linkCapacity &* 2)
-            prev = .allocate(capacity: linkCapacity); next = .allocate(capacity: linkCapacity)
+            prev = CacheLines.allocate(Int32.self, count: linkCapacity); next = CacheLines.allocate(Int32.self, count: linkCapacity)
         }
         init() {
             keyLen.initialize(repeating: 0, count: WordCache.slots)

@@ -26,35 +26,46 @@ extension Tokenizer {
                                threads: Int? = nil) throws(TokenizerError) -> [[Int32]] {
         let n = texts.count
         let workers = max(1, min(threads ?? Self.processorCount, n))
+        if let path = idsPath {
+            // Taken out once: `encodeIds` copies it for every document, retaining the model and tables that
+            // all workers share, and those counts' cache lines went back and forth between the cores.
+            return try parallelMap(n, workers: workers) { (i: Int, state: inout EncoderState) throws(TokenizerError) in
+                self.idsOut(try self.runIds(texts[i], path, policy: specialTokens, state: &state), state)
+            }
+        }
         return try parallelMap(n, workers: workers) { (i: Int, state: inout EncoderState) throws(TokenizerError) in
             try self.encodeIds(bytes: texts[i], specialTokens: specialTokens, state: &state)
         }
     }
 
     /// Runs `body` for indices 0..<n on `workers` threads, each with its own `EncoderState`; results in order.
+    ///
+    /// Workers claim runs of neighbouring indices (`ClaimCounter`) and write their results straight into
+    /// their own slots, so that the threads share no cache line per document: claiming every index under a
+    /// lock and storing each result under another bounced those locks' lines (and neighbouring result slots)
+    /// between the cores for every document.
     func parallelMap<T>(_ n: Int, workers: Int,
                         _ body: @escaping (Int, inout EncoderState) throws(TokenizerError) -> T) throws(TokenizerError) -> [T] {
         let results = ResultSlots<T>(count: n)
-        let next = AtomicCounter()
+        let claims = ClaimCounter(count: n, workers: workers)
         let work = UncheckedBox(body)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             var state = EncoderState()
-            while true {
-                let i = next.fetchAdd()
-                if i >= n { break }
-                let r: Result<T, TokenizerError>
-                do { r = .success(try work.value(i, &state)) }
-                catch let e as TokenizerError { r = .failure(e) }
-                catch { r = .failure(.invalidArgument("\(error)")) }
-                // After a failure no worker claims another index (read through the counter's lock, not a
-                // flag read without one).
-                if case .failure = r { next.stop(at: n) }
-                results.set(i, r)
+            while let run = claims.next() {
+                for i in run {
+                    let r: Result<T, TokenizerError>
+                    do { r = .success(try work.value(i, &state)) }
+                    catch let e as TokenizerError { r = .failure(e) }
+                    catch { r = .failure(.invalidArgument("\(error)")) }
+                    results.set(i, r)
+                    // After a failure no worker claims another run, and this one ends its own: every index
+                    // below the failing one was claimed before it, so the first failure is still found.
+                    if case .failure = r { claims.stop(); break }
+                }
             }
         }
         return try results.collect()
     }
-
 
     func padIfNeeded(_ encodings: [Encoding]) throws(TokenizerError) -> [Encoding] {
         guard let padding, case .batchLongest = padding.strategy else { return encodings }
@@ -64,19 +75,24 @@ extension Tokenizer {
     }
 }
 
-/// Result slots written by workers (each index at most once: none are claimed after a failure).
+/// Result slots written by workers without a lock: each index by at most one worker (none are claimed
+/// twice), and `collect` runs after `concurrentPerform` has returned.
 final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [Result<T, TokenizerError>?]
-    private let lock = Lock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, TokenizerError>) {
-        lock.lock(); slots[i] = r; lock.unlock()
+    private let slots: UnsafeMutablePointer<Result<T, TokenizerError>?>
+    private let count: Int
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
     }
+    deinit { slots.deinitialize(count: count); slots.deallocate() }
+    func set(_ i: Int, _ r: Result<T, TokenizerError>) { slots[i] = r }
+    /// The results in order, or the failure of the lowest index that failed.
     func collect() throws(TokenizerError) -> [T] {
         var out = [T]()
-        out.reserveCapacity(slots.count)
-        for s in slots {
-            switch s {
+        out.reserveCapacity(count)
+        for i in 0..<count {
+            switch slots[i] {
             case .success(let v)?: out.append(v)
             case .failure(let e)?: throw e
             case nil: continue
@@ -89,12 +105,26 @@ final class ResultSlots<T>: @unchecked Sendable {
 /// Carries a closure that only reads shared immutable state into concurrentPerform.
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
-final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
+/// Hands out runs of consecutive indices of 0..<count, in increasing order: a share of what is left
+/// (guided scheduling), at most `maxRun` and at least 1, so that a claim per document does not cost a lock
+/// round trip between the cores while the last runs stay short enough that no worker waits long at the end.
+final class ClaimCounter: @unchecked Sendable {
+    private var claimed = 0
+    private let count: Int
+    private let divisor: Int
     private let lock = Lock()
-    func fetchAdd() -> Int { lock.lock(); defer { lock.unlock() }; let v = value; value += 1; return v }
-    /// Later `fetchAdd` calls return `end` or more.
-    func stop(at end: Int) { lock.lock(); value = max(value, end); lock.unlock() }
+    static let maxRun = 64
+    init(count: Int, workers: Int) { self.count = count; divisor = max(1, workers) &* 8 }
+    func next() -> Range<Int>? {
+        lock.lock(); defer { lock.unlock() }
+        guard claimed < count else { return nil }
+        let run = min(Self.maxRun, max(1, (count &- claimed) / divisor))
+        let r = claimed..<(claimed &+ run)
+        claimed &+= run
+        return r
+    }
+    /// Later `next` calls return nil.
+    func stop() { lock.lock(); claimed = count; lock.unlock() }
 }
 
 extension Tokenizer {

@@ -66,10 +66,11 @@ struct IdsPath: Sendable {
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
         // The output position lives in memory of its own: as a variable captured by the out-of-line
-        // `longPiece` it was boxed, and every access there paid a runtime exclusivity check.
-        let kp = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        kp.initialize(to: k0)
-        defer { kp.deallocate() }
+        // `longPiece` it was boxed, and every access there paid a runtime exclusivity check. It is this
+        // thread's cache line (`PieceMemo.hot`), not a small allocation of its own: written for every piece,
+        // such a block could share a line with data other threads read for every piece.
+        let kp = memo.hot
+        kp.pointee = k0
 
         /// The model's ids for the piece, written to `o`; returns their count. Like the helpers below it
         /// leaves the output position (`kp`) to the caller.
@@ -307,10 +308,11 @@ final class PieceMemo {
     /// Bytes of long non-Latin pieces served from the memo since the model last heard of them. Kept in
     /// memory of its own: a stored property paid a runtime exclusivity check on every update.
     var servedLong: Int {
-        get { servedLongCell.pointee }
-        set { servedLongCell.pointee = newValue }
+        get { hot[1] }
+        set { hot[1] = newValue }
     }
-    private let servedLongCell = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    /// One cache line of this thread's: `IdsPath.encode`'s output position at 0, `servedLong` at 1.
+    let hot = CacheLines.allocate(Int.self, count: 8)
 
     /// `makeMasks()`.
     let masks = PieceMemo.makeMasks()
@@ -318,7 +320,7 @@ final class PieceMemo {
     /// For n in 0...16, the masks that keep the first n bytes of a piece's two words, at 2n and 2n + 1
     /// (memo keys, whole-token keys and the substrings `mergeByRank` probes). The caller deallocates.
     static func makeMasks() -> UnsafeMutablePointer<UInt64> {
-        let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: 34)
+        let masks = CacheLines.allocate(UInt64.self, count: 34)
         for n in 0...16 {
             masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
             masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
@@ -330,20 +332,20 @@ final class PieceMemo {
     var whole: WholeTokenTable?
     var wholeChecked = false
     /// One bit per token id: this thread found the token to be its own encoding (see `WholeTokenTable`).
-    var verified = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    var verified = CacheLines.allocate(UInt64.self, count: 1)
     /// The id of each byte when the model's initial symbols are its bytes and every byte has one (then
     /// `mergePiece` is `mergeQuadratic` over these for short pieces); else nil.
     let byteIds: UnsafeMutablePointer<Int32>?
     /// Symbols of one short piece being merged.
-    let symIds = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
-    let symEnds = UnsafeMutablePointer<Int32>.allocate(capacity: 17)
-    let symRanks = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+    let symIds = CacheLines.allocate(Int32.self, count: 16)
+    let symEnds = CacheLines.allocate(Int32.self, count: 17)
+    let symRanks = CacheLines.allocate(Int32.self, count: 16)
 
     /// This thread's verified bits, starting from the table's `selfEncoded` when it has them.
     func allocateVerified(_ table: WholeTokenTable) {
         verified.deallocate()
         let words = (table.idLimit &+ 63) &>> 6
-        verified = .allocate(capacity: words)
+        verified = CacheLines.allocate(UInt64.self, count: words)
         if let known = table.selfEncoded { verified.initialize(from: known, count: words) } else { verified.initialize(repeating: 0, count: words) }
     }
 
@@ -376,18 +378,18 @@ final class PieceMemo {
 
     init(owner: BPEModel) {
         self.owner = owner
-        cutStats = .allocate(capacity: 3 * 256)
+        cutStats = CacheLines.allocate(UInt32.self, count: 3 * 256)
         cutStats.initialize(repeating: 0, count: 3 * 256)
-        slots = .allocate(capacity: 4 << Self.bits)
+        slots = CacheLines.allocate(UInt64.self, count: 4 << Self.bits)
         slots.initialize(repeating: 0, count: 4 << Self.bits)
-        longSlots = .allocate(capacity: 4 << Self.longBits)
+        longSlots = CacheLines.allocate(UInt64.self, count: 4 << Self.longBits)
         longSlots.initialize(repeating: 0, count: 4 << Self.longBits)
-        longKeys = .allocate(capacity: Self.longKeyBytes)
-        longIds = .allocate(capacity: Self.longIdCount)
+        longKeys = CacheLines.allocate(UInt8.self, count: Self.longKeyBytes)
+        longIds = CacheLines.allocate(Int32.self, count: Self.longIdCount)
         verified.initialize(to: 0)
-        servedLongCell.initialize(to: 0)
+        hot.initialize(repeating: 0, count: 8)
         if Self.mergesBytes(owner) {
-            let b = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+            let b = CacheLines.allocate(Int32.self, count: 256)
             b.initialize(from: owner.byteIds, count: 256)
             byteIds = b
         } else {
@@ -397,7 +399,7 @@ final class PieceMemo {
     deinit {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
         verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
-        servedLongCell.deallocate()
+        hot.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
@@ -441,15 +443,27 @@ final class PieceMemo {
     }
 }
 
-/// The raw id buffer of the ids-only path (grown, never shrunk).
+/// The raw id buffer of the ids-only path (grown, never shrunk), on cache lines of its own.
 final class IdsBuffer {
-    var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
+    var ids = CacheLines.allocate(Int32.self, count: 1024)
     var capacity = 1024
     func reserve(_ n: Int) {
         guard n > capacity else { return }
         ids.deallocate()
         capacity = Swift.max(n, capacity &* 2)
-        ids = .allocate(capacity: capacity)
+        ids = CacheLines.allocate(Int32.self, count: capacity)
     }
     deinit { ids.deallocate() }
+}
+
+/// Per-thread buffers that are written while other threads encode: whole cache lines, aligned, so that no
+/// line holds both one thread's hot writes and data another thread reads or writes (a small `malloc`
+/// block can sit on a line with any other, since a block freed by one thread is reused by another).
+/// Free with `deallocate()`.
+enum CacheLines {
+    static let size = 64
+    @inline(__always) static func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = (Swift.max(1, count &* MemoryLayout<T>.stride) &+ (size &- 1)) & ~(size &- 1)
+        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: size).bindMemory(to: T.self, capacity: count)
+    }
 }

@@ -171,10 +171,7 @@ public final class Tokenizer: Sendable {
 
     /// Ids only, for the bulk paths (no offsets kept, no post-processing).
     public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> [Int32] {
-        if let idsPath {
-            let n = try runIds(bytes, idsPath, policy: specialTokens, state: &state)
-            return Array(UnsafeBufferPointer(start: state.idsOut.ids, count: n))
-        }
+        if let idsPath { return idsOut(try runIds(bytes, idsPath, policy: specialTokens, state: &state), state) }
         state.ids.removeAll(keepingCapacity: true)
         state.offsets.removeAll(keepingCapacity: true)
         state.bpe.withOffsets = false
@@ -252,6 +249,11 @@ public final class Tokenizer: Sendable {
             if policy != .allowed { try applyPolicy(policy, &splits, text) }
         }
         return splits
+    }
+
+    /// The first `count` ids of `state.idsOut` (what `runIds` wrote).
+    @inline(__always) func idsOut(_ count: Int, _ state: EncoderState) -> [Int32] {
+        Array(UnsafeBufferPointer(start: state.idsOut.ids, count: count))
     }
 
     /// `run` for ids only through `path`: the ids land in `state.idsOut`; returns their count.
