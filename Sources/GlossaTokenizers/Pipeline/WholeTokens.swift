@@ -1,3 +1,4 @@
+import CPrefetch
 import Glibc
 
 /// Every token of at most 16 bytes, keyed like `PieceMemo` (the piece's bytes as two masked little-endian
@@ -206,6 +207,15 @@ final class WholeTokenTable: @unchecked Sendable {
     }
 
     @inline(__always) static func filterBit(_ h: UInt64) -> UInt64 { 1 &<< (h & 63) }
+
+    /// Starts loading the slot where `find` will begin for a key of `n` bytes with hash `h`.
+    @inline(__always) func prefetch(n: Int, hash h: UInt64) {
+        if n <= 12 {
+            glossa_prefetch(short + 2 &* Int(truncatingIfNeeded: h &>> shortShift))
+        } else {
+            glossa_prefetch(long + 4 &* Int(truncatingIfNeeded: h &>> longShift))
+        }
+    }
 
     /// The id of the token whose bytes are the piece's (`w0`, `w1` masked to its `n` bytes, `h` their
     /// `PieceMemo.hash`), or -1.
