@@ -272,9 +272,11 @@ extension WholeTokenTable {
     /// concatenate to a substring of the piece, so a pair's rank is one probe here for that substring,
     /// shifted out of the piece's words: no byte copies and no hash of arena bytes, where the general
     /// pair lookup costs a copy, a byte hash and a `memcmp`. Writes the ids to `ids`; returns their count.
+    /// `notToken` says the caller knows the piece is no token (it missed this table): then two symbols left
+    /// are the result, without the probe of their pair, the whole piece (most English misses end as two).
     @inline(__always)
     func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
-                     bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>) -> Int {
+                     bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool = false) -> Int {
         let v = UInt128(w1) &<< 64 | UInt128(w0)
         let masks = self.masks
         @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
@@ -304,7 +306,7 @@ extension WholeTokenTable {
         }
         bounds[n] = Int32(truncatingIfNeeded: n)
         var m = n
-        if m < 2 { return m }
+        if m < 2 || m == 2 && notToken { return m }
         while true {
             var best = Int32.max, at = -1
             i = 0
@@ -321,6 +323,7 @@ extension WholeTokenTable {
             j = at &+ 1
             while j < m &- 2 { ranks[j] = ranks[j &+ 1]; j &+= 1 }
             m &-= 1
+            if m == 2 && notToken { break }
             if at < m &- 1 { ranks[at] = rank(bounds[at], bounds[at &+ 2]) }
             if at > 0 { ranks[at &- 1] = rank(bounds[at &- 1], bounds[at &+ 1]) }
         }
