@@ -1,3 +1,4 @@
+import CPrefetch
 import Glibc
 
 /// Every token of at most 16 bytes, keyed like `PieceMemo` (the piece's bytes as two masked little-endian
@@ -233,6 +234,15 @@ final class WholeTokenTable: @unchecked Sendable {
         }
     }
 
+    /// A cache prefetch of the slot where `find` starts for a key of `n` bytes with hash `h`.
+    @inline(__always) func prefetchSlot(_ h: UInt64, _ n: Int) {
+        if n <= 12 {
+            glossa_prefetch(short + 2 &* Int(truncatingIfNeeded: h &>> shortShift))
+        } else {
+            glossa_prefetch(long + 4 &* Int(truncatingIfNeeded: h &>> longShift))
+        }
+    }
+
     /// Bytes held (both tables).
     var footprint: Int {
         (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 8 << 16 &+ 1 << (Self.filterBits &- 3) &+ (charPairMask &+ 1) &* 8
@@ -288,6 +298,22 @@ extension WholeTokenTable {
             if filter[Self.filterWord(h)] & Self.filterBit(h) == 0 { return .max }
             let id = find(lo, hi, len, hash: h)
             return id < 0 ? .max : Int32(truncatingIfNeeded: id)
+        }
+        if n >= 4 {
+            // The table slot of every substring of 3 or more bytes is fetched now (without the filter: its
+            // load and branch cost more than the fetches of non-tokens): the probes after each merge then
+            // find it in the cache, where each waited on the previous merge's probe.
+            var i = 0
+            while i &+ 3 <= n {
+                let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
+                let lo0 = UInt64(truncatingIfNeeded: x), hi0 = UInt64(truncatingIfNeeded: x &>> 64)
+                var len = 3
+                while i &+ len <= n {
+                    prefetchSlot(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]), len)
+                    len &+= 1
+                }
+                i &+= 1
+            }
         }
         // The bytes shifted out of the two words by constant shifts; each pair's rank from `bytePairs`.
         var x = w0, y = w1
