@@ -300,15 +300,16 @@ extension WholeTokenTable {
             return id < 0 ? .max : Int32(truncatingIfNeeded: id)
         }
         if n >= 4 {
-            // The table slot of every substring of 3 or more bytes is fetched now (without the filter: its
-            // load and branch cost more than the fetches of non-tokens): the probes after each merge then
-            // find it in the cache, where each waited on the previous merge's probe.
+            // The table slot of every substring of 3–8 bytes is fetched now (without the filter: its load and
+            // branch cost more than the fetches of non-tokens): the probes after each merge then find it in
+            // the cache, where each waited on the previous merge's probe. Longer substrings are probed late
+            // and seldom, and fetching them all cost more than it saved (perf, o200k, English).
             var i = 0
             while i &+ 3 <= n {
                 let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
                 let lo0 = UInt64(truncatingIfNeeded: x), hi0 = UInt64(truncatingIfNeeded: x &>> 64)
                 var len = 3
-                while i &+ len <= n {
+                while i &+ len <= n && len <= 8 {
                     prefetchSlot(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]), len)
                     len &+= 1
                 }
