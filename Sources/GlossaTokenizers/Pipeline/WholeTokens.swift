@@ -234,13 +234,9 @@ final class WholeTokenTable: @unchecked Sendable {
         }
     }
 
-    /// A cache prefetch of the slot where `find` starts for a key of `n` bytes with hash `h`.
-    @inline(__always) func prefetchSlot(_ h: UInt64, _ n: Int) {
-        if n <= 12 {
-            glossa_prefetch(short + 2 &* Int(truncatingIfNeeded: h &>> shortShift))
-        } else {
-            glossa_prefetch(long + 4 &* Int(truncatingIfNeeded: h &>> longShift))
-        }
+    /// A cache prefetch of the slot where `find` starts for a key of at most 12 bytes with hash `h`.
+    @inline(__always) func prefetchShort(_ h: UInt64) {
+        glossa_prefetch(short + 2 &* Int(truncatingIfNeeded: h &>> shortShift))
     }
 
     /// Bytes held (both tables).
@@ -310,7 +306,7 @@ extension WholeTokenTable {
                 let lo0 = UInt64(truncatingIfNeeded: x), hi0 = UInt64(truncatingIfNeeded: x &>> 64)
                 var len = 3
                 while i &+ len <= n && len <= 8 {
-                    prefetchSlot(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]), len)
+                    prefetchShort(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]))
                     len &+= 1
                 }
                 i &+= 1
