@@ -94,7 +94,10 @@ struct IdsPath: Sendable {
                                           _ o: UnsafeMutablePointer<Int32>) -> Int {
             guard let byteIds else { return general(p, n, o) }
             if byRank {
-                return whole!.mergeByRank(w0, w1, n, byteIds: byteIds, ids: o, bounds: memo.symEnds, ranks: memo.symRanks)
+                // A model that takes a piece that is a token as that token returned on a hit in the complete
+                // table (`short`): this piece is none.
+                return whole!.mergeByRank(w0, w1, n, byteIds: byteIds, ids: o, bounds: memo.symEnds, ranks: memo.symRanks,
+                                          notToken: trusted)
             }
             if lookupFirst {
                 let id = model.wholeTokenId(p, n)
