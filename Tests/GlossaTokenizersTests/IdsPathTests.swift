@@ -104,6 +104,22 @@ final class IdsPathTests: XCTestCase {
     func testLlama3JSON() throws { try assertSame(load("llama3.2/tokenizer.json"), seed: 4, count: 500) }
     func testGPT2() throws { try assertSame(load("gpt2"), seed: 5, count: 500) }
 
+    /// `IdsPath.encode` scans runs of `PieceMemo.batchSize` pieces before it probes and writes them: texts of
+    /// 1…3 runs' worth of pieces, each one a token, a multi-token piece, a long piece or a cut CJK run, so that
+    /// every kind sits at every place of a run, its first and last included.
+    func testPiecesAcrossRuns() throws {
+        let kinds = [" the", " xqzvj", " " + String(repeating: "=", count: 20), "中文测试中文测试中文", "\n", "123", ",", " Kubernetes"]
+        let run = PieceMemo.batchSize
+        for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken"] {
+            var k = 0
+            try assertSame(load(rel), seed: 21, count: 3 * run &+ 2) { _ in
+                k += 1
+                // k pieces; the kind at piece i turns with i and k, so each count puts each kind at each place.
+                return (0..<k).map { i in kinds[(i &+ k) % kinds.count] }.joined()
+            }
+        }
+    }
+
     /// More distinct long pieces than the long memo's arenas hold: it starts over and stays exact.
     func testLongMemoStartsOver() throws {
         let tok = try load("cl100k_base/cl100k_base.tiktoken")
