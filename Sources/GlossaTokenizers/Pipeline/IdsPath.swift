@@ -409,7 +409,7 @@ final class PieceMemo {
     /// Pieces scanned ahead of their probes (`IdsPath.encode`): four words each, (end, w0, w1, hash).
     static let batchSize = 32
     let batch = CacheLines.allocate(UInt64.self, count: 4 * PieceMemo.batchSize)
-    /// The whole-token probe of each (see `IdsPath.encode`).
+    /// The whole-token probe of each: the id found (with bit 30 set when it is the piece's encoding), or -1.
     let found = CacheLines.allocate(Int32.self, count: PieceMemo.batchSize)
 
     /// `makeMasks()`.
