@@ -148,7 +148,11 @@ struct IdsPath: Sendable {
         }
 
         @inline(__always) func shortKeyed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64) {
-            let wid = wholeId(n, w0, w1, h)
+            shortFound(s, n, w0, w1, h, wholeId(n, w0, w1, h))
+        }
+
+        /// A short piece's ids once its whole-token probe (`wholeId`) is known: the token, or `shortMissed`.
+        @inline(__always) func shortFound(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             if isAccepted(wid) {
                 out[kp.pointee] = Int32(truncatingIfNeeded: wid & ~accepted)
                 kp.pointee &+= 1
@@ -321,8 +325,8 @@ struct IdsPath: Sendable {
         // the load of each key's whole-token slot; probe (the slots have arrived) and start the load of the memo
         // slot of each piece that is no accepted token; write the ids. In one pass every piece waited for its
         // probe of the 4–8 MB table (perf: a quarter of all samples on that load) and a miss then for its memo
-        // slot; here the loads of a whole run are in flight together (o200k, English: +20 %; runs of 8 or 16
-        // pieces gained less, 64 or 128 no more).
+        // slot; here the loads of a whole run are in flight together (o200k, English: +20 % while the other
+        // core was busy, a few % on a quiet machine; runs of 8 or 16 pieces gained less, 64 or 128 no more).
         while i < n {
             let first = i
             var c = 0
@@ -358,13 +362,7 @@ struct IdsPath: Sendable {
                 let b = batch + 4 &* j
                 let e = Int(truncatingIfNeeded: b[0])
                 if e &- s <= 16 {
-                    let f = Int(found[j])
-                    if isAccepted(f) {
-                        out[kp.pointee] = Int32(truncatingIfNeeded: f & ~accepted)
-                        kp.pointee &+= 1
-                    } else {
-                        shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f)
-                    }
+                    shortFound(start &+ s, e &- s, b[1], b[2], b[3], Int(found[j]))
                 } else {
                     longPiece(start &+ s, e &- s)
                 }
