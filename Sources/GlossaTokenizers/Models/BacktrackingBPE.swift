@@ -29,16 +29,25 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The token of each byte.
     private let rootChild: UnsafeMutablePointer<Int32>
     /// Trie of all tokens as a double array laid out breadth first: the child of the node in cell c by
-    /// byte b is in cell base(c) + b when that cell's check is c. A cell is (check << 32 | terminal
-    /// bit 31 | base); `cellToken` holds the token of terminal cells, read once per walk. Siblings share
-    /// cache lines and the short prefixes that every walk passes are packed at the start, where a hash
-    /// table of edges missed the cache on nearly every step (58 % of the encoder's time on random letters).
+    /// byte b is in cell base(c) + b when that cell's check is c. A cell is one word, check (22 bits)
+    /// << 42 | base (22 bits) << 20 | the token that ends there (20 bits, `noToken` if none): a step of
+    /// the walk is one load, and its token needs none (a separate token array was one more dependent
+    /// load per walk). Siblings share cache lines and the short prefixes that every walk passes are
+    /// packed at the start, where a hash table of edges missed the cache on nearly every step (58 % of
+    /// the encoder's time on random letters).
     private let cells: UnsafeMutablePointer<UInt64>
-    private let cellToken: UnsafeMutablePointer<Int32>
-    /// Per two-byte prefix (b0 << 8 | b1): its cell in the low 32 bits (-1 if none) and, above, the
-    /// longest token among its first one or two bytes, so a walk that ends there reads nothing else
-    /// (bit 63 set when that token is the two bytes).
+    /// Per two-byte prefix (b0 << 8 | b1): its cell's word with the check replaced by the cell itself
+    /// (`noCell`, base 0 and `noToken` if no token starts so), so that a walk reads the third byte's
+    /// cell right after it: two dependent loads to the third byte, where the prefix's own cell made three.
     private let rootPair: UnsafeMutablePointer<UInt64>
+    static let noToken: UInt64 = 0xF_FFFF
+    static let noCell = 0x3F_FFFF
+    @inline(__always) static func check(_ x: UInt64) -> Int { Int(truncatingIfNeeded: x &>> 42) }
+    @inline(__always) static func base(_ x: UInt64) -> Int { Int(truncatingIfNeeded: x &>> 20) & noCell }
+    /// The token of a cell word, or -1.
+    @inline(__always) static func token(_ x: UInt64) -> Int32 {
+        x & noToken == noToken ? -1 : Int32(truncatingIfNeeded: x & noToken)
+    }
     /// Only when some tokens are unreachable: bits of their two-byte prefixes (65536) and of their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
@@ -80,8 +89,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
         (spanFull, spanFullShift, spanPartial) = Self.spanTables(buf, indexed)
-        // Edge keys hold a node in 24 bits, packed merges an id in 20.
-        guard n &+ totalBytes < 1 << 24, n <= 1 << 20 else { return nil }
+        // Edge keys hold a node in 24 bits, packed merges and trie cells an id in 20 (cells: below `noToken`).
+        guard n &+ totalBytes < 1 << 24, n < 1 << 20 else { return nil }
 
         // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
         // shortest first so that every proper prefix token is in place when a token's path is walked.
@@ -192,23 +201,20 @@ final class BacktrackingBPE: @unchecked Sendable {
             let h = PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3])
             pairFilter[Int(truncatingIfNeeded: h &>> pairFilterShift)] |= Self.filterBits(h, pairFilterShift)
         }
-        let (da, daToken) = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
+        guard let da = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
+        else { return nil }
         cells = hugeAllocate(UInt64.self, da.count)
         cells.initialize(from: da, count: da.count)
-        cellToken = hugeAllocate(Int32.self, daToken.count)
-        cellToken.initialize(from: daToken, count: daToken.count)
         rootPair = hugeAllocate(UInt64.self, 65536)
         for b0 in 0..<256 {
             // Root children are cells 1 + b (the root, cell 0, has base 1).
             let c1 = 1 &+ b0
-            let base = Int(cells[c1] & 0x7FFF_FFFF)
+            let base = Self.base(cells[c1])
             for b1 in 0..<256 {
                 let c = base &+ b1
-                let found = cells[c] &>> 32 == UInt64(c1)
-                let two = found && cells[c] & 1 << 31 != 0
-                let t = two ? cellToken[c] : rootChild[b0]
-                rootPair[b0 &<< 8 | b1] = (two ? 1 &<< 63 : 0) | UInt64(UInt32(bitPattern: t)) &<< 32
-                    | UInt64(UInt32(bitPattern: found ? Int32(c) : -1))
+                rootPair[b0 &<< 8 | b1] = Self.check(cells[c]) == c1
+                    ? UInt64(c) &<< 42 | cells[c] & (1 &<< 42 &- 1)
+                    : UInt64(Self.noCell) &<< 42 | Self.noToken
             }
         }
         for t in 0..<n where indexed[t] {
@@ -245,7 +251,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     deinit {
         free(info); free(pairFilter); free(pairs.slots); pairs.low.deallocate()
-        rootChild.deallocate(); free(rootPair); free(cells); free(cellToken)
+        rootChild.deallocate(); free(rootPair); free(cells)
         avoidPrefix?.deallocate(); avoidToken?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
     }
 
@@ -392,11 +398,11 @@ final class BacktrackingBPE: @unchecked Sendable {
         guard let avoidPrefix, let avoidToken, n >= 2 else { return false }
         let k = Int(p[0]) &<< 8 | Int(p[1])
         if avoidPrefix[k &>> 6] & (1 &<< UInt64(k & 63)) == 0 { return false }
-        var cell = Int(Int32(truncatingIfNeeded: rootPair[k]))
+        var cell = Self.check(rootPair[k])
         var j = 2
-        while cell >= 0 && j < n { cell = Self.child(cells, cell, p[j]); j &+= 1 }
-        guard cell >= 0 else { return false }
-        let t = Int(cellToken[cell])
+        while cell != Self.noCell && j < n { cell = Self.child(cells, cell, p[j]); j &+= 1 }
+        guard cell != Self.noCell else { return false }
+        let t = Int(Self.token(cells[cell]))
         return t >= 0 && avoidToken[t &>> 6] & (1 &<< UInt64(t & 63)) != 0
     }
 
@@ -446,10 +452,10 @@ final class BacktrackingBPE: @unchecked Sendable {
         while i &+ 1 < n {
             let k = Int(p[i]) &<< 8 | Int(p[i &+ 1])
             if prefixes[k &>> 6] & (1 &<< UInt64(k & 63)) != 0 {
-                var cell = Int(Int32(truncatingIfNeeded: rootPair[k]))
+                var cell = Self.check(rootPair[k])
                 var j = i &+ 2
-                while cell >= 0 {
-                    let t = Int(cellToken[cell])
+                while cell != Self.noCell {
+                    let t = Int(Self.token(cells[cell]))
                     if t >= 0 && flags[t &>> 6] & (1 &<< UInt64(t & 63)) != 0 { return true }
                     if j == n { break }
                     cell = Self.child(cells, cell, p[j])
@@ -461,20 +467,21 @@ final class BacktrackingBPE: @unchecked Sendable {
         return false
     }
 
-    /// The child cell of `cell` by `byte` in the double array, or -1.
+    /// The child cell of `cell` by `byte` in the double array, or `noCell`.
     @inline(__always)
     private static func child(_ cells: UnsafeMutablePointer<UInt64>, _ cell: Int, _ byte: UInt8) -> Int {
-        let c = Int(truncatingIfNeeded: cells[cell] & 0x7FFF_FFFF) &+ Int(byte)
-        return cells[c] &>> 32 == UInt64(cell) ? c : -1
+        let c = base(cells[cell]) &+ Int(byte)
+        return check(cells[c]) == cell ? c : noCell
     }
 
     /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
-    /// children in `rootChild`) as a double array, breadth first, and the token of each cell (-1 if none).
+    /// children in `rootChild`) as a double array, breadth first, in the cell words of `cells`; nil when
+    /// the cells do not fit their 22 bits.
     /// Placement is first fit, but a node with several children tries only a few free cells before it
     /// goes past the last used cell (the holes it leaves are filled by single-child nodes, most of a
     /// trie): the build stays linear.
     private static func doubleArray(edges: UnsafeMutablePointer<UInt64>, capacity: Int,
-                                    rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> ([UInt64], [Int32]) {
+                                    rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> [UInt64]? {
         let root = nodes
         // Children of each node grouped by parent (counting sort): child << 8 | byte.
         var first = [Int32](repeating: 0, count: nodes &+ 2)
@@ -533,9 +540,15 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
             cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | (v < tokens ? 1 &<< 31 : 0) | UInt64(base)
         }
-        var token = [Int32](repeating: -1, count: cells.count)
-        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { token[Int(cellOf[v])] = Int32(v) }
-        return (cells, token)
+        // Cell indices and bases below `noCell - 1` (the root's check and free cells' are above).
+        guard cells.count < noCell &- 1 else { return nil }
+        var token = [UInt64](repeating: noToken, count: cells.count)
+        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { token[Int(cellOf[v])] = UInt64(v) }
+        for c in 0..<cells.count where cells[c] != free {
+            let check = c == 0 ? UInt64(noCell &- 1) : cells[c] &>> 32
+            cells[c] = check &<< 42 | (cells[c] & 0x7FFF_FFFF) &<< 20 | token[c]
+        }
+        return cells
     }
 
     /// The two bits of a pair with hash `h` in its filter word (the word is `h >> shift`, shift ≥ 13):
@@ -604,44 +617,46 @@ final class BacktrackingBPE: @unchecked Sendable {
     private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (Int32, Int) {
         if i &+ 1 == n { return (rootChild[Int(p[i])], 1) }
         if i &+ 2 == n {
-            let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
-            return (Int32(truncatingIfNeeded: r &>> 32 & 0x7FFF_FFFF), 1 &+ Int(truncatingIfNeeded: r &>> 63))
+            return twoBytes(p, i, rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])])
         }
         return longestMatch(p, i, n, walkStart(p, i))
     }
 
-    /// The first three loads of the walk at `i` (i + 2 < n), with no branch between them: the two-byte
-    /// prefix's `rootPair` entry, its cell (the root's when it has none) and that cell's child by the
-    /// third byte. `run` issues them before a pair check whose success would start a walk at `i`, so
+    /// The longest token among the first two bytes at `i`, from their `rootPair` word `r`.
+    @inline(__always)
+    private func twoBytes(_ p: UnsafePointer<UInt8>, _ i: Int, _ r: UInt64) -> (Int32, Int) {
+        r & Self.noToken != Self.noToken ? (Int32(truncatingIfNeeded: r & Self.noToken), 2) : (rootChild[Int(p[i])], 1)
+    }
+
+    /// The first two loads of the walk at `i` (i + 2 < n): the two-byte prefix's `rootPair` word and
+    /// the cell of the third byte (base 0 and a check that cannot match where no token starts with the
+    /// two bytes). `run` issues them before a pair check whose success would start a walk at `i`, so
     /// that their cache misses overlap the check's instead of following it.
     @inline(__always)
-    private func walkStart(_ p: UnsafePointer<UInt8>, _ i: Int) -> (UInt64, UInt64, UInt64) {
+    private func walkStart(_ p: UnsafePointer<UInt8>, _ i: Int) -> (UInt64, UInt64) {
         let r = rootPair[Int(p[i]) &<< 8 | Int(p[i &+ 1])]
-        let x = cells[max(Int(Int32(truncatingIfNeeded: r)), 0)]
-        return (r, x, cells[Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[i &+ 2])])
+        return (r, cells[Self.base(r) &+ Int(p[i &+ 2])])
     }
 
     /// `longestMatch` for i + 2 < n, from the loads of `walkStart(p, i)`.
     @inline(__always)
-    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int, _ start: (UInt64, UInt64, UInt64)) -> (Int32, Int) {
-        let (r, x, y0) = start
-        var cell = Int(Int32(truncatingIfNeeded: r))
-        let twoBytes = (Int32(truncatingIfNeeded: r &>> 32 & 0x7FFF_FFFF), 1 &+ Int(truncatingIfNeeded: r &>> 63))
-        if cell < 0 { return twoBytes }
-        // The deepest terminal cell below two bytes; its token is read once, at the end.
-        var c = Int(truncatingIfNeeded: x & 0x7FFF_FFFF) &+ Int(p[i &+ 2])
+    private func longestMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int, _ start: (UInt64, UInt64)) -> (Int32, Int) {
+        let (r, y0) = start
+        var cell = Self.check(r)
+        // The deepest token below two bytes, read from the cells on the way.
+        var c = Self.base(r) &+ Int(p[i &+ 2])
         var y = y0
-        var bestCell = -1, bestEnd = 0
+        var best = Self.noToken, bestEnd = 0
         var j = i &+ 2
-        while y &>> 32 == UInt64(cell) {
+        while Self.check(y) == cell {
             cell = c
             j &+= 1
-            if y & 1 << 31 != 0 { bestCell = c; bestEnd = j }
+            if y & Self.noToken != Self.noToken { best = y & Self.noToken; bestEnd = j }
             if j == n { break }
-            c = Int(truncatingIfNeeded: y & 0x7FFF_FFFF) &+ Int(p[j])
+            c = Self.base(y) &+ Int(p[j])
             y = cells[c]
         }
-        return bestCell >= 0 ? (cellToken[bestCell], bestEnd &- i) : twoBytes
+        return best != Self.noToken ? (Int32(truncatingIfNeeded: best), bestEnd &- i) : twoBytes(p, i, r)
     }
 
     /// Encodes `p[0..<n]` into `s` (ids and spans, in order). Returns false, leaving `s` empty, when an
@@ -722,7 +737,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                         // The next walk's first loads go before the check (seven in ten pass): the trie's
                         // cache misses were a sixth of the time on random letters (o200k).
                         let ahead = end &+ 2 < n
-                        let start = ahead ? walkStart(p, end) : (0, 0, 0)
+                        let start = ahead ? walkStart(p, end) : (0, 0)
                         if valid(last, token, noMerge: lastLen &+ len > lastMax) {
                             stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
