@@ -561,15 +561,40 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// the two last merges at a time and check that no merge across the boundary would come first.
     /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
     /// building); `lowAreBytes` as the property says. `noMerge`: a and b are known not to merge (no token
-    /// is their bytes), so the first pair is not looked up.
+    /// is their bytes), so the first pair is not looked up. `aLongest`: no token that starts where `a`
+    /// does is longer than `a`, so no pair (a, part of b) merges either, and none of them is looked up:
+    /// the walk takes the longest token first, so this holds for most checks, and it spares the pair
+    /// filter's load (the encoder's costliest) for every step down b's tree before a's.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
                                   _ filter: UnsafePointer<UInt64>, _ filterShift: UInt64,
                                   _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool,
-                                  _ noMerge: Bool = false) -> Bool {
+                                  _ noMerge: Bool = false, aLongest: Bool = false) -> Bool {
         var a = a0, b = b0
         var limit = Int32.max
         var skip = noMerge
+        if aLongest {
+            // The same steps as below without lookups, until a's tree is undone once (a loop of its
+            // own: a flag in the loop below cost more instructions than the lookups it spared).
+            while true {
+                if a > b {
+                    let a2 = info[4 &* Int(a) &+ 3]
+                    if a2 != a { limit = a; a = a2; break }
+                    let b2 = info[4 &* Int(b) &+ 2]
+                    if b2 == b { return true }
+                    b = b2
+                } else {
+                    let b2 = info[4 &* Int(b) &+ 2]
+                    if b2 == b {
+                        let a2 = info[4 &* Int(a) &+ 3]
+                        if a2 == a { return true }
+                        limit = a; a = a2; break
+                    }
+                    b = b2
+                }
+            }
+            skip = false
+        }
         while true {
             if UInt32(bitPattern: a | b) < 256 {
                 // Pairs of ids below 256 (the bytes, for rank files): one load from a small table.
@@ -584,7 +609,6 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if pairs.merged(a, b, hash: h) < limit { return false }
                 }
             }
-            skip = false
             if a > b {
                 limit = a
                 let a2 = info[4 &* Int(a) &+ 3]
@@ -608,6 +632,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                     b = b2
                 }
             }
+            skip = false
         }
     }
 
@@ -705,8 +730,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         // One inlined copy of the check (two, one per branch, doubled the loop's code). No memo of pair
         // checks: on random letters one probe in a hundred hit it, on mixed scripts one in six, and its
         // 512 KB of probes and stores cost more than the hits saved.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32, noMerge: Bool) -> Bool {
-            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge)
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, noMerge: Bool, aLongest: Bool) -> Bool {
+            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge, aLongest: aLongest)
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
@@ -738,7 +763,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                         // cache misses were a sixth of the time on random letters (o200k).
                         let ahead = end &+ 2 < n
                         let start = ahead ? walkStart(p, end) : (0, 0)
-                        if valid(last, token, noMerge: lastLen &+ len > lastMax) {
+                        if valid(last, token, noMerge: lastLen &+ len > lastMax, aLongest: lastLen == lastMax) {
                             stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
                             else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
