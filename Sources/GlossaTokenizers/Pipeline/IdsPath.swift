@@ -183,6 +183,12 @@ struct IdsPath: Sendable {
                 out[k &+ 2] = Int32(truncatingIfNeeded: rest)
                 out[k &+ 3] = Int32(truncatingIfNeeded: rest &>> 32)
                 kp.pointee = k &+ Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+                if hit1 {
+                    // The piece found second moves first (the next new piece evicts the other).
+                    let (a0, a1, a2, a3) = (set[0], set[1], set[2], set[3])
+                    set[0] = w0; set[1] = w1; set[2] = meta; set[3] = rest
+                    set[4] = a0; set[5] = a1; set[6] = a2; set[7] = a3
+                }
                 return
             }
             let c = n > 8 && byRank && (p[0] | p[1]) & 0x80 != 0 ? byEncoder(p, n, out + kp.pointee) ?? shortPiece(p, n, w0, w1, out + kp.pointee)
