@@ -341,9 +341,10 @@ struct IdsPath: Sendable {
         var i = 0
         let n = end &- start
         let batch = memo.batch, found = memo.found, probes = memo.probes
-        // Three passes over runs of up to `PieceMemo.batchSize` pieces: scan them, key the short ones and start
-        // the load of each key's whole-token slot; probe (the slots have arrived) and start the load of the memo
-        // slot of each piece that is no accepted token; write the ids. In one pass every piece waited for its
+        // Three passes over runs of up to `PieceMemo.batchSize` pieces: scan them, look up those of 1–2 bytes
+        // (`smallMax`), key the other short ones and start the load of each key's whole-token slot; probe the
+        // keyed ones (the slots have arrived) and start the load of the memo set of each piece that is no
+        // accepted token; write the ids. In one pass every piece waited for its
         // probe of the 4–8 MB table (perf: a quarter of all samples on that load) and a miss then for its memo
         // slot; here the loads of a whole run are in flight together (o200k, English: +20 % while the other
         // core was busy, a few % on a quiet machine; runs of 8 or 16 pieces gained less, 64 or 128 no more).
