@@ -120,6 +120,63 @@ final class IdsPathTests: XCTestCase {
         }
     }
 
+    /// The short memo's two ways: pieces of several tokens whose hashes share one set, in orders that hit the
+    /// first way, the second, and evict (three of a set, the oldest leaves), and pieces of four tokens (the
+    /// fourth id); each text after a fresh memo and again after all of them.
+    func testMemoWaysAndEvictions() throws {
+        for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken"] {
+            let tok = try load(rel)
+            guard let path = tok.idsPath, case .bpe(let m) = tok.model else { return XCTFail("no ids path") }
+            let table = try XCTUnwrap(path.wholeTokens.waitForTable(m))
+            // Short multi-token pieces (random letters after a space), grouped by their memo set.
+            var r = Rng(s: 31)
+            var bySet: [Int: [String]] = [:], four: [String] = []
+            var colliding: [String] = []
+            while colliding.isEmpty || four.count < 8 {
+                let word = " " + String((0..<(4 + r.below(9))).map { _ in Character(Unicode.Scalar(UInt8(97 + r.below(26)))) })
+                let b = Array(word.utf8)
+                let (w0, w1) = b.withUnsafeBufferPointer { PieceMemo.loadTail($0.baseAddress!, b.count) }
+                let h = PieceMemo.hash(w0, w1)
+                guard table.find(w0, w1, b.count, hash: h) < 0 else { continue }
+                guard let ids = m.uncachedPieceIds(b, backtracking: false) else { continue }
+                if ids.count == 4 && four.count < 8 { four.append(word) }
+                guard ids.count >= 2 && ids.count <= 4 && colliding.isEmpty else { continue }
+                bySet[PieceMemo.set(h), default: []].append(word)
+                if let ws = bySet[PieceMemo.set(h)], ws.count == 3 { colliding = ws }
+            }
+            let (a, b, c) = (colliding[0], colliding[1], colliding[2])
+            // Hits in the first and the second way, a third piece evicting the oldest, the evicted piece back.
+            let orders = [[a, a, b, b, a, a], [a, b, a, b, b, a], [a, b, c, a, b, c, c, b, a], [c, b, a, a, b, c],
+                          [a, b, c, c, c, a, a, b, b], four + four.reversed() + four]
+            var k = 0
+            try assertSame(tok, seed: 32, count: orders.count * 3) { _ in
+                k += 1
+                let o = orders[(k - 1) % orders.count]
+                return (k - 1) / orders.count == 1 ? o.joined(separator: ".") : o.joined()
+            }
+        }
+    }
+
+    /// Pieces of one and two bytes are looked up by their bytes (`bytePairs`): every single byte and every pair of
+    /// ASCII bytes (tokens or not) as a piece, among words, against the general path.
+    func testOneAndTwoBytePieces() throws {
+        for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model"] {
+            let tok = try load(rel)
+            var texts: [String] = []
+            for x in 0..<128 {
+                texts.append(" a" + String(UnicodeScalar(UInt8(x))) + "b" + String(UnicodeScalar(UInt8(x))))
+                for y in stride(from: 0, to: 128, by: 3) {
+                    texts.append("x" + String(UnicodeScalar(UInt8(x))) + String(UnicodeScalar(UInt8(y))) + " 1" + "\n")
+                }
+            }
+            var k = 0
+            try assertSame(tok, seed: 33, count: texts.count) { _ in
+                k += 1
+                return texts[k - 1]
+            }
+        }
+    }
+
     /// More distinct long pieces than the long memo's arenas hold: it starts over and stays exact.
     func testLongMemoStartsOver() throws {
         let tok = try load("cl100k_base/cl100k_base.tiktoken")
@@ -205,8 +262,8 @@ final class IdsPathTests: XCTestCase {
             if table.filter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
                 return XCTFail("\(rel) \(b): token missing from the filter", file: file, line: line)
             }
-            if len == 2 && table.bytePairs[Int(b[0]) | Int(b[1]) << 8] != buf.values[e] {
-                return XCTFail("\(rel) \(b): byte-pair table \(table.bytePairs[Int(b[0]) | Int(b[1]) << 8])", file: file, line: line)
+            if len <= 2 && table.bytePairs[WholeTokenTable.smallIndex(w0, len)] != buf.values[e] {
+                return XCTFail("\(rel) \(b): byte-pair table \(table.bytePairs[WholeTokenTable.smallIndex(w0, len)])", file: file, line: line)
             }
             found += 1
             // The merge loop is slow to set up: a sample of the tokens (a 50k-token table still sees 12k).

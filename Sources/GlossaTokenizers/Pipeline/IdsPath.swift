@@ -53,6 +53,7 @@ struct IdsPath: Sendable {
         }
         let slots = memo.slots, masks = memo.masks
         let whole = memo.whole, verified = memo.verified
+        let probe = whole?.probe
         // A model that takes a piece that is a token as that token (tiktoken) needs no check of hits, and
         // when the table holds every such token a miss there is a piece to merge.
         let trusted = model.options.ignoreMerges
@@ -64,6 +65,10 @@ struct IdsPath: Sendable {
         state.bpe.cache.bind(to: model)
         let pairMemo = state.bpe.cache.storage
         let byteIds = memo.byteIds
+        // Pieces of 1 or 2 bytes (three in ten of English pieces) are looked up in `bytePairs` by their bytes,
+        // without a key, hash, prefetch or probe, where a token is final (rank files). 0: none are.
+        let smallMax = trusted && whole != nil ? 2 : 0
+        let small = whole?.bytePairs
         // Whole 16-byte loads are safe while they end inside the text.
         let loadLimit = text.count &- 16
         // The output position lives in memory of its own: as a variable captured by the out-of-line
@@ -141,8 +146,8 @@ struct IdsPath: Sendable {
         /// The whole-token id of a short piece's key and whether it may be used as the piece's encoding
         /// (`accepted` set), or -1.
         @inline(__always) func wholeId(_ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64) -> Int {
-            guard let whole else { return -1 }
-            let wid = whole.find(w0, w1, n, hash: h)
+            guard let probe else { return -1 }
+            let wid = probe.find(w0, w1, n, hash: h)
             if wid >= 0 && (trusted || verified[wid &>> 6] & (1 &<< UInt64(wid & 63)) != 0) { return wid | accepted }
             return wid
         }
@@ -165,15 +170,25 @@ struct IdsPath: Sendable {
         /// the memo, else merged and remembered.
         @inline(__always) func shortMissed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             let p = base + s
-            let slot = slots + PieceMemo.slot(h) &* 4
-            let meta = slot[2]
-            if slot[0] == w0 && slot[1] == w1 && meta & 0xFF == UInt64(n) {
-                // Up to three ids stored; all are written (the buffer has slack), `count` kept.
-                out[kp.pointee] = Int32(truncatingIfNeeded: meta &>> 32)
-                let rest = slot[3]
-                out[kp.pointee &+ 1] = Int32(truncatingIfNeeded: rest)
-                out[kp.pointee &+ 2] = Int32(truncatingIfNeeded: rest &>> 32)
-                kp.pointee &+= Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+            // Two ways in one cache line: the way that holds the piece, if either does.
+            let set = slots + PieceMemo.set(h) &* 4
+            let hit1 = set[4] == w0 && set[5] == w1 && set[6] & 0xFF == UInt64(n)
+            if set[0] == w0 && set[1] == w1 && set[2] & 0xFF == UInt64(n) || hit1 {
+                // Up to four ids stored; all are written (the buffer has slack), `count` kept.
+                let slot = hit1 ? set + 4 : set
+                let meta = slot[2], rest = slot[3]
+                let k = kp.pointee
+                out[k] = Int32(truncatingIfNeeded: meta &>> 16 & 0xFF_FFFF)
+                out[k &+ 1] = Int32(truncatingIfNeeded: meta &>> 40)
+                out[k &+ 2] = Int32(truncatingIfNeeded: rest)
+                out[k &+ 3] = Int32(truncatingIfNeeded: rest &>> 32)
+                kp.pointee = k &+ Int(truncatingIfNeeded: (meta &>> 8) & 0xFF)
+                if hit1 {
+                    // The piece found second moves first (the next new piece evicts the other).
+                    let (a0, a1, a2, a3) = (set[0], set[1], set[2], set[3])
+                    set[0] = w0; set[1] = w1; set[2] = meta; set[3] = rest
+                    set[4] = a0; set[5] = a1; set[6] = a2; set[7] = a3
+                }
                 return
             }
             let c = n > 8 && byRank && (p[0] | p[1]) & 0x80 != 0 ? byEncoder(p, n, out + kp.pointee) ?? shortPiece(p, n, w0, w1, out + kp.pointee)
@@ -186,11 +201,16 @@ struct IdsPath: Sendable {
             if c == 1 && wid >= 0 && Int(ids[0]) == wid {
                 // The token is its own encoding: whole-table hits for it count from now on.
                 verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
-            } else if c >= 1 && c <= 3 {
-                slot[0] = w0; slot[1] = w1
-                slot[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(UInt32(bitPattern: ids[0])) &<< 32
-                slot[3] = UInt64(UInt32(bitPattern: c > 1 ? ids[1] : 0))
-                    | UInt64(UInt32(bitPattern: c > 2 ? ids[2] : 0)) &<< 32
+            } else if c >= 1 && c <= 4 {
+                let id0 = UInt32(bitPattern: ids[0]), id1 = c > 1 ? UInt32(bitPattern: ids[1]) : 0
+                let id2 = c > 2 ? UInt32(bitPattern: ids[2]) : 0, id3 = c > 3 ? UInt32(bitPattern: ids[3]) : 0
+                // The first two ids take 24 bits each (the whole-token table's limit too).
+                guard (id0 | id1) < 1 << 24 else { return }
+                // The older piece moves to the second way, the new one takes the first.
+                set.advanced(by: 4).update(from: set, count: 4)
+                set[0] = w0; set[1] = w1
+                set[2] = UInt64(n) | UInt64(c) &<< 8 | UInt64(id0) &<< 16 | UInt64(id1) &<< 40
+                set[3] = UInt64(id2) | UInt64(id3) &<< 32
             }
         }
 
@@ -320,63 +340,88 @@ struct IdsPath: Sendable {
         let scanner = splitter.pieceScanner(UnsafeBufferPointer(rebasing: text[start..<end]))!
         var i = 0
         let n = end &- start
-        let batch = memo.batch, found = memo.found
-        // Three passes over runs of up to `PieceMemo.batchSize` pieces: scan them, key the short ones and start
-        // the load of each key's whole-token slot; probe (the slots have arrived) and start the load of the memo
-        // slot of each piece that is no accepted token; write the ids. In one pass every piece waited for its
+        let batch = memo.batch, found = memo.found, probes = memo.probes
+        // Three passes over runs of up to `PieceMemo.batchSize` pieces: scan them, look up those of 1–2 bytes
+        // (`smallMax`), key the other short ones and start the load of each key's whole-token slot; probe the
+        // keyed ones (the slots have arrived) and start the load of the memo set of each piece that is no
+        // accepted token; write the ids. In one pass every piece waited for its
         // probe of the 4–8 MB table (perf: a quarter of all samples on that load) and a miss then for its memo
         // slot; here the loads of a whole run are in flight together (o200k, English: +20 % while the other
-        // core was busy, a few % on a quiet machine; runs of 8 or 16 pieces gained less, 64 or 128 no more).
+        // core was busy, a few % on a quiet machine; runs of 8 or 16 pieces gained less). Runs of 64: +1.7 to
+        // +2.1 % against 32 once pieces of 1–2 bytes skipped the probes (quiet machine, o200k), 128 −1 %.
         while i < n {
             let first = i
-            var c = 0
+            var c = 0, np = 0
             while c < PieceMemo.batchSize && i < n {
                 let e = scanner.end(at: i)
                 let m = e &- i
                 let b = batch + 4 &* c
                 b[0] = UInt64(truncatingIfNeeded: e)
-                if m <= 16 {
+                if m <= smallMax {
+                    let p = base + (start &+ i)
+                    let v = small.unsafelyUnwrapped[WholeTokenTable.smallIndex(UInt64(p[0]) | UInt64(p[m &- 1]) &<< 8, m)]
+                    found[c] = v == .max ? -1 : v | Int32(truncatingIfNeeded: accepted)
+                } else if m <= 16 {
                     let (w0, w1, h) = key(start &+ i, m)
                     b[1] = w0; b[2] = w1; b[3] = h
-                    whole?.prefetch(n: m, hash: h)
+                    probe?.prefetch(n: m, hash: h)
+                    probes[np] = UInt8(truncatingIfNeeded: c)
+                    np &+= 1
+                } else {
+                    found[c] = -1
                 }
                 c &+= 1
                 i = e
             }
-            // Probes (their slots loaded by now); the memo slot of a piece that is no accepted token is loaded next.
-            var s = first, j = 0
-            while j < c {
+            // Probes of the pieces keyed above (their slots loaded by now); the memo slot of a piece that is no
+            // accepted token is loaded next.
+            var q = 0
+            while q < np {
+                let j = Int(probes[q])
                 let b = batch + 4 &* j
-                let e = Int(truncatingIfNeeded: b[0])
-                var f = -1
-                if e &- s <= 16 {
-                    f = wholeId(e &- s, b[1], b[2], b[3])
-                    if !isAccepted(f) { glossa_prefetch(slots + PieceMemo.slot(b[3]) &* 4) }
-                }
+                let s = j == 0 ? first : Int(truncatingIfNeeded: b[-4])
+                let f = wholeId(Int(truncatingIfNeeded: b[0]) &- s, b[1], b[2], b[3])
+                if !isAccepted(f) { glossa_prefetch(slots + PieceMemo.set(b[3]) &* 4) }
                 found[j] = Int32(truncatingIfNeeded: f)
-                s = e
-                j &+= 1
+                q &+= 1
             }
-            s = first; j = 0
+            // The output position in a register while whole tokens are written, in `kp` around the other
+            // paths: through memory, each piece's load waited for the previous piece's store.
+            var s = first, j = 0
+            var k = kp.pointee
             while j < c {
                 let b = batch + 4 &* j
                 let e = Int(truncatingIfNeeded: b[0])
-                if e &- s <= 16 {
-                    shortFound(start &+ s, e &- s, b[1], b[2], b[3], Int(found[j]))
+                let f = Int(found[j])
+                if e &- s <= 16 && isAccepted(f) {
+                    out[k] = Int32(truncatingIfNeeded: f & ~accepted)
+                    k &+= 1
                 } else {
-                    longPiece(start &+ s, e &- s)
+                    kp.pointee = k
+                    if e &- s <= smallMax {
+                        // A pair of bytes that is no token: keyed now.
+                        short(start &+ s, e &- s)
+                    } else if e &- s <= 16 {
+                        shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f)
+                    } else {
+                        longPiece(start &+ s, e &- s)
+                    }
+                    k = kp.pointee
                 }
                 s = e
                 j &+= 1
             }
+            kp.pointee = k
         }
         return kp.pointee
     }
 }
 
-/// Per thread: short pieces (≤ 16 bytes) → their ids (≤ 3), direct-mapped. A slot is four words:
-/// the piece's bytes as two little-endian words (zero-padded), (length | count << 8 | id0 << 32),
-/// (id1 | id2 << 32). Empty slots have length 0, which no piece has.
+/// Per thread: short pieces (≤ 16 bytes) → their ids (≤ 4), in sets of two slots (one cache line; the newer
+/// piece first). A slot is four words: the piece's bytes as two little-endian words (zero-padded),
+/// (length | count << 8 | id0 << 16 | id1 << 40), (id2 | id3 << 32). Empty slots have length 0, which no
+/// piece has. Direct-mapped, evictions were 21 % of the 25 MB English file's misses (each a merge of
+/// ≈ 1,000 instructions), and pieces of four tokens 6 %.
 final class PieceMemo {
     static let bits = 15
     /// Ids written past the end of a piece's own (see `IdsPath.encode`).
@@ -405,10 +450,12 @@ final class PieceMemo {
     /// One cache line of this thread's: `IdsPath.encode`'s output position at 0, `servedLong` at 1.
     let hot = CacheLines.allocate(Int.self, count: 8)
     /// Pieces scanned ahead of their probes (`IdsPath.encode`): four words each, (end, w0, w1, hash).
-    static let batchSize = 32
+    static let batchSize = 64
     let batch = CacheLines.allocate(UInt64.self, count: 4 * PieceMemo.batchSize)
     /// The whole-token probe of each: the id found (with bit 30 set when it is the piece's encoding), or -1.
     let found = CacheLines.allocate(Int32.self, count: PieceMemo.batchSize)
+    /// The indices in the run of the pieces keyed for a probe.
+    let probes = CacheLines.allocate(UInt8.self, count: PieceMemo.batchSize)
 
     /// `makeMasks()`.
     let masks = PieceMemo.makeMasks()
@@ -495,7 +542,7 @@ final class PieceMemo {
     deinit {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
         verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
-        hot.deallocate(); batch.deallocate(); found.deallocate()
+        hot.deallocate(); batch.deallocate(); found.deallocate(); probes.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
@@ -523,8 +570,9 @@ final class PieceMemo {
         return h ^ (h &>> 32)
     }
 
-    @inline(__always) static func slot(_ h: UInt64) -> Int {
-        Int(truncatingIfNeeded: h &>> (64 &- UInt64(bits)))
+    /// The first slot of the set of a piece with hash `h`.
+    @inline(__always) static func set(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> (64 &- UInt64(bits))) & ~1
     }
 
     /// The words of `p[0..<n]` (n ≤ 16) read byte by byte: near the end of the text.

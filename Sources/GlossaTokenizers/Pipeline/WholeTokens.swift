@@ -16,12 +16,13 @@ import Glibc
 /// word 0 the first 8 bytes, word 1 bytes 8–11 | length << 32 | id << 40. Tokens of 13–16 bytes take
 /// 32-byte slots: both words, then length | id << 32. A word 1 (short) or word 2 (long) of 0 is empty.
 final class WholeTokenTable: @unchecked Sendable {
-    let short: UnsafeMutablePointer<UInt64>
-    let shortShift: UInt64
-    let shortMask: Int
-    let long: UnsafeMutablePointer<UInt64>
-    let longShift: UInt64
-    let longMask: Int
+    /// The two tables' pointers, shifts and masks (`find`, `prefetch`) by value: a caller's loop copies them
+    /// once (`IdsPath.encode`), where the class's fields were reloaded through the object for every piece.
+    let probe: WholeTokenProbe
+    var short: UnsafeMutablePointer<UInt64> { probe.short }
+    var shortMask: Int { probe.shortMask }
+    var long: UnsafeMutablePointer<UInt64> { probe.long }
+    var longMask: Int { probe.longMask }
     /// Whether every token of at most 16 bytes is here (none left out for sharing its id with another).
     let complete: Bool
     /// Bit words per thread (`PieceMemo.verified`): one bit per id below `idLimit`.
@@ -29,7 +30,8 @@ final class WholeTokenTable: @unchecked Sendable {
     /// `PieceMemo.makeMasks()`: keys and the substrings `mergeByRank` probes are cut to length with them.
     let masks = PieceMemo.makeMasks()
     /// The id of each two-byte token at `b0 | b1 << 8`, else `Int32.max`: the ranks of a piece's initial byte
-    /// pairs in `mergeByRank` are one load each instead of a hash and a probe (256 KiB).
+    /// pairs in `mergeByRank` are one load each instead of a hash and a probe (256 KiB). Then the id of each
+    /// one-byte token at `1 << 16 | b0` (`smallIndex`).
     let bytePairs: UnsafeMutablePointer<Int32>
     /// One bit per hash (`PieceMemo.hash`, low `filterBits` bits) of every token here (128 KiB): most of
     /// `mergeByRank`'s probes after a merge are for substrings that are no token, and a probe of the
@@ -88,11 +90,12 @@ final class WholeTokenTable: @unchecked Sendable {
         complete = !dropped
         func capacity(_ c: Int) -> Int { var cap = 64; while cap < 2 &* c { cap &<<= 1 }; return cap }
         let sc = capacity(shortCount), lc = capacity(longCount)
-        shortMask = sc &- 1; shortShift = UInt64(64 &- sc.trailingZeroBitCount)
-        longMask = lc &- 1; longShift = UInt64(64 &- lc.trailingZeroBitCount)
-        short = Self.allocateHuge(words: 2 &* sc)
-        long = Self.allocateHuge(words: 4 &* lc)
-        bytePairs = .allocate(capacity: 1 << 16); bytePairs.initialize(repeating: .max, count: 1 << 16)
+        let shortShift = UInt64(64 &- sc.trailingZeroBitCount), longShift = UInt64(64 &- lc.trailingZeroBitCount)
+        let short = Self.allocateHuge(words: 2 &* sc), long = Self.allocateHuge(words: 4 &* lc)
+        probe = WholeTokenProbe(short: short, shortShift: shortShift, shortMask: sc &- 1,
+                                long: long, longShift: longShift, longMask: lc &- 1)
+        let shortMask = sc &- 1, longMask = lc &- 1
+        bytePairs = .allocate(capacity: 1 << 16 | 256); bytePairs.initialize(repeating: .max, count: 1 << 16 | 256)
         char3 = .allocate(capacity: 1 << 16); char3.initialize(repeating: -1, count: 1 << 16)
         filter = .allocate(capacity: 1 << (Self.filterBits &- 6)); filter.initialize(repeating: 0, count: 1 << (Self.filterBits &- 6))
         // Which tokens their own bytes merge to (`selfEncoded`): the merge `IdsPath` runs on a short miss.
@@ -123,7 +126,7 @@ final class WholeTokenTable: @unchecked Sendable {
             } else {
                 (w0, w1) = PieceMemo.loadTail(buf.arena + start, len)
             }
-            if len == 2 { bytePairs[Int(truncatingIfNeeded: w0)] = Int32(truncatingIfNeeded: id) }
+            if len <= 2 { bytePairs[Self.smallIndex(w0, len)] = Int32(truncatingIfNeeded: id) }
             if len == 3, let k = Self.char3Index(w0) { char3[k] = Int32(truncatingIfNeeded: id) }
             if len == 6, let k1 = Self.char3Index(w0), let k2 = Self.char3Index(w0 &>> 24) {
                 twoChars.append((UInt32(k1 &<< 16 | k2), Int32(truncatingIfNeeded: id)))
@@ -156,6 +159,13 @@ final class WholeTokenTable: @unchecked Sendable {
             while charPairs[s] != 0 { s = (s &+ 1) & charPairMask }
             charPairs[s] = UInt64(key) &<< 32 | 1 &<< 31 | UInt64(UInt32(bitPattern: id))
         }
+    }
+
+    /// Where `bytePairs` holds the token of 1 or 2 bytes (`n`) whose word is `w` (the bytes after them are
+    /// ignored).
+    @inline(__always) static func smallIndex(_ w: UInt64, _ n: Int) -> Int {
+        let x = Int(truncatingIfNeeded: w & 0xFFFF)
+        return n == 2 ? x : 1 << 16 | x & 0xFF
     }
 
     @inline(__always) static func charPairSlot(_ key: UInt32, _ mask: Int) -> Int {
@@ -208,6 +218,28 @@ final class WholeTokenTable: @unchecked Sendable {
 
     @inline(__always) static func filterBit(_ h: UInt64) -> UInt64 { 1 &<< (h & 63) }
 
+    /// `WholeTokenProbe.find`.
+    @inline(__always)
+    func find(_ w0: UInt64, _ w1: UInt64, _ n: Int, hash h: UInt64) -> Int { probe.find(w0, w1, n, hash: h) }
+
+    /// `WholeTokenProbe.prefetchShort`.
+    @inline(__always) func prefetchShort(_ h: UInt64) { probe.prefetchShort(h) }
+
+    /// Bytes held (both tables).
+    var footprint: Int {
+        (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 4 &* (1 << 16 | 256) &+ 4 << 16 &+ 1 << (Self.filterBits &- 3) &+ (charPairMask &+ 1) &* 8
+    }
+}
+
+/// `WholeTokenTable`'s two linear-probing tables (see there), by value.
+struct WholeTokenProbe: @unchecked Sendable {
+    let short: UnsafeMutablePointer<UInt64>
+    let shortShift: UInt64
+    let shortMask: Int
+    let long: UnsafeMutablePointer<UInt64>
+    let longShift: UInt64
+    let longMask: Int
+
     /// Starts loading the slot where `find` will begin for a key of `n` bytes with hash `h`.
     @inline(__always) func prefetch(n: Int, hash h: UInt64) {
         if n <= 12 {
@@ -246,11 +278,6 @@ final class WholeTokenTable: @unchecked Sendable {
     /// A cache prefetch of the slot where `find` starts for a key of at most 12 bytes with hash `h`.
     @inline(__always) func prefetchShort(_ h: UInt64) {
         glossa_prefetch(short + 2 &* Int(truncatingIfNeeded: h &>> shortShift))
-    }
-
-    /// Bytes held (both tables).
-    var footprint: Int {
-        (shortMask &+ 1) &* 16 &+ (longMask &+ 1) &* 32 &+ 8 << 16 &+ 1 << (Self.filterBits &- 3) &+ (charPairMask &+ 1) &* 8
     }
 }
 
