@@ -538,16 +538,16 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
                 while cells[firstFree] != free { firstFree &+= 1 }
             }
-            cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | (v < tokens ? 1 &<< 31 : 0) | UInt64(base)
+            cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | UInt64(base)
         }
         // Cell indices and bases below `noCell - 1` (the root's check and free cells' are above).
         guard cells.count < noCell &- 1 else { return nil }
-        var token = [UInt64](repeating: noToken, count: cells.count)
-        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { token[Int(cellOf[v])] = UInt64(v) }
         for c in 0..<cells.count where cells[c] != free {
             let check = c == 0 ? UInt64(noCell &- 1) : cells[c] &>> 32
-            cells[c] = check &<< 42 | (cells[c] & 0x7FFF_FFFF) &<< 20 | token[c]
+            cells[c] = check &<< 42 | (cells[c] & 0xFFFF_FFFF) &<< 20 | noToken
         }
+        // Tokens are the nodes numbered below `tokens`; their cells take their ids.
+        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { cells[Int(cellOf[v])] = cells[Int(cellOf[v])] & ~noToken | UInt64(v) }
         return cells
     }
 

@@ -323,9 +323,10 @@ struct IdsPath: Sendable {
                         // One CJK character that is a token (most parts): its id, without hash or probe.
                         out[kp.pointee] = whole.char3[k]
                         kp.pointee &+= 1
-                    } else if b &- a == 2 && trusted, let whole, whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8] != .max {
+                    } else if b &- a == 2 && trusted, let whole,
+                              case let id = whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8], id != .max {
                         // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
-                        out[kp.pointee] = whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8]
+                        out[kp.pointee] = id
                         kp.pointee &+= 1
                     } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1
