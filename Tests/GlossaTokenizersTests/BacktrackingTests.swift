@@ -368,4 +368,66 @@ import Testing
         }
         #expect(served > pieces.count)
     }
+
+    /// The greedy chains of longest matches walked ahead (`BacktrackingBPE.chains`, several pieces at
+    /// once as `IdsPath` walks a run's first sights) against the walk at each position of the chain with
+    /// 3 bytes or more left (and nothing elsewhere), and the ids with them against the ids without them and the merge loop: random
+    /// multi-script pieces of 1–16 bytes (Latin, Cyrillic, Arabic, Devanagari, CJK, emoji, spaces), some of
+    /// them cut inside a character at either end (matches that end or start inside a character), and
+    /// words of the mixed file.
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model"])
+    func chainsAgreeWithWalk(_ rel: String) throws {
+        let m = try Self.model(rel)
+        let bt = Self.encoder(m)
+        var r = Rng(s: 2026)
+        let ranges: [ClosedRange<UInt32>] = [0x61...0x7A, 0x20...0x20, 0x0430...0x044F, 0x0410...0x042F, 0x0627...0x064A,
+                                             0x0900...0x097F, 0x4E00...0x4FFF, 0x3040...0x30FF, 0x1F600...0x1F64F]
+        var pieces: [[UInt8]] = []
+        for _ in 0..<4000 {
+            var s = "", script = ranges[r.below(ranges.count)]
+            for _ in 0..<(1 + r.below(12)) {
+                if r.below(6) == 0 { script = ranges[r.below(ranges.count)] }
+                let cp = script.lowerBound + UInt32(r.below(Int(script.upperBound - script.lowerBound) + 1))
+                s.unicodeScalars.append(Unicode.Scalar(cp)!)
+            }
+            var bytes = Array(s.utf8)
+            if bytes.count > 2 && r.below(4) == 0 { bytes.removeFirst(1 + r.below(2)) }
+            if bytes.count > 2 && r.below(4) == 0 { bytes.removeLast(1 + r.below(2)) }
+            if !bytes.isEmpty { pieces.append(Array(bytes.prefix(16))) }
+        }
+        let text = try String(contentsOfFile: TestPaths.shared + "/bench/multi_nonlatin_mix.txt", encoding: .utf8)
+        for line in text.split(separator: "\n").prefix(200) {
+            for word in line.split(separator: " ") where word.utf8.count < 16 { pieces.append(Array(" \(word)".utf8)) }
+        }
+        var served = 0, start = 0
+        while start < pieces.count {
+            // Runs of 1 to 64 pieces walked together.
+            let run = Array(pieces[start..<min(pieces.count, start + 1 + r.below(64))])
+            start += run.count
+            let chains = bt.chains(of: run)
+            for (piece, chain) in zip(run, chains) {
+                piece.withUnsafeBufferPointer { b in
+                    let p = b.baseAddress!, n = b.count
+                    var next = 0
+                    for i in 0..<n {
+                        // The last one or two bytes are left to `run`.
+                        let expected = i == next && i + 2 < n ? bt.packedMatch(p, i, n) : 0
+                        if i == next { next += Int(expected & 0xFFFF_FFFF) }
+                        #expect(chain[i] == expected, "match at \(i) of \(piece) (\(n) bytes)")
+                    }
+                    var a = [Int32](repeating: 0, count: n), w = [Int32](repeating: 0, count: n)
+                    let ca = a.withUnsafeMutableBufferPointer { o in
+                        chain.withUnsafeBufferPointer { bt.encodeIds(p, n, o.baseAddress!, chain: $0.baseAddress!) }
+                    }
+                    let cw = w.withUnsafeMutableBufferPointer { bt.encodeIds(p, n, $0.baseAddress!) }
+                    #expect(ca == cw && a.prefix(max(ca, 0)) == w.prefix(max(cw, 0)), "ids of \(piece) (\(n) bytes)")
+                    if ca >= 0 {
+                        served += 1
+                        #expect(Array(a.prefix(ca)) == m.uncachedPieceIds(piece, backtracking: false), "merge loop: \(piece)")
+                    }
+                }
+            }
+        }
+        #expect(served > 3000, "served \(served) of \(pieces.count)")
+    }
 }
