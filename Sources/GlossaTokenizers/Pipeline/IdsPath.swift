@@ -223,13 +223,13 @@ struct IdsPath: Sendable {
             }
         }
 
-        /// `chain`: the piece's matches walked ahead, or nil.
-        func long(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>? = nil) {
+        /// `chain`: the piece's matches walked ahead, or nil; `hash`: its `hashBytes` when known.
+        func long(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>? = nil, hash: UInt64? = nil) {
             let p = base + s
             if n <= PieceMemo.longMaxKey {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
-                let h = hashBytes(p, n)
+                let h = hash ?? hashBytes(p, n)
                 let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
                 let key = e[1]
                 if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
@@ -269,7 +269,7 @@ struct IdsPath: Sendable {
         /// A piece of more than 16 bytes. Out of line, so that `short` stays inlined in the scanning loop
         /// (inlined here as well, the loop's function grew past inlining and paid runtime exclusivity
         /// checks on the captured state for every piece).
-        @inline(never) func longPiece(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>?) {
+        @inline(never) func longPiece(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>?, hash: UInt64?) {
             /// The merge loop's ids for `q[0..<m]` without the whole-token shortcut, written to `o`.
             @inline(never) func mergeLoop(_ q: UnsafePointer<UInt8>, _ m: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
                 state.bpe.reset()
@@ -340,12 +340,12 @@ struct IdsPath: Sendable {
                         // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
                         out[kp.pointee] = id
                         kp.pointee &+= 1
-                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a, b &- a == n ? chain : nil) }
+                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else if b &- a == n { long(s, n, chain, hash: hash) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1
                 }
                 memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
             } else {
-                long(s, n, chain)
+                long(s, n, chain, hash: hash)
             }
         }
 
@@ -407,7 +407,7 @@ struct IdsPath: Sendable {
             // First sights of non-Latin pieces that go to the backtracking encoder (memo misses): their greedy
             // chains of longest matches are walked together (`BacktrackingBPE.chains`), so that the trie's
             // cache misses of different pieces overlap; one piece's walks wait for each other.
-            var chained: UInt64 = 0
+            var chained: UInt64 = 0, hashed: UInt64 = 0
             if candidates != 0, let bt = model.builtBacktracker(&state.bpe) {
                 let lanes = memo.chainLanes, width = PieceMemo.batchSize
                 var count = 0, used = 0
@@ -426,6 +426,8 @@ struct IdsPath: Sendable {
                         let p = base + (start &+ s)
                         if memo.cuts(p[0] >= 0x80 ? p[0] : p[1]) { continue }
                         let h = hashBytes(p, m)
+                        // Kept for `long` (the batch's key words are unused for long pieces).
+                        b[3] = h; hashed |= 1 &<< UInt64(j)
                         let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
                         if e[0] == h && Int(truncatingIfNeeded: e[1] & 0xFFFF_FFFF) == m { continue }
                     }
@@ -464,7 +466,7 @@ struct IdsPath: Sendable {
                     } else if e &- s <= 16 {
                         shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f, chain(j))
                     } else {
-                        longPiece(start &+ s, e &- s, chain(j))
+                        longPiece(start &+ s, e &- s, chain(j), hash: hashed & (1 &<< UInt64(j)) != 0 ? b[3] : nil)
                     }
                     k = kp.pointee
                 }
