@@ -1,4 +1,3 @@
-import CPrefetch
 import Glibc
 /// Byte-pair encoding of rank files (tiktoken semantics: two symbols merge when their concatenation
 /// is a token, ranked by id) without a merge loop: the backtracking encoder of rs-bpe
@@ -722,116 +721,9 @@ final class BacktrackingBPE: @unchecked Sendable {
         return run(p, n, out)
     }
 
-    /// `encodeIds` with the piece's greedy chain of longest matches walked ahead (`chains`): `m[i]` the
-    /// match at i where walked, 0 elsewhere (n entries).
-    func encodeIds(_ p: UnsafePointer<UInt8>, _ n: Int, _ out: UnsafeMutablePointer<Int32>, chain m: UnsafePointer<UInt64>) -> Int {
-        if let avoidPrefix, let avoidToken, containsAvoided(p, n, avoidPrefix, avoidToken) { return -1 }
-        return run(p, n, out, m)
-    }
-
-    /// Per lane of `chains`: the piece (bytes, length, matches), then the walk's state.
-    static let chainWords = 8
-
-    /// The greedy chains of longest matches of `count` pieces: for piece k (lane words 0, 1, 2: its bytes'
-    /// address, its length n ≥ 1 and the address of its n match words, zeroed), the match at 0 (token << 32 |
-    /// length) into m[0], the match where it ends into that position, and so on while 3 bytes or more are
-    /// left (`run` walks the last one or two bytes itself, from tables in cache): the positions that `run`
-    /// walks from when no pair check fails. The pieces' walks are interleaved, one trie step of each per
-    /// round, so that their cache misses overlap; within a piece each walk starts where the previous one
-    /// ended and waits for it. `lane` holds `chainWords` arrays of `width` ≥ `count` words (word w of
-    /// lane k at w · width + k; `count` ≤ 256) and `width` more bytes.
-    func chains(_ count: Int, _ width: Int, _ lane: UnsafeMutablePointer<UInt64>) {
-        // Per lane: the walk's first byte, the piece's end, the walk's match word, the byte of the cell
-        // loaded, that cell's parent, the cell, the deepest token so far (0: none of 3 bytes or more), the
-        // cell's word.
-        let src = lane, end = lane + width, dst = lane + 2 &* width, at = lane + 3 &* width
-        let parent = lane + 4 &* width, cell = lane + 5 &* width, best = lane + 6 &* width, word = lane + 7 &* width
-        let active = UnsafeMutableRawPointer(lane + Self.chainWords &* width).assumingMemoryBound(to: UInt8.self)
-        let rootPair = self.rootPair, cells = self.cells
-        @inline(__always) func byte(_ a: UInt64) -> Int { Int(UnsafePointer<UInt8>(bitPattern: UInt(a)).unsafelyUnwrapped.pointee) }
-        /// The first loads of lane k's walk from `s`, or false when fewer than 3 bytes are left.
-        @inline(__always) func begin(_ k: Int, _ s: UInt64) -> Bool {
-            if end[k] &- s < 3 { return false }
-            let r = rootPair[byte(s) &<< 8 | byte(s &+ 1)]
-            let c = Self.base(r) &+ byte(s &+ 2)
-            src[k] = s; at[k] = s &+ 2; parent[k] = UInt64(Self.check(r)); cell[k] = UInt64(c); best[k] = 0
-            word[k] = cells[c]
-            return true
-        }
-        var lanes = 0
-        for k in 0..<count {
-            end[k] = src[k] &+ end[k]
-            if begin(k, src[k]) { active[lanes] = UInt8(truncatingIfNeeded: k); lanes &+= 1 }
-        }
-        // Rounds over the lanes still walking; a walk that ends leaves its match and starts the next.
-        while lanes > 0 {
-            var w = 0
-            for a in 0..<lanes {
-                let k = Int(active[a])
-                let y = word[k]
-                var b = best[k]
-                if Self.check(y) == Int(truncatingIfNeeded: parent[k]) {
-                    let j = at[k] &+ 1
-                    if y & Self.noToken != Self.noToken { b = (y & Self.noToken) &<< 32 | (j &- src[k]) }
-                    if j < end[k] {
-                        let c = Self.base(y) &+ byte(j)
-                        parent[k] = cell[k]; cell[k] = UInt64(c); at[k] = j; best[k] = b
-                        word[k] = cells[c]
-                        active[w] = UInt8(truncatingIfNeeded: k); w &+= 1
-                        continue
-                    }
-                }
-                let s = src[k]
-                if b == 0 {
-                    let p = UnsafePointer<UInt8>(bitPattern: UInt(s)).unsafelyUnwrapped
-                    let (t, l) = twoBytes(p, 0, rootPair[Int(p[0]) &<< 8 | Int(p[1])])
-                    b = UInt64(UInt32(bitPattern: t)) &<< 32 | UInt64(l)
-                }
-                let m = UnsafeMutablePointer<UInt64>(bitPattern: UInt(dst[k])).unsafelyUnwrapped
-                m.pointee = b
-                let l = b & 0xFFFF_FFFF
-                dst[k] = UInt64(UInt(bitPattern: m + Int(l)))
-                // The next walk's token record is fetched while the others walk (`run`'s first pair check reads it).
-                glossa_prefetch(info + 4 &* Int(truncatingIfNeeded: b &>> 32))
-                if begin(k, s &+ l) { active[w] = UInt8(truncatingIfNeeded: k); w &+= 1 }
-            }
-            lanes = w
-        }
-    }
-
-    /// `chains` of the pieces walked together, each piece's n match words as an array. For tests.
-    func chains(of pieces: [[UInt8]]) -> [[UInt64]] {
-        let width = pieces.count, total = pieces.reduce(0) { $0 &+ $1.count }
-        let lane = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.chainWords &* width &+ width)
-        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: total)
-        let m = UnsafeMutablePointer<UInt64>.allocate(capacity: total)
-        defer { lane.deallocate(); bytes.deallocate(); m.deallocate() }
-        m.initialize(repeating: 0, count: total)
-        var at = 0
-        for (k, piece) in pieces.enumerated() {
-            (bytes + at).initialize(from: piece, count: piece.count)
-            lane[k] = UInt64(UInt(bitPattern: bytes + at)); lane[width &+ k] = UInt64(piece.count)
-            lane[2 &* width &+ k] = UInt64(UInt(bitPattern: m + at))
-            at &+= piece.count
-        }
-        chains(width, width, lane)
-        at = 0
-        return pieces.map { piece in
-            defer { at &+= piece.count }
-            return Array(UnsafeBufferPointer(start: m + at, count: piece.count))
-        }
-    }
-
-    /// `longestMatch` at i of `p[0..<n]`, packed as `chains` writes it. For tests.
-    func packedMatch(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> UInt64 {
-        let (t, l) = longestMatch(p, i, n)
-        return UInt64(UInt32(bitPattern: t)) &<< 32 | UInt64(l)
-    }
-
     /// The backtracking walk: ids into `stack` (room for n); their count, or -1 if no encoding was found.
     @inline(__always)
-    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>,
-                     _ chain: UnsafePointer<UInt64>? = nil) -> Int {
+    private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>) -> Int {
         // The tables as locals: read from `self` inside the loop, they were loaded again at every pair check.
         let info = self.info, pairs = self.pairs, filter = UnsafePointer(pairFilter), filterShift = pairFilterShift
         let lowAreBytes = self.lowAreBytes
@@ -842,27 +734,17 @@ final class BacktrackingBPE: @unchecked Sendable {
             Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge, aLongest: aLongest)
         }
         let words = (n &+ 1 &+ 63) &>> 6
-        // Matches walked ahead (`chains`): m[i] is the match at i, 0 where not walked.
-        let pre = chain != nil, m = chain.unsafelyUnwrapped
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
             // bit k set: position k may still end a token of the encoding.
             let bits = bitsBuf.baseAddress!
             bits.initialize(repeating: .max, count: words)
-            /// The longest match at `i` (i < n).
-            @inline(__always) func match(_ i: Int) -> (Int32, Int) {
-                if pre {
-                    let x = m[i]
-                    if x != 0 { return (Int32(truncatingIfNeeded: x &>> 32), Int(truncatingIfNeeded: x & 0xFFFF_FFFF)) }
-                }
-                return longestMatch(p, i, n)
-            }
             // `lastLen`: the length of the token on top of the stack (0 when empty).
             // `lastMax`: the longest token that starts where the top of the stack does (Int.max when not
             // known, after backing up); `nextMax`, the same where `next` starts. No token is longer, so a
             // pair of tokens longer together is no merge, and its check skips that lookup: the first pair
             // checked after a longest match (most checks) is one, and took a filter load.
             var count = 0, pos = 0, lastLen = 0, lastMax = 0
-            var (next, nextLen) = match(0)
+            var (next, nextLen) = longestMatch(p, 0, n)
             var nextMax = nextLen
             while next >= 0 {
                 var token = next, len = nextLen
@@ -873,18 +755,18 @@ final class BacktrackingBPE: @unchecked Sendable {
                     if bits[end &>> 6] & (1 &<< UInt64(end & 63)) != 0 {
                         if last < 0 {
                             stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
-                            if pos < n { (next, nextLen) = match(pos) } else { next = -1 }
+                            if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
                             nextMax = nextLen
                             break
                         }
                         // The next walk's first loads go before the check (seven in ten pass): the trie's
                         // cache misses were a sixth of the time on random letters (o200k).
-                        let early = end &+ 2 < n && !(pre && m[end] != 0)
-                        let start = early ? walkStart(p, end) : (0, 0)
+                        let ahead = end &+ 2 < n
+                        let start = ahead ? walkStart(p, end) : (0, 0)
                         if valid(last, token, noMerge: lastLen &+ len > lastMax, aLongest: lastLen == lastMax) {
                             stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
-                            if early { (next, nextLen) = longestMatch(p, pos, n, start) }
-                            else if pos < n { (next, nextLen) = match(pos) } else { next = -1 }
+                            if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
+                            else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
                             nextMax = nextLen
                             break
                         }

@@ -119,10 +119,8 @@ struct IdsPath: Sendable {
         /// mispredicted branches than `mergeByRank` (callgrind, o200k, Chinese: 198 → 182 M instructions a
         /// repetition; `multi_nonlatin_mix` 110 → 95 M). Out of line and not in `shortPiece`: there it made
         /// `mergeByRank` a call for every English miss.
-        /// `chain`: the piece's greedy chain of matches, walked with those of the run (see `encode`'s chain pass).
-        @inline(never) func byEncoder(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>,
-                                      _ chain: UnsafePointer<UInt64>?) -> Int? {
-            direct(p, n, o, chain)
+        @inline(never) func byEncoder(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
+            direct(p, n, o)
         }
 
         /// The piece's bytes as two masked words (the memo's and the whole-token table's key) and their hash.
@@ -158,31 +156,24 @@ struct IdsPath: Sendable {
             shortFound(s, n, w0, w1, h, wholeId(n, w0, w1, h))
         }
 
-        /// Whether a short miss goes to the backtracking encoder once it is built (`shortMissed`).
-        @inline(__always) func encoderPiece(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-            n > 8 && byRank && (p[0] | p[1]) & 0x80 != 0
-        }
-
         /// A short piece's ids once its whole-token probe (`wholeId`) is known: the token, or `shortMissed`.
         @inline(__always) func shortFound(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             if isAccepted(wid) {
                 out[kp.pointee] = Int32(truncatingIfNeeded: wid & ~accepted)
                 kp.pointee &+= 1
             } else {
-                shortMissed(s, n, w0, w1, h, wid, nil)
+                shortMissed(s, n, w0, w1, h, wid)
             }
         }
 
         /// A short piece that is not an accepted whole token (`wid`: its whole-token id to verify, or -1): from
         /// the memo, else merged and remembered.
-        /// `chain`: the piece's matches walked ahead, or nil.
-        @inline(__always) func shortMissed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int,
-                                           _ chain: UnsafePointer<UInt64>?) {
+        @inline(__always) func shortMissed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             let p = base + s
             // Two ways in one cache line: the way that holds the piece, if either does.
             let set = slots + PieceMemo.set(h) &* 4
-            let hit1 = PieceMemo.holds(set + 4, w0, w1, n)
-            if PieceMemo.holds(set, w0, w1, n) || hit1 {
+            let hit1 = set[4] == w0 && set[5] == w1 && set[6] & 0xFF == UInt64(n)
+            if set[0] == w0 && set[1] == w1 && set[2] & 0xFF == UInt64(n) || hit1 {
                 // Up to four ids stored; all are written (the buffer has slack), `count` kept.
                 let slot = hit1 ? set + 4 : set
                 let meta = slot[2], rest = slot[3]
@@ -200,7 +191,7 @@ struct IdsPath: Sendable {
                 }
                 return
             }
-            let c = encoderPiece(p, n) ? byEncoder(p, n, out + kp.pointee, chain) ?? shortPiece(p, n, w0, w1, out + kp.pointee)
+            let c = n > 8 && byRank && (p[0] | p[1]) & 0x80 != 0 ? byEncoder(p, n, out + kp.pointee) ?? shortPiece(p, n, w0, w1, out + kp.pointee)
                 : shortPiece(p, n, w0, w1, out + kp.pointee)
             kp.pointee &+= c
             // Short non-Latin misses (Cyrillic, Greek, Arabic words) count towards building the backtracking
@@ -223,13 +214,12 @@ struct IdsPath: Sendable {
             }
         }
 
-        /// `chain`: the piece's matches walked ahead, or nil; `hash`: its `hashBytes` when known.
-        func long(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>? = nil, hash: UInt64? = nil) {
+        func long(_ s: Int, _ n: Int) {
             let p = base + s
             if n <= PieceMemo.longMaxKey {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
-                let h = hash ?? hashBytes(p, n)
+                let h = hashBytes(p, n)
                 let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
                 let key = e[1]
                 if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
@@ -248,7 +238,7 @@ struct IdsPath: Sendable {
                     model.noteMemoized(memo.servedLong)
                     memo.servedLong = 0
                 }
-                let c = direct(p, n, out + kp.pointee, chain) ?? general(p, n, out + kp.pointee)
+                let c = direct(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
                 memo.storeLong(e, hash: h, p, n, ids: out + kp.pointee, count: c)
                 kp.pointee &+= c
             } else {
@@ -258,18 +248,16 @@ struct IdsPath: Sendable {
 
         /// The backtracking encoder's ids for a long piece written straight to `o` once it is built
         /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
-        /// `chain`: the piece's greedy chain of matches, walked with those of its run (`encode`'s chain pass).
-        @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>,
-                                      _ chain: UnsafePointer<UInt64>? = nil) -> Int? {
+        @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
             guard let bt = model.builtBacktracker(&state.bpe) else { return nil }
-            let c = chain.map { bt.encodeIds(p, n, o, chain: $0) } ?? bt.encodeIds(p, n, o)
+            let c = bt.encodeIds(p, n, o)
             return c < 0 ? nil : c
         }
 
         /// A piece of more than 16 bytes. Out of line, so that `short` stays inlined in the scanning loop
         /// (inlined here as well, the loop's function grew past inlining and paid runtime exclusivity
         /// checks on the captured state for every piece).
-        @inline(never) func longPiece(_ s: Int, _ n: Int, _ chain: UnsafePointer<UInt64>?, hash: UInt64?) {
+        @inline(never) func longPiece(_ s: Int, _ n: Int) {
             /// The merge loop's ids for `q[0..<m]` without the whole-token shortcut, written to `o`.
             @inline(never) func mergeLoop(_ q: UnsafePointer<UInt8>, _ m: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
                 state.bpe.reset()
@@ -340,12 +328,12 @@ struct IdsPath: Sendable {
                         // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
                         out[kp.pointee] = id
                         kp.pointee &+= 1
-                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else if b &- a == n { long(s, n, chain, hash: hash) } else { long(s &+ a, b &- a) }
+                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
                     a = b; parts &+= 1
                 }
                 memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
             } else {
-                long(s, n, chain, hash: hash)
+                long(s, n)
             }
         }
 
@@ -365,8 +353,6 @@ struct IdsPath: Sendable {
         while i < n {
             let first = i
             var c = 0, np = 0
-            // Pieces of the run that may go to the backtracking encoder (bit j: piece j).
-            var candidates: UInt64 = 0
             while c < PieceMemo.batchSize && i < n {
                 let e = scanner.end(at: i)
                 let m = e &- i
@@ -384,7 +370,6 @@ struct IdsPath: Sendable {
                     np &+= 1
                 } else {
                     found[c] = -1
-                    if m <= PieceMemo.chainMax && encoderPiece(base + (start &+ i), m) { candidates |= 1 &<< UInt64(c) }
                 }
                 c &+= 1
                 i = e
@@ -397,55 +382,9 @@ struct IdsPath: Sendable {
                 let b = batch + 4 &* j
                 let s = j == 0 ? first : Int(truncatingIfNeeded: b[-4])
                 let f = wholeId(Int(truncatingIfNeeded: b[0]) &- s, b[1], b[2], b[3])
-                if !isAccepted(f) {
-                    glossa_prefetch(slots + PieceMemo.set(b[3]) &* 4)
-                    if encoderPiece(base + (start &+ s), Int(truncatingIfNeeded: b[0]) &- s) { candidates |= 1 &<< UInt64(j) }
-                }
+                if !isAccepted(f) { glossa_prefetch(slots + PieceMemo.set(b[3]) &* 4) }
                 found[j] = Int32(truncatingIfNeeded: f)
                 q &+= 1
-            }
-            // First sights of non-Latin pieces that go to the backtracking encoder (memo misses): their greedy
-            // chains of longest matches are walked together (`BacktrackingBPE.chains`), so that the trie's
-            // cache misses of different pieces overlap; one piece's walks wait for each other.
-            var chained: UInt64 = 0, hashed: UInt64 = 0
-            if candidates != 0, let bt = model.builtBacktracker(&state.bpe) {
-                let lanes = memo.chainLanes, width = PieceMemo.batchSize
-                var count = 0, used = 0
-                while candidates != 0 {
-                    let j = candidates.trailingZeroBitCount
-                    candidates &= candidates &- 1
-                    let b = batch + 4 &* j
-                    let s = j == 0 ? first : Int(truncatingIfNeeded: b[-4])
-                    let m = Int(truncatingIfNeeded: b[0]) &- s
-                    if m <= 16 {
-                        let set = slots + PieceMemo.set(b[3]) &* 4
-                        if PieceMemo.holds(set, b[1], b[2], m) || PieceMemo.holds(set + 4, b[1], b[2], m) { continue }
-                    } else {
-                        // A long piece that `longPiece` cuts (CJK runs) is walked in parts; one in the long
-                        // memo (by hash and length) is no first sight.
-                        let p = base + (start &+ s)
-                        if memo.cuts(p[0] >= 0x80 ? p[0] : p[1]) { continue }
-                        let h = hashBytes(p, m)
-                        // Kept for `long` (the batch's key words are unused for long pieces).
-                        b[3] = h; hashed |= 1 &<< UInt64(j)
-                        let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
-                        if e[0] == h && Int(truncatingIfNeeded: e[1] & 0xFFFF_FFFF) == m { continue }
-                    }
-                    memo.chainAt[j] = UInt16(truncatingIfNeeded: used)
-                    let matches = memo.chainMatches + used
-                    used &+= m
-                    matches.initialize(repeating: 0, count: m)
-                    lanes[count] = UInt64(UInt(bitPattern: base + (start &+ s)))
-                    lanes[width &+ count] = UInt64(m)
-                    lanes[2 &* width &+ count] = UInt64(UInt(bitPattern: matches))
-                    chained |= 1 &<< UInt64(j)
-                    count &+= 1
-                }
-                if count > 0 { bt.chains(count, width, lanes) }
-            }
-            /// The matches walked for piece j of the run, or nil.
-            @inline(__always) func chain(_ j: Int) -> UnsafePointer<UInt64>? {
-                chained & (1 &<< UInt64(j)) != 0 ? UnsafePointer(memo.chainMatches + Int(memo.chainAt[j])) : nil
             }
             // The output position in a register while whole tokens are written, in `kp` around the other
             // paths: through memory, each piece's load waited for the previous piece's store.
@@ -464,9 +403,9 @@ struct IdsPath: Sendable {
                         // A pair of bytes that is no token: keyed now.
                         short(start &+ s, e &- s)
                     } else if e &- s <= 16 {
-                        shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f, chain(j))
+                        shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f)
                     } else {
-                        longPiece(start &+ s, e &- s, chain(j), hash: hashed & (1 &<< UInt64(j)) != 0 ? b[3] : nil)
+                        longPiece(start &+ s, e &- s)
                     }
                     k = kp.pointee
                 }
@@ -518,18 +457,6 @@ final class PieceMemo {
     let found = CacheLines.allocate(Int32.self, count: PieceMemo.batchSize)
     /// The indices in the run of the pieces keyed for a probe.
     let probes = CacheLines.allocate(UInt8.self, count: PieceMemo.batchSize)
-    /// The greedy chains of the run's first sights that go to the backtracking encoder (pieces of 9 to
-    /// `chainMax` bytes: a match word per byte, at `chainAt` of the piece's index in the run) and the
-    /// lanes that walk them (`BacktrackingBPE.chains`).
-    static let chainMax = 64
-    let chainMatches = CacheLines.allocate(UInt64.self, count: PieceMemo.chainMax * PieceMemo.batchSize)
-    let chainAt = CacheLines.allocate(UInt16.self, count: PieceMemo.batchSize)
-    let chainLanes = CacheLines.allocate(UInt64.self, count: BacktrackingBPE.chainWords * PieceMemo.batchSize + PieceMemo.batchSize / 8)
-
-    /// Whether the memo slot at `slot` holds the piece with words w0, w1 and length n.
-    @inline(__always) static func holds(_ slot: UnsafeMutablePointer<UInt64>, _ w0: UInt64, _ w1: UInt64, _ n: Int) -> Bool {
-        slot[0] == w0 && slot[1] == w1 && slot[2] & 0xFF == UInt64(n)
-    }
 
     /// `makeMasks()`.
     let masks = PieceMemo.makeMasks()
@@ -580,16 +507,10 @@ final class PieceMemo {
     /// Whether to cut a long piece whose first non-ASCII byte is `lead`: while there is little to go by,
     /// while parts average 16 bytes or less, and every 32nd piece otherwise (the text may change).
     @inline(__always) func tryCut(_ lead: UInt8) -> Bool {
-        if cuts(lead) { return true }
         let st = cutStats + Int(lead) &* 3
+        if st[0] < 4096 || st[1] &* 16 >= st[0] { return true }
         st[2] &+= 1
         return st[2] & 31 == 0
-    }
-
-    /// Whether pieces led by `lead` are cut (too few seen yet, or their parts average 16 bytes or less).
-    @inline(__always) func cuts(_ lead: UInt8) -> Bool {
-        let st = cutStats + Int(lead) &* 3
-        return st[0] < 4096 || st[1] &* 16 >= st[0]
     }
 
     @inline(__always) func noteCut(_ lead: UInt8, bytes: Int, parts: Int) {
@@ -623,7 +544,6 @@ final class PieceMemo {
         slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
         verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
         hot.deallocate(); batch.deallocate(); found.deallocate(); probes.deallocate()
-        chainMatches.deallocate(); chainAt.deallocate(); chainLanes.deallocate()
     }
 
     @inline(__always) static func longSlot(_ h: UInt64) -> Int {
