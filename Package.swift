@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "GlossaFormats", dependencies: ["GlossaJSON"]),
         // The tokenizer pipeline: normalizers, pre-tokenizers, models, post-processors, decoders.
         // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
-        .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode"]),
+        .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode", "CUTF8"]),
         .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns", "CPrefetch"]),
         // BPE training: streaming corpus readers (zlib for gzip), parallel pre-token counting, HF-exact merges.
         .target(name: "GlossaTraining", dependencies: ["GlossaTokenizers", "GlossaPatterns", "GlossaUnicode", "GlossaFormats", "GlossaJSON", "CZlib"]),

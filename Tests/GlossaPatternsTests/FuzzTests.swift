@@ -327,3 +327,57 @@ func scannerCJKRangeEdges(_ known: KnownPattern) throws {
     }
     #expect(bad == 0)
 }
+
+/// `PieceScanner.blockBounds` (the cl100k family's 64-byte block of piece starts) claims exactly the piece
+/// starts that the chain of `general(at:)` finds, at every position below its limit, from every piece start
+/// with a whole block after it; on ASCII-heavy texts (letters of both cases, runs of spaces, tabs and
+/// newlines, digit runs, every printable ASCII byte, contractions, CR, other control bytes, non-ASCII letters
+/// and spaces). It must also claim most positions, so that it cannot pass by claiming none.
+@Test(arguments: [KnownPattern.cl100k, .cl100kPossessive, .qwen])
+func blockBoundsAgreeWithTheScanner(_ known: KnownPattern) throws {
+    let splitter = PatternSplitter(known)
+    var rng = SplitMix(seed: 0xB10C_0000 &+ UInt64(known.regex.utf8.count))
+    var parts = ["hello", "World", "HTTP", "x", "I", "can", "don", "'s", "'T", "'ll", "'VE", "'re", "'d", "'M", "'",
+                 " ", "  ", "   ", "\t", "\t\t", " \t", "\n", "\n\n", "\n  ", " \n", "\r\n", "\r", "\u{B}", "\u{C}",
+                 "\u{0}", "\u{7F}", "1", "12", "123", "1234", "2026", "1234567", "é", "naïve", "中文", "\u{A0}",
+                 "\u{2028}", "\u{85}", "  \n\n  ", "1 12", "1.23", "12,3456", "a1b22", ".\n", ".\n\n ", "...", " .", "(", "--", "a.b", "x(y)", "+="]
+    for b in UInt8(0x21)...UInt8(0x7E) where !(b >= 0x30 && b <= 0x39) && !((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) {
+        parts.append(String(UnicodeScalar(b)))
+    }
+    var failures = 0, claimed = 0, positions = 0
+    for k in 0..<max(200, fuzzCount() / 4) {
+        var text = ""
+        let count = 20 + Int(rng.next() % 120)
+        for _ in 0..<count {
+            // Mostly prose-like: words, single spaces, punctuation; the rest from every part.
+            let r = rng.next() % 10
+            text += r < 4 ? ["the", "Linux", "kernel", "a", "DMA"][Int(rng.next() % 5)] : r < 6 ? " " : parts[Int(rng.next() % UInt64(parts.count))]
+        }
+        var s = text
+        s.withUTF8 { buf in
+            guard let sc = splitter.pieceScanner(buf), buf.count >= 64 else { return }
+            var isStart = [Bool](repeating: false, count: buf.count + 1)
+            var starts: [Int] = []
+            var i = 0
+            while i < buf.count { isStart[i] = true; starts.append(i); i = sc.general(at: i) }
+            for st in starts where st + 64 <= buf.count {
+                let (bounds, limit) = sc.blockBounds(at: st)
+                positions += 63
+                for j in 1..<64 {
+                    let bit = bounds & (1 << UInt64(j)) != 0
+                    if j < limit { claimed += 1 }
+                    if (j < limit && bit != isStart[st + j]) || (j >= limit && bit) {
+                        failures += 1
+                        if failures <= 5 {
+                            let w = String(decoding: UnsafeBufferPointer(rebasing: buf[st..<(st + 64)]), as: UTF8.self)
+                            Issue.record("\(known) text \(k), block at \(st), byte \(j): claims \(bit), limit \(limit) in \"\(escaped(w))\"")
+                        }
+                        break
+                    }
+                }
+            }
+        }
+    }
+    #expect(failures == 0)
+    #expect(claimed * 4 > positions, "claimed \(claimed) of \(positions)")
+}

@@ -104,6 +104,20 @@ final class IdsPathTests: XCTestCase {
     func testLlama3JSON() throws { try assertSame(load("llama3.2/tokenizer.json"), seed: 4, count: 500) }
     func testGPT2() throws { try assertSame(load("gpt2"), seed: 5, count: 500) }
 
+    /// The cl100k family's 64-byte blocks of piece starts (`PieceScanner.blockBounds`) in the ids loop: prose
+    /// and code-like ASCII with indentation, tabs, blank lines, digit runs, contractions, CR and some non-ASCII,
+    /// long enough for many blocks and for blocks that stop early.
+    func testBlockBoundsProse() throws {
+        let parts = [" the", " Kernel", "can't", " It's", " DON'T", ",", ".", ".\n", ".\n\n", "\n", "\n\n", "\n    ", "\t",
+                     "\tif", " (x)", " {\n", "  ", "   ", " \t ", " 1", " 2026", " 123456", "0x1F", " --", ": ", "\r\n",
+                     " café", " 中文", "\u{A0}", "'s", " /usr/bin", "#", " \"quoted\"", "\n\t\t", "  \n", "\u{B}", "=="]
+        for rel in ["cl100k_base/cl100k_base.tiktoken", "llama3.2/tokenizer.model", "llama3.2/tokenizer.json"] {
+            try assertSame(load(rel), seed: 31, count: 400) { r in
+                (0..<(1 + r.below(300))).map { _ in parts[r.below(parts.count)] }.joined()
+            }
+        }
+    }
+
     /// `IdsPath.encode` scans runs of `PieceMemo.batchSize` pieces before it probes and writes them: texts of
     /// 1…3 runs' worth of pieces, each one a token, a multi-token piece, a long piece or a cut CJK run, so that
     /// every kind sits at every place of a run, its first and last included.

@@ -11,4 +11,48 @@
 // no SSE2. Swift's SIMD types do not compile to these compares (they were scalarized: 30× the instructions).
 ptrdiff_t glossa_utf8_suspect_block(const uint8_t *p, size_t n);
 
+// The classes of 64 bytes of text, one bit per byte (bit k: p[k]), for the cl100k-family block scanner
+// (`PieceScanner.blockBounds`): ASCII letters, digits, space, tab, newline, and `hard`: the bytes whose
+// pieces the scalar scanner decides (non-ASCII, "'", CR, other control bytes, DEL). Static inline, so that
+// it compiles into the Swift caller: 4 × 16-byte SSE2 compares and `movemask`s (Swift's SIMD types have no
+// movemask); a byte loop elsewhere.
+typedef struct { uint64_t letter, digit, space, tab, newline, hard; } glossa_ascii_classes;
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline uint64_t glossa_mask16(__m128i m, int k) { return (uint64_t)(uint16_t)_mm_movemask_epi8(m) << (16 * k); }
+#endif
+
+static inline glossa_ascii_classes glossa_classify64(const uint8_t *p) {
+    glossa_ascii_classes c = {0, 0, 0, 0, 0, 0};
+#if defined(__SSE2__)
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        // Unsigned ranges by signed compares: x + (0x80 - lo) lands in [-128, -128 + width) exactly for x in range.
+        __m128i l = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x1F)), _mm_set1_epi8(-128 + 26));
+        __m128i d = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x50)), _mm_set1_epi8(-128 + 10));
+        __m128i s = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x20));
+        __m128i t = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x09));
+        __m128i f = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0A));
+        // Signed below 0x20: control bytes and every byte >= 0x80.
+        __m128i ctl = _mm_andnot_si128(_mm_or_si128(t, f), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        __m128i h = _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x27)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
+        c.letter |= glossa_mask16(l, k); c.digit |= glossa_mask16(d, k); c.space |= glossa_mask16(s, k);
+        c.tab |= glossa_mask16(t, k); c.newline |= glossa_mask16(f, k); c.hard |= glossa_mask16(h, k);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        uint8_t b = p[k];
+        uint64_t bit = (uint64_t)1 << k;
+        if ((uint8_t)((b | 0x20) - 0x61) < 26) c.letter |= bit;
+        else if ((uint8_t)(b - 0x30) < 10) c.digit |= bit;
+        else if (b == 0x20) c.space |= bit;
+        else if (b == 0x09) c.tab |= bit;
+        else if (b == 0x0A) c.newline |= bit;
+        else if (b < 0x20 || b >= 0x7F || b == 0x27) c.hard |= bit;
+    }
+#endif
+    return c;
+}
+
 #endif
