@@ -1,8 +1,8 @@
 internal import CUTF8
 
 extension PieceScanner {
-    /// Whether `blockBounds(at:)` serves this scanner's pattern (the cl100k family).
-    @inlinable public var hasBlockBounds: Bool { known == .cl100k || known == .cl100kPossessive || known == .qwen }
+    /// Whether `blockBounds(at:)` serves this scanner's pattern (the cl100k family and o200k).
+    @inlinable public var hasBlockBounds: Bool { known != .gpt2 && known != .whitespace }
 
     /// The piece starts among the 64 bytes from `i` (a piece start, `i + 64 <= n`; cl100k family only), found
     /// for the whole block at once: bit k of `bounds` (0 < k < `limit`) is set exactly when a piece starts at
@@ -23,15 +23,25 @@ extension PieceScanner {
     /// - a whitespace run starts a piece, except newlines right after punctuation (`[\r\n]*` takes them); inside
     ///   a run, one piece runs to the run's last newline (`\s*[\r\n]`), the rest (spaces and tabs) is split
     ///   before its last byte when longer than one (`\s+(?!\S)`).
+    ///
+    /// o200k (`…[\p{Lu}…]*[\p{Ll}…]+('s…)?|…[\p{Lu}…]+[\p{Ll}…]*('s…)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|…`)
+    /// splits the same way on ASCII but for two rules: letters are upper-case then lower-case runs, so an
+    /// upper-case letter after a lower-case one starts a piece; and the newlines a punctuation run takes may
+    /// be followed by "/" that it takes too, so a "/" after a newline is left to `end(at:)`.
     public func blockBounds(at i: Int) -> (bounds: UInt64, limit: Int) {
-        let c = glossa_classify64(scanner.p + i)
+        known == .o200k ? bounds(at: i, cased: true) : bounds(at: i, cased: false)
+    }
+
+    @inline(__always)
+    func bounds(at i: Int, cased: Bool) -> (bounds: UInt64, limit: Int) {
+        let c = glossa_classify64(scanner.p + i, cased ? 1 : 0)
         let letter = c.letter, digit = c.digit, space = c.space, tab = c.tab, nl = c.newline
         let ws = space | tab | nl
         let punct = ~(letter | digit | ws | c.hard)
         // Backwards through whitespace runs: an LF at or after the byte in its run (`lfAhead`); a run that
         // ends at a hard byte or the block's end (`hard`). Forwards through newlines: those taken by a
         // punctuation run (`taken`). Doubling steps (Kogge–Stone), as runs may span the block.
-        var lfAhead = nl, hard = c.hard | (ws & (1 &<< 63)), pw = ws
+        var lfAhead = nl, hard = c.hard | (ws & (1 &<< 63)) | (c.slash & (nl &<< 1)), pw = ws
         var taken = nl & (punct &<< 1), pn = nl
         var s: UInt64 = 1
         while s < 64 {
@@ -46,6 +56,7 @@ extension PieceScanner {
         let wsP = ws &<< 1, takenP = taken &<< 1
         var b = letter & (digitP | nlP | (punctP & ((space | punct) &<< 2)))
         b |= punct & (letterP | digitP | nlP | tabP)
+        if cased { b |= c.upper & ((letter & ~c.upper) &<< 1) }
         let digitStart = digit & ~digitP
         b |= digitStart
         if known == .qwen {

@@ -333,14 +333,14 @@ func scannerCJKRangeEdges(_ known: KnownPattern) throws {
 /// with a whole block after it; on ASCII-heavy texts (letters of both cases, runs of spaces, tabs and
 /// newlines, digit runs, every printable ASCII byte, contractions, CR, other control bytes, non-ASCII letters
 /// and spaces). It must also claim most positions, so that it cannot pass by claiming none.
-@Test(arguments: [KnownPattern.cl100k, .cl100kPossessive, .qwen])
+@Test(arguments: [KnownPattern.cl100k, .cl100kPossessive, .qwen, .o200k])
 func blockBoundsAgreeWithTheScanner(_ known: KnownPattern) throws {
     let splitter = PatternSplitter(known)
     var rng = SplitMix(seed: 0xB10C_0000 &+ UInt64(known.regex.utf8.count))
     var parts = ["hello", "World", "HTTP", "x", "I", "can", "don", "'s", "'T", "'ll", "'VE", "'re", "'d", "'M", "'",
                  " ", "  ", "   ", "\t", "\t\t", " \t", "\n", "\n\n", "\n  ", " \n", "\r\n", "\r", "\u{B}", "\u{C}",
                  "\u{0}", "\u{7F}", "1", "12", "123", "1234", "2026", "1234567", "é", "naïve", "中文", "\u{A0}",
-                 "\u{2028}", "\u{85}", "  \n\n  ", "1 12", "1.23", "12,3456", "a1b22", ".\n", ".\n\n ", "...", " .", "(", "--", "a.b", "x(y)", "+="]
+                 "\u{2028}", "\u{85}", "  \n\n  ", "1 12", "1.23", "12,3456", "a1b22", "HelloWorld", "HTTPServer", "iPhone", "aB", "./\n/", "\n/", ".\n/x", "a/b", "x'S", "/", "//", ".\n", ".\n\n ", "...", " .", "(", "--", "a.b", "x(y)", "+="]
     for b in UInt8(0x21)...UInt8(0x7E) where !(b >= 0x30 && b <= 0x39) && !((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A) {
         parts.append(String(UnicodeScalar(b)))
     }
@@ -351,7 +351,7 @@ func blockBoundsAgreeWithTheScanner(_ known: KnownPattern) throws {
         for _ in 0..<count {
             // Mostly prose-like: words, single spaces, punctuation; the rest from every part.
             let r = rng.next() % 10
-            text += r < 4 ? ["the", "Linux", "kernel", "a", "DMA"][Int(rng.next() % 5)] : r < 6 ? " " : parts[Int(rng.next() % UInt64(parts.count))]
+            text += r < 4 ? ["the", "Linux", "kernel", "a", "DMA", "PCIe"][Int(rng.next() % 6)] : r < 6 ? " " : parts[Int(rng.next() % UInt64(parts.count))]
         }
         var s = text
         s.withUTF8 { buf in

@@ -110,8 +110,9 @@ final class IdsPathTests: XCTestCase {
     func testBlockBoundsProse() throws {
         let parts = [" the", " Kernel", "can't", " It's", " DON'T", ",", ".", ".\n", ".\n\n", "\n", "\n\n", "\n    ", "\t",
                      "\tif", " (x)", " {\n", "  ", "   ", " \t ", " 1", " 2026", " 123456", "0x1F", " --", ": ", "\r\n",
-                     " café", " 中文", "\u{A0}", "'s", " /usr/bin", "#", " \"quoted\"", "\n\t\t", "  \n", "\u{B}", "=="]
-        for rel in ["cl100k_base/cl100k_base.tiktoken", "llama3.2/tokenizer.model", "llama3.2/tokenizer.json"] {
+                     " café", " 中文", "\u{A0}", "'s", " /usr/bin", "#", " \"quoted\"", "\n\t\t", "  \n", "\u{B}", "==", " HelloWorld", " PCIe", "\n/", "./\n/x", " a/b"]
+        for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model",
+                    "llama3.2/tokenizer.json"] {
             try assertSame(load(rel), seed: 31, count: 400) { r in
                 (0..<(1 + r.below(300))).map { _ in parts[r.below(parts.count)] }.joined()
             }

@@ -13,18 +13,19 @@ ptrdiff_t glossa_utf8_suspect_block(const uint8_t *p, size_t n);
 
 // The classes of 64 bytes of text, one bit per byte (bit k: p[k]), for the cl100k-family block scanner
 // (`PieceScanner.blockBounds`): ASCII letters, digits, space, tab, newline, and `hard`: the bytes whose
-// pieces the scalar scanner decides (non-ASCII, "'", CR, other control bytes, DEL). Static inline, so that
-// it compiles into the Swift caller: 4 × 16-byte SSE2 compares and `movemask`s (Swift's SIMD types have no
-// movemask); a byte loop elsewhere.
-typedef struct { uint64_t letter, digit, space, tab, newline, hard; } glossa_ascii_classes;
+// pieces the scalar scanner decides (non-ASCII, "'", CR, other control bytes, DEL); with `cased` (o200k) also
+// the upper-case letters and "/" (else 0). Static inline, so that it compiles into the Swift caller (`cased` a
+// constant there): 4 × 16-byte SSE2 compares and `movemask`s (Swift's SIMD types have no movemask); a byte
+// loop elsewhere.
+typedef struct { uint64_t letter, digit, space, tab, newline, hard, upper, slash; } glossa_ascii_classes;
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 static inline uint64_t glossa_mask16(__m128i m, int k) { return (uint64_t)(uint16_t)_mm_movemask_epi8(m) << (16 * k); }
 #endif
 
-static inline glossa_ascii_classes glossa_classify64(const uint8_t *p) {
-    glossa_ascii_classes c = {0, 0, 0, 0, 0, 0};
+static inline glossa_ascii_classes glossa_classify64(const uint8_t *p, int cased) {
+    glossa_ascii_classes c = {0, 0, 0, 0, 0, 0, 0, 0};
 #if defined(__SSE2__)
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
@@ -39,12 +40,18 @@ static inline glossa_ascii_classes glossa_classify64(const uint8_t *p) {
         __m128i h = _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x27)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
         c.letter |= glossa_mask16(l, k); c.digit |= glossa_mask16(d, k); c.space |= glossa_mask16(s, k);
         c.tab |= glossa_mask16(t, k); c.newline |= glossa_mask16(f, k); c.hard |= glossa_mask16(h, k);
+        if (cased) {
+            // Upper case: a letter with bit 5 clear (shifted into each byte's sign bit).
+            c.upper |= glossa_mask16(_mm_andnot_si128(_mm_slli_epi16(v, 2), l), k);
+            c.slash |= glossa_mask16(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x2F)), k);
+        }
     }
 #else
     for (int k = 0; k < 64; k++) {
         uint8_t b = p[k];
         uint64_t bit = (uint64_t)1 << k;
-        if ((uint8_t)((b | 0x20) - 0x61) < 26) c.letter |= bit;
+        if ((uint8_t)((b | 0x20) - 0x61) < 26) { c.letter |= bit; if (cased && b < 0x60) c.upper |= bit; }
+        else if (cased && b == 0x2F) c.slash |= bit;
         else if ((uint8_t)(b - 0x30) < 10) c.digit |= bit;
         else if (b == 0x20) c.space |= bit;
         else if (b == 0x09) c.tab |= bit;
