@@ -106,11 +106,13 @@ final class IdsPathTests: XCTestCase {
 
     /// The cl100k family's 64-byte blocks of piece starts (`PieceScanner.blockBounds`) in the ids loop: prose
     /// and code-like ASCII with indentation, tabs, blank lines, digit runs, contractions, CR and some non-ASCII,
-    /// long enough for many blocks and for blocks that stop early.
+    /// long enough for many blocks, for blocks that stop early and for the back-off after non-Latin runs.
     func testBlockBoundsProse() throws {
         let parts = [" the", " Kernel", "can't", " It's", " DON'T", ",", ".", ".\n", ".\n\n", "\n", "\n\n", "\n    ", "\t",
                      "\tif", " (x)", " {\n", "  ", "   ", " \t ", " 1", " 2026", " 123456", "0x1F", " --", ": ", "\r\n",
-                     " café", " 中文", "\u{A0}", "'s", " /usr/bin", "#", " \"quoted\"", "\n\t\t", "  \n", "\u{B}", "==", " HelloWorld", " PCIe", "\n/", "./\n/x", " a/b"]
+                     " café", " 中文", "\u{A0}", "'s", " /usr/bin", "#", " \"quoted\"", "\n\t\t", "  \n", "\u{B}", "==", " HelloWorld", " PCIe", "\n/", "./\n/x", " a/b",
+                     // Long non-Latin runs: blocks that claim little, then the back-off, then prose again.
+                     String(repeating: "中文测试，", count: 20), String(repeating: " слово", count: 15)]
         for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken", "llama3.2/tokenizer.model",
                     "llama3.2/tokenizer.json"] {
             try assertSame(load(rel), seed: 31, count: 400) { r in
