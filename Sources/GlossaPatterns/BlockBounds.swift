@@ -4,7 +4,7 @@ extension PieceScanner {
     /// Whether `blockBounds(at:)` serves this scanner's pattern (the cl100k family and o200k).
     @inlinable public var hasBlockBounds: Bool { known != .gpt2 && known != .whitespace }
 
-    /// The piece starts among the 64 bytes from `i` (a piece start, `i + 64 <= n`; cl100k family only), found
+    /// The piece starts among the 64 bytes from `i` (a piece start, `i + 64 <= n`; the cl100k family and o200k), found
     /// for the whole block at once: bit k of `bounds` (0 < k < `limit`) is set exactly when a piece starts at
     /// `i + k`; from `limit` on nothing is claimed (a byte that `end(at:)` must decide: non-ASCII, "'", CR and
     /// other control bytes, or a whitespace run reaching one of them or the block's end). The ids loop takes
