@@ -358,22 +358,28 @@ public struct ByteTable: @unchecked Sendable {
     }
 }
 
+/// 0 when `a[0..<n]` and `b[0..<n]` are equal, else 1. Without a loop over the last bytes (its exit was
+/// mispredicted in merge resolution): they are covered by overlapping loads that stay within the n bytes.
 @usableFromInline @inline(__always)
 func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Int {
-    var i = 0
-    while i &+ 8 <= n {
-        let x = UnsafeRawPointer(a).loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let y = UnsafeRawPointer(b).loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        if x != y { return 1 }
-        i &+= 8
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    if n >= 8 {
+        var i = 0
+        while i &+ 8 < n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return 1 }
+            i &+= 8
+        }
+        return ra.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) ? 0 : 1
     }
-    if n &- i >= 4 {
-        if UnsafeRawPointer(a).loadUnaligned(fromByteOffset: i, as: UInt32.self)
-            != UnsafeRawPointer(b).loadUnaligned(fromByteOffset: i, as: UInt32.self) { return 1 }
-        i &+= 4
+    if n >= 4 {
+        let x = (ra.loadUnaligned(as: UInt32.self) ^ rb.loadUnaligned(as: UInt32.self))
+            | (ra.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) ^ rb.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))
+        return x == 0 ? 0 : 1
     }
-    while i < n { if a[i] != b[i] { return 1 }; i &+= 1 }
-    return 0
+    if n <= 0 { return 0 }
+    // Bytes 0, n/2 and n - 1 are every byte of a 1–3-byte string.
+    let x = (a[0] ^ b[0]) | (a[n &>> 1] ^ b[n &>> 1]) | (a[n &- 1] ^ b[n &- 1])
+    return x == 0 ? 0 : 1
 }
 
 /// Merge ranks keyed by a packed (left id, right id) pair: value = (rank, merged id).
