@@ -243,6 +243,36 @@ import GlossaJSON
         }
     }
 
+    /// The learned separator (a newline and indentation before a quote, matched as two words) skips exactly as
+    /// the byte loop does, call after call: the learned run, runs one byte longer or shorter, other whitespace
+    /// bytes, no quote after it, learned runs of 0–15 bytes, and offsets near the end of the buffer.
+    @Test func separatorSkipMatchesTheByteLoop() {
+        var rng = BacktrackingTests.Rng(s: 13)
+        let others: [UInt8] = [0x20, 0x0A, 0x09, 0x0D, 0x22, 0x61, 0x5D, 0x2C]
+        for _ in 0..<400 {
+            let learned: [UInt8] = [0x0A] + [UInt8](repeating: 0x20, count: rng.below(15))
+            var doc: [UInt8] = []
+            var starts: [Int] = []
+            for _ in 0..<30 {
+                starts.append(doc.count)
+                switch rng.below(6) {
+                case 0, 1, 2: doc += learned + [0x22]
+                case 3: doc += learned + [0x20, 0x22]
+                case 4: doc += learned.dropLast() + [others[rng.below(others.count)]]
+                default: doc += (0..<rng.below(20)).map { _ in others[rng.below(others.count)] }
+                }
+                doc += [0x61, 0x22, 0x2C]
+            }
+            var separator = Separator()
+            doc.withUnsafeBufferPointer { b in
+                for i in starts + [doc.count - rng.below(min(doc.count, 17))] {
+                    #expect(separator.skip(b.baseAddress!, doc.count, i) == JSONScan.skipWhitespace(b.baseAddress!, doc.count, i),
+                            "\(doc[i...].prefix(20))")
+                }
+            }
+        }
+    }
+
     @Test func whitespaceSkipMatchesTheByteLoop() {
         var rng = BacktrackingTests.Rng(s: 5)
         let bytes: [UInt8] = [0x20, 0x20, 0x20, 0x0A, 0x0D, 0x09, 0x22, 0x61]

@@ -159,6 +159,7 @@ final class HFModelScan {
         var entries: [VocabEntry] = []
         entries.reserveCapacity((n &- offset) / 16)
         var ordered = true, maxId = -1
+        var separator = Separator()
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x7D {
             vocab = Vocab(offset: offset, entries: [], ordered: true, maxId: -1)
@@ -206,7 +207,7 @@ final class HFModelScan {
                 return i &+ 1
             }
             guard p[i] == 0x2C else { break }
-            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+            i = separator.skip(p, n, i &+ 1)
         }
         return nil
     }
@@ -218,6 +219,7 @@ final class HFModelScan {
         var side: [UInt8] = []
         var lefts: [Int64] = [], rights: [Int64] = []
         lefts.reserveCapacity((n &- offset) / 16)
+        var separator = Separator()
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x5D {
@@ -247,9 +249,52 @@ final class HFModelScan {
                 return ScannedMerges(merges: Merges(offset: offset, lefts: lefts, rights: rights), side: side, end: i &+ 1)
             }
             guard p[i] == 0x2C else { break }
-            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+            i = separator.skip(p, n, i &+ 1)
         }
         return nil
+    }
+}
+
+/// The whitespace between a comma and the next string of a pretty-printed object or array (a newline and the
+/// indentation, the same every time in the files `tokenizers` writes): learned where it is first skipped, then
+/// matched with two masked word compares. Skipping it byte by byte was a chain of dependent loads, compares and
+/// branches for every vocabulary entry and merge.
+struct Separator {
+    /// The learned bytes (the whitespace and the quote after it), zero-padded, and the count compared; 0: none.
+    private var lo: UInt64 = 0, hi: UInt64 = 0, count = 0
+
+    /// `JSONScan.skipWhitespace(p, n, i)`: the learned whitespace followed by a quote is taken at once (the
+    /// quote's offset, as the skip would give), anything else byte by byte (and learned when none was yet).
+    @inline(__always)
+    mutating func skip(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
+        if count > 0 && i &+ 16 <= n {
+            let raw = UnsafeRawPointer(p + i)
+            let (mlo, mhi) = Self.masks(count)
+            if raw.loadUnaligned(as: UInt64.self) & mlo == lo && raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi == hi {
+                return i &+ count &- 1
+            }
+        }
+        return skipAndLearn(p, n, i)
+    }
+
+    /// The general skip, learning the whitespace when none is learned yet (out of line: `skip` stays small).
+    @inline(never)
+    private mutating func skipAndLearn(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
+        let j = JSONScan.skipWhitespace(p, n, i)
+        if count == 0 && j < n && p[j] == 0x22 && j &- i < 16 && i &+ 16 <= n {
+            count = j &- i &+ 1
+            let raw = UnsafeRawPointer(p + i)
+            let (mlo, mhi) = Self.masks(count)
+            lo = raw.loadUnaligned(as: UInt64.self) & mlo
+            hi = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi
+        }
+        return j
+    }
+
+    /// The masks of the first `c` (1–16) bytes of two little-endian words.
+    @inline(__always)
+    private static func masks(_ c: Int) -> (UInt64, UInt64) {
+        (c >= 8 ? ~0 : (1 &<< UInt64(8 &* c)) &- 1, c <= 8 ? 0 : c >= 16 ? ~0 : (1 &<< UInt64(8 &* (c &- 8))) &- 1)
     }
 }
 
