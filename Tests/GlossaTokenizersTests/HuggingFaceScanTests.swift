@@ -83,6 +83,37 @@ import GlossaJSON
         #expect(describe(bytes, scanModel: true, earlyMerges: false, samples: ["ab"]) == general, "\(c.0)")
     }
 
+    /// The eight-byte plain-string scan against the parser's string scan: whatever it accepts, the parser accepts
+    /// with the same end and no escapes, over random bodies of ASCII, quotes, backslashes, controls, two-byte
+    /// sequences (valid, overlong C0/C1, cut short, lone continuation bytes) and three-byte characters at every
+    /// offset against the words; and it takes the usual token forms (ASCII and "Ġ"-like pairs) itself.
+    @Test func plainStringScanAgreesWithTheParser() {
+        var rng = BacktrackingTests.Rng(s: 2026)
+        let pieces: [[UInt8]] = [[0x61], [0x7A, 0x30], [0xC4, 0xA0], [0xC3, 0xA9], [0xDF, 0xBF], [0xC2, 0x80], [0x7F], [0x20],
+                                 [0xC0, 0x80], [0xC1, 0xBF], [0xC4], [0xA0], [0xE4, 0xB8, 0xAD], [0x5C, 0x6E], [0x09], [0xC4, 0x22]]
+        var accepted = 0
+        for round in 0..<20_000 {
+            var body: [UInt8] = Array(repeating: 0x78, count: rng.below(9))
+            for _ in 0..<rng.below(12) {
+                let k = rng.below(pieces.count)
+                // Invalid or stopping pieces in about one body in three.
+                body += k >= 8 && rng.below(8) != 0 ? pieces[rng.below(8)] : pieces[k]
+            }
+            let doc = [0x22] + body + [0x22] + Array(repeating: 0x20, count: rng.below(10))
+            let parsed = doc.withUnsafeBufferPointer { JSONScan.string($0, at: 0) }
+            let plain = doc.withUnsafeBufferPointer { HFModelScan.plainString($0.baseAddress!, $0.count, 1) }
+            if let plain {
+                accepted += 1
+                #expect(parsed?.end == plain && parsed?.escaped == false, "round \(round): \(body)")
+            }
+            // Bodies of ASCII and valid two-byte sequences with 8 bytes after the quote are always taken.
+            let simple = !body.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0xE0 || $0 == 0xC0 || $0 == 0xC1 }
+                && String(validating: body, as: UTF8.self) != nil
+            if simple && doc.count >= body.count + 10 { #expect(plain == body.count + 1, "round \(round): \(body)") }
+        }
+        #expect(accepted > 5_000)
+    }
+
     /// Generated vocabularies and merges for the scan's shortcuts (eight-byte id parse, plain-string scan,
     /// whitespace runs): tokens of ASCII, two- and three-byte UTF-8, escapes and invalid bytes at every offset
     /// against the eight-byte words, ids of 1–10 digits (leading zeros, fractions, exponents), whitespace
@@ -208,6 +239,36 @@ import GlossaJSON
                 let i = s.firstIndex(of: 0x20)!
                 #expect(vocab.find(Array(s[..<i])) == l && vocab.find(Array(s[(i + 1)...])) == r)
             default: #expect(spaces == 1)
+            }
+        }
+    }
+
+    /// The learned separator (a newline and indentation before a quote, matched as two words) skips exactly as
+    /// the byte loop does, call after call: the learned run, runs one byte longer or shorter, other whitespace
+    /// bytes, no quote after it, learned runs of 0–15 bytes, and offsets near the end of the buffer.
+    @Test func separatorSkipMatchesTheByteLoop() {
+        var rng = BacktrackingTests.Rng(s: 13)
+        let others: [UInt8] = [0x20, 0x0A, 0x09, 0x0D, 0x22, 0x61, 0x5D, 0x2C]
+        for _ in 0..<400 {
+            let learned: [UInt8] = [0x0A] + [UInt8](repeating: 0x20, count: rng.below(15))
+            var doc: [UInt8] = []
+            var starts: [Int] = []
+            for _ in 0..<30 {
+                starts.append(doc.count)
+                switch rng.below(6) {
+                case 0, 1, 2: doc += learned + [0x22]
+                case 3: doc += learned + [0x20, 0x22]
+                case 4: doc += learned.dropLast() + [others[rng.below(others.count)]]
+                default: doc += (0..<rng.below(20)).map { _ in others[rng.below(others.count)] }
+                }
+                doc += [0x61, 0x22, 0x2C]
+            }
+            var separator = Separator()
+            doc.withUnsafeBufferPointer { b in
+                for i in starts + [doc.count - rng.below(min(doc.count, 17))] {
+                    #expect(separator.skip(b.baseAddress!, doc.count, i) == JSONScan.skipWhitespace(b.baseAddress!, doc.count, i),
+                            "\(doc[i...].prefix(20))")
+                }
             }
         }
     }

@@ -203,4 +203,24 @@ import GlossaJSON
             #expect(try mapped.encode(text).ids == read.encode(text).ids, "\(rel)")
         }
     }
+
+    /// The table's byte comparison against array equality: lengths 0–40, equal strings and strings that differ
+    /// in exactly one byte at every position (each of the overlapping loads must see its bytes).
+    @Test func byteComparisonMatchesArrayEquality() {
+        var rng = BacktrackingTests.Rng(s: 41)
+        for n in 0...40 {
+            for _ in 0..<20 {
+                let a = (0..<n).map { _ in UInt8(rng.below(256)) }
+                a.withUnsafeBufferPointer { pa in
+                    let p = pa.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                    #expect(memcmp(p, p, n) == 0 && memcmp(p, Array(a), n) == 0, "n \(n)")
+                    for k in 0..<n {
+                        var b = a
+                        b[k] ^= UInt8(1 + rng.below(255))
+                        #expect(memcmp(p, b, n) == 1, "n \(n), byte \(k)")
+                    }
+                }
+            }
+        }
+    }
 }

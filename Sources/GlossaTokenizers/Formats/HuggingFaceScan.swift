@@ -115,21 +115,39 @@ final class HFModelScan {
     /// The closing quote of the string body from `j` if the body is printable ASCII (no quote or backslash) and
     /// two-byte UTF-8 sequences, which nearly all tokens are; else nil, and `JSONScan.string` decides. What this
     /// accepts, it accepts too, with the same end.
+    ///
+    /// Eight bytes at a time, the two-byte sequences included (Llama 3's "Ġ" is in most tokens; stopping at each
+    /// one was a data-dependent branch per token): the bytes before the first quote, backslash or control byte
+    /// must be ASCII, leads C2–DF each followed by a continuation byte, and continuation bytes only there.
     @inline(__always)
-    private static func plainString(_ p: UnsafePointer<UInt8>, _ n: Int, _ j: Int) -> Int? {
+    static func plainString(_ p: UnsafePointer<UInt8>, _ n: Int, _ j: Int) -> Int? {
         var j = j
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         while j &+ 8 <= n {
             let x = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
-            // As in the parser's scan: bytes >= 0x80, < 0x20, quotes and backslashes; the lowest flag is exact.
-            let stops = (x & highs) | ((x &- 0x20 &* ones) & ~x & highs) | zeroByte(x ^ (0x22 &* ones)) | zeroByte(x ^ (0x5C &* ones))
-            if stops == 0 { j &+= 8; continue }
+            // As in the parser's scan, without the bytes >= 0x80: controls, quotes and backslashes; the lowest
+            // flag is exact (borrows run upward).
+            let stops = ((x &- 0x20 &* ones) & ~x & highs) | zeroByte(x ^ (0x22 &* ones)) | zeroByte(x ^ (0x5C &* ones))
+            // The bytes before the first stop (all eight when there is none).
+            let region = stops == 0 ? UInt64.max : (stops & (0 &- stops)) &>> 7 &- 1
+            let high = x & highs & region
+            var step = 8
+            if high != 0 {
+                // Bits 6 and 5 of each byte moved to bit 7 of the same byte (exact per byte).
+                let b6 = (x &<< 1) & highs, b5 = (x &<< 2) & highs
+                // C0 and C1 (overlong) have bits 4–1 clear.
+                let low4 = ((x &<< 3) | (x &<< 4) | (x &<< 5) | (x &<< 6)) & highs
+                var lead = high & b6 & ~b5
+                let cont = high & ~b6
+                if high & b6 & b5 != 0 || lead & ~low4 != 0 { return nil }
+                // A lead in the last byte pairs with the next word's first byte: leave it to the next round.
+                if stops == 0 && lead &>> 63 != 0 { lead &= ~(0x80 &<< 56); step = 7 }
+                if cont != lead &<< 8 { return nil }
+            }
+            if stops == 0 { j &+= step; continue }
             j &+= stops.trailingZeroBitCount &>> 3
-            let c = p[j]
-            if c == 0x22 { return j }
-            guard c &- 0xC2 < 0x1E, j &+ 1 < n, p[j &+ 1] & 0xC0 == 0x80 else { return nil }
-            j &+= 2
+            return p[j] == 0x22 ? j : nil
         }
         return nil
     }
@@ -141,6 +159,7 @@ final class HFModelScan {
         var entries: [VocabEntry] = []
         entries.reserveCapacity((n &- offset) / 16)
         var ordered = true, maxId = -1
+        var separator = Separator()
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x7D {
             vocab = Vocab(offset: offset, entries: [], ordered: true, maxId: -1)
@@ -188,7 +207,7 @@ final class HFModelScan {
                 return i &+ 1
             }
             guard p[i] == 0x2C else { break }
-            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+            i = separator.skip(p, n, i &+ 1)
         }
         return nil
     }
@@ -200,6 +219,7 @@ final class HFModelScan {
         var side: [UInt8] = []
         var lefts: [Int64] = [], rights: [Int64] = []
         lefts.reserveCapacity((n &- offset) / 16)
+        var separator = Separator()
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x5D {
@@ -229,9 +249,52 @@ final class HFModelScan {
                 return ScannedMerges(merges: Merges(offset: offset, lefts: lefts, rights: rights), side: side, end: i &+ 1)
             }
             guard p[i] == 0x2C else { break }
-            i = JSONScan.skipWhitespace(p, n, i &+ 1)
+            i = separator.skip(p, n, i &+ 1)
         }
         return nil
+    }
+}
+
+/// The whitespace between a comma and the next string of a pretty-printed object or array (a newline and the
+/// indentation, the same every time in the files `tokenizers` writes): learned where it is first skipped, then
+/// matched with two masked word compares. Skipping it byte by byte was a chain of dependent loads, compares and
+/// branches for every vocabulary entry and merge.
+struct Separator {
+    /// The learned bytes (the whitespace and the quote after it), zero-padded, and the count compared; 0: none.
+    private var lo: UInt64 = 0, hi: UInt64 = 0, count = 0
+
+    /// `JSONScan.skipWhitespace(p, n, i)`: the learned whitespace followed by a quote is taken at once (the
+    /// quote's offset, as the skip would give), anything else byte by byte (and learned when none was yet).
+    @inline(__always)
+    mutating func skip(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
+        if count > 0 && i &+ 16 <= n {
+            let raw = UnsafeRawPointer(p + i)
+            let (mlo, mhi) = Self.masks(count)
+            if raw.loadUnaligned(as: UInt64.self) & mlo == lo && raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi == hi {
+                return i &+ count &- 1
+            }
+        }
+        return skipAndLearn(p, n, i)
+    }
+
+    /// The general skip, learning the whitespace when none is learned yet (out of line: `skip` stays small).
+    @inline(never)
+    private mutating func skipAndLearn(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
+        let j = JSONScan.skipWhitespace(p, n, i)
+        if count == 0 && j < n && p[j] == 0x22 && j &- i < 16 && i &+ 16 <= n {
+            count = j &- i &+ 1
+            let raw = UnsafeRawPointer(p + i)
+            let (mlo, mhi) = Self.masks(count)
+            lo = raw.loadUnaligned(as: UInt64.self) & mlo
+            hi = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi
+        }
+        return j
+    }
+
+    /// The masks of the first `c` (1–16) bytes of two little-endian words.
+    @inline(__always)
+    private static func masks(_ c: Int) -> (UInt64, UInt64) {
+        (c >= 8 ? ~0 : (1 &<< UInt64(8 &* c)) &- 1, c <= 8 ? 0 : c >= 16 ? ~0 : (1 &<< UInt64(8 &* (c &- 8))) &- 1)
     }
 }
 

@@ -45,7 +45,8 @@ extension Tokenizer {
         var modelName = "WordPiece"
         if case .bpe(let m) = model {
             modelName = "BPE"
-            mergeCount = m.merges.isEmpty ? (try? canonicalMerges().count) ?? 0 : m.merges.count
+            let merges = m.merges
+            mergeCount = merges.isEmpty ? (try? canonicalMerges().count) ?? 0 : merges.count
         }
         return TokenizerSummary(source: sourceName, model: modelName, vocabularySize: vocabularySize,
                                 modelVocabularySize: model.vocabulary.count - model.vocabulary.holeCount,

@@ -358,22 +358,28 @@ public struct ByteTable: @unchecked Sendable {
     }
 }
 
+/// 0 when `a[0..<n]` and `b[0..<n]` are equal, else 1. Without a loop over the last bytes (its exit was
+/// mispredicted in merge resolution): they are covered by overlapping loads that stay within the n bytes.
 @usableFromInline @inline(__always)
 func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Int {
-    var i = 0
-    while i &+ 8 <= n {
-        let x = UnsafeRawPointer(a).loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let y = UnsafeRawPointer(b).loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        if x != y { return 1 }
-        i &+= 8
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    if n >= 8 {
+        var i = 0
+        while i &+ 8 < n {
+            if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return 1 }
+            i &+= 8
+        }
+        return ra.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) ? 0 : 1
     }
-    if n &- i >= 4 {
-        if UnsafeRawPointer(a).loadUnaligned(fromByteOffset: i, as: UInt32.self)
-            != UnsafeRawPointer(b).loadUnaligned(fromByteOffset: i, as: UInt32.self) { return 1 }
-        i &+= 4
+    if n >= 4 {
+        let x = (ra.loadUnaligned(as: UInt32.self) ^ rb.loadUnaligned(as: UInt32.self))
+            | (ra.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) ^ rb.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))
+        return x == 0 ? 0 : 1
     }
-    while i < n { if a[i] != b[i] { return 1 }; i &+= 1 }
-    return 0
+    if n <= 0 { return 0 }
+    // Bytes 0, n/2 and n - 1 are every byte of a 1–3-byte string.
+    let x = (a[0] ^ b[0]) | (a[n &>> 1] ^ b[n &>> 1]) | (a[n &- 1] ^ b[n &- 1])
+    return x == 0 ? 0 : 1
 }
 
 /// Merge ranks keyed by a packed (left id, right id) pair: value = (rank, merged id).
@@ -467,24 +473,37 @@ public struct PairTable: @unchecked Sendable {
                     while i < 2 &* hi { slots[i] = Self.empty; slots[i &+ 1] = 0; i &+= 2 }
                     var placed = 0
                     var spilled: [Int] = []
-                    // Inserting in reverse with first-wins keeps the last occurrence.
-                    for k in 0..<m.count {
-                        let i = keepLast ? m.count &- 1 &- k : k
-                        // The slot of the merge 16 places on, so that the random misses overlap.
-                        if k &+ 16 < m.count {
-                            let j = keepLast ? i &- 16 : i &+ 16
-                            let s = Self.slot(Self.pack(m[j].0, m[j].1), mask)
-                            if s >= lo && s < hi { glossa_prefetch(slots.baseAddress! + 2 &* s) }
+                    // A chunk of merges at a time: first (home slot, index) of those whose home slot is in this
+                    // task's range, without a branch (a part takes a random half or so: the branch was mispredicted
+                    // that often), then those are inserted, the slot 16 places on prefetched so misses overlap.
+                    let chunk = 4096
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunk) { buffer in
+                        let found = buffer.baseAddress!
+                        var k0 = 0
+                        while k0 < m.count {
+                            let k1 = min(k0 &+ chunk, m.count)
+                            var c = 0
+                            for k in k0..<k1 {
+                                // Inserting in reverse with first-wins keeps the last occurrence.
+                                let i = keepLast ? m.count &- 1 &- k : k
+                                let s = Self.slot(Self.pack(m[i].0, m[i].1), mask)
+                                found[c] = UInt64(truncatingIfNeeded: s) << 32 | UInt64(truncatingIfNeeded: i)
+                                c &+= s >= lo && s < hi ? 1 : 0
+                            }
+                            for q in 0..<c {
+                                if q &+ 16 < c { glossa_prefetch(slots.baseAddress! + 2 &* Int(found[q &+ 16] &>> 32)) }
+                                let i = Int(truncatingIfNeeded: found[q] & 0xFFFF_FFFF)
+                                var s = Int(truncatingIfNeeded: found[q] &>> 32)
+                                let (l, r, merged) = m[i]
+                                let key = Self.pack(l, r)
+                                while s < hi && slots[2 &* s] != Self.empty && slots[2 &* s] != key { s &+= 1 }
+                                if s == hi { spilled.append(i); continue }
+                                if slots[2 &* s] == key { continue }
+                                (slots[2 &* s], slots[2 &* s &+ 1]) = (key, Self.value(ranks?[i] ?? Int32(i), merged))
+                                placed &+= 1
+                            }
+                            k0 = k1
                         }
-                        let (l, r, merged) = m[i]
-                        let key = Self.pack(l, r)
-                        var s = Self.slot(key, mask)
-                        if s < lo || s >= hi { continue }
-                        while s < hi && slots[2 &* s] != Self.empty && slots[2 &* s] != key { s &+= 1 }
-                        if s == hi { spilled.append(i); continue }
-                        if slots[2 &* s] == key { continue }
-                        (slots[2 &* s], slots[2 &* s &+ 1]) = (key, Self.value(ranks?[i] ?? Int32(i), merged))
-                        placed &+= 1
                     }
                     outs.value.0[t] = placed
                     outs.value.1[t] = spilled
