@@ -53,14 +53,15 @@ extension Tokenizer {
             var state = EncoderState()
             while let run = claims.next() {
                 for i in run {
-                    let r: Result<T, TokenizerError>
-                    do { r = .success(try work.value(i, &state)) }
-                    catch let e as TokenizerError { r = .failure(e) }
-                    catch { r = .failure(.invalidArgument("\(error)")) }
-                    results.set(i, r)
-                    // After a failure no worker claims another run, and this one ends its own: every index
-                    // below the failing one was claimed before it, so the first failure is still found.
-                    if case .failure = r { claims.stop(); break }
+                    do throws(TokenizerError) {
+                        results.set(i, try work.value(i, &state))
+                    } catch {
+                        results.fail(i, error)
+                        // No worker claims another run, and this one ends its own: every index below the
+                        // failing one was claimed before it, so the first failure is still found.
+                        claims.stop()
+                        break
+                    }
                 }
             }
         }
@@ -78,27 +79,42 @@ extension Tokenizer {
 /// Result slots written by workers without a lock: each index by at most one worker (none are claimed
 /// twice), and `collect` runs after `concurrentPerform` has returned.
 final class ResultSlots<T>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Result<T, TokenizerError>?>
+    /// Initialized where `done` is 1.
+    private let values: UnsafeMutablePointer<T>
+    private let done: UnsafeMutablePointer<UInt8>
+    private let failures: UnsafeMutablePointer<TokenizerError?>
     private let count: Int
     init(count: Int) {
         self.count = count
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil, count: count)
+        values = .allocate(capacity: count)
+        done = .allocate(capacity: count)
+        done.initialize(repeating: 0, count: count)
+        failures = .allocate(capacity: count)
+        failures.initialize(repeating: nil, count: count)
     }
-    deinit { slots.deinitialize(count: count); slots.deallocate() }
-    func set(_ i: Int, _ r: Result<T, TokenizerError>) { slots[i] = r }
-    /// The results in order, or the failure of the lowest index that failed.
+    deinit {
+        for i in 0..<count where done[i] != 0 { (values + i).deinitialize(count: 1) }
+        values.deallocate(); done.deallocate()
+        failures.deinitialize(count: count); failures.deallocate()
+    }
+    func set(_ i: Int, _ v: consuming T) { (values + i).initialize(to: v); done[i] = 1 }
+    func fail(_ i: Int, _ e: TokenizerError) { failures[i] = e }
+    /// The results in order, or the failure of the lowest index that failed. The values are moved into
+    /// the array, not copied: copies were retained here and released again by `deinit`, on the calling
+    /// thread alone after the workers had finished (≈ 1.5 % of a two-thread batch's samples, all serial).
     func collect() throws(TokenizerError) -> [T] {
-        var out = [T]()
-        out.reserveCapacity(count)
-        for i in 0..<count {
-            switch slots[i] {
-            case .success(let v)?: out.append(v)
-            case .failure(let e)?: throw e
-            case nil: continue
+        for i in 0..<count { if let e = failures[i] { throw e } }
+        var kept = 0
+        for i in 0..<count { kept &+= Int(done[i]) }
+        return [T](unsafeUninitializedCapacity: kept) { buffer, initialized in
+            var k = 0
+            for i in 0..<count where done[i] != 0 {
+                (buffer.baseAddress! + k).moveInitialize(from: values + i, count: 1)
+                done[i] = 0
+                k &+= 1
             }
+            initialized = k
         }
-        return out
     }
 }
 
