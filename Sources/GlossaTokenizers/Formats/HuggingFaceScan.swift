@@ -260,8 +260,9 @@ final class HFModelScan {
 /// matched with two masked word compares. Skipping it byte by byte was a chain of dependent loads, compares and
 /// branches for every vocabulary entry and merge.
 struct Separator {
-    /// The learned bytes (the whitespace and the quote after it), zero-padded, and the count compared; 0: none.
-    private var lo: UInt64 = 0, hi: UInt64 = 0, count = 0
+    /// The learned bytes (the whitespace and the quote after it), zero-padded, their masks, and the count
+    /// compared; 0: none.
+    private var lo: UInt64 = 0, hi: UInt64 = 0, maskLo: UInt64 = 0, maskHi: UInt64 = 0, count = 0
 
     /// `JSONScan.skipWhitespace(p, n, i)`: the learned whitespace followed by a quote is taken at once (the
     /// quote's offset, as the skip would give), anything else byte by byte (and learned when none was yet).
@@ -269,8 +270,7 @@ struct Separator {
     mutating func skip(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
         if count > 0 && i &+ 16 <= n {
             let raw = UnsafeRawPointer(p + i)
-            let (mlo, mhi) = Self.masks(count)
-            if raw.loadUnaligned(as: UInt64.self) & mlo == lo && raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi == hi {
+            if raw.loadUnaligned(as: UInt64.self) & maskLo == lo && raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & maskHi == hi {
                 return i &+ count &- 1
             }
         }
@@ -284,17 +284,11 @@ struct Separator {
         if count == 0 && j < n && p[j] == 0x22 && j &- i < 16 && i &+ 16 <= n {
             count = j &- i &+ 1
             let raw = UnsafeRawPointer(p + i)
-            let (mlo, mhi) = Self.masks(count)
-            lo = raw.loadUnaligned(as: UInt64.self) & mlo
-            hi = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & mhi
+            (maskLo, maskHi) = firstBytesMasks(count)
+            lo = raw.loadUnaligned(as: UInt64.self) & maskLo
+            hi = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & maskHi
         }
         return j
-    }
-
-    /// The masks of the first `c` (1–16) bytes of two little-endian words.
-    @inline(__always)
-    private static func masks(_ c: Int) -> (UInt64, UInt64) {
-        (c >= 8 ? ~0 : (1 &<< UInt64(8 &* c)) &- 1, c <= 8 ? 0 : c >= 16 ? ~0 : (1 &<< UInt64(8 &* (c &- 8))) &- 1)
     }
 }
 

@@ -358,6 +358,13 @@ public struct ByteTable: @unchecked Sendable {
     }
 }
 
+/// The masks that keep the first `n` (0–16) bytes of two little-endian words: memo and whole-token keys
+/// (`PieceMemo.makeMasks`) and the learned separator of the `tokenizer.json` scan.
+@inline(__always)
+func firstBytesMasks(_ n: Int) -> (UInt64, UInt64) {
+    (n >= 8 ? .max : (1 &<< UInt64(8 &* n)) &- 1, n <= 8 ? 0 : n >= 16 ? .max : (1 &<< UInt64(8 &* (n &- 8))) &- 1)
+}
+
 /// 0 when `a[0..<n]` and `b[0..<n]` are equal, else 1. Without a loop over the last bytes (its exit was
 /// mispredicted in merge resolution): they are covered by overlapping loads that stay within the n bytes.
 @usableFromInline @inline(__always)

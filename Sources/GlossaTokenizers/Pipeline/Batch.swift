@@ -104,9 +104,7 @@ final class ResultSlots<T>: @unchecked Sendable {
     /// thread alone after the workers had finished (≈ 1.5 % of a two-thread batch's samples, all serial).
     func collect() throws(TokenizerError) -> [T] {
         for i in 0..<count { if let e = failures[i] { throw e } }
-        var kept = 0
-        for i in 0..<count { kept &+= Int(done[i]) }
-        return [T](unsafeUninitializedCapacity: kept) { buffer, initialized in
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             var k = 0
             for i in 0..<count where done[i] != 0 {
                 (buffer.baseAddress! + k).moveInitialize(from: values + i, count: 1)

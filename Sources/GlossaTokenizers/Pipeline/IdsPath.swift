@@ -492,10 +492,7 @@ final class PieceMemo {
     /// (memo keys, whole-token keys and the substrings `mergeByRank` probes). The caller deallocates.
     static func makeMasks() -> UnsafeMutablePointer<UInt64> {
         let masks = CacheLines.allocate(UInt64.self, count: 34)
-        for n in 0...16 {
-            masks[2 * n] = n >= 8 ? .max : (1 << UInt64(8 * n)) - 1
-            masks[2 * n + 1] = n <= 8 ? 0 : n == 16 ? .max : (1 << UInt64(8 * (n - 8))) - 1
-        }
+        for n in 0...16 { (masks[2 * n], masks[2 * n + 1]) = firstBytesMasks(n) }
         return masks
     }
 
