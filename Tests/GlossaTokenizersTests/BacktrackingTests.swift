@@ -368,4 +368,52 @@ import Testing
         }
         #expect(served > pieces.count)
     }
+
+    /// Llama 3's scan for unreachable tokens tests the three bytes at every other position first
+    /// (`avoidTriples`): every such token, placed at each offset of 0–11 with 0–6 letters after it
+    /// (so at both parities, in the eight-byte blocks and in the tail), makes the encoder decline, and on
+    /// random letters without one it declines exactly where a byte-by-byte search finds one.
+    @Test func avoidedTokenFoundAtEveryOffset() throws {
+        let m = try Self.model("llama3.2/tokenizer.model")
+        let bt = Self.encoder(m)
+        var avoided: [[UInt8]] = []
+        for id in 0..<m.lookup.entryCount {
+            let b = m.lookup.entryBytes(id)
+            if b.count > 1 && b.withUnsafeBufferPointer({ bt.isAvoidedToken($0.baseAddress!, $0.count) }) { avoided.append(b) }
+        }
+        #expect(avoided.count > 500)
+        func declines(_ piece: [UInt8]) -> Bool {
+            piece.withUnsafeBufferPointer { b in
+                var out = [Int32](repeating: 0, count: b.count)
+                return out.withUnsafeMutableBufferPointer { bt.encodeIds(b.baseAddress!, b.count, $0.baseAddress!) } < 0
+            }
+        }
+        func holdsOne(_ piece: [UInt8]) -> Bool {
+            piece.withUnsafeBufferPointer { b in
+                for i in 0..<(b.count - 1) { for l in 2...min(40, b.count - i) where bt.isAvoidedToken(b.baseAddress! + i, l) { return true } }
+                return false
+            }
+        }
+        var r = Rng(s: 5)
+        let letters = Array("etaoinshrdlucmwfgypbvkjxqz".utf8)
+        func text(_ n: Int) -> [UInt8] { (0..<n).map { _ in letters[r.below(letters.count)] } }
+        var missed = 0, tried = 0
+        for token in avoided {
+            for offset in 0..<12 {
+                for after in [0, 1, 3, 6] {
+                    tried += 1
+                    if !declines(text(offset) + token + text(after)) { missed += 1 }
+                }
+            }
+        }
+        #expect(missed == 0, "\(missed) of \(tried) pieces holding an avoided token were served")
+        var agreed = 0, found = 0
+        for n in 2..<600 {
+            let piece = text(n % 97 + 2)
+            let expected = holdsOne(piece)
+            if declines(piece) == expected { agreed += 1 }
+            if expected { found += 1 }
+        }
+        #expect(agreed == 598, "the scan and the byte-by-byte search disagree on \(598 - agreed) pieces (\(found) hold one)")
+    }
 }
