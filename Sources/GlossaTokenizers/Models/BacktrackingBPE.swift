@@ -232,28 +232,26 @@ final class BacktrackingBPE: @unchecked Sendable {
         // occurs never forms one (every symbol is a substring of the piece), so its merges are those
         // of that run: the encoder serves such pieces and declines the others (`containsAvoided`).
         // cl100k and o200k have none.
-        var avoided = 0
-        for t in 0..<n where indexed[t] && !reachable[t] { avoided &+= 1 }
+        var avoided = 0, shortest = Int.max
+        for t in 0..<n where indexed[t] && !reachable[t] { avoided &+= 1; shortest = min(shortest, Int(buf.lengths[t])) }
         if avoided > 0 {
             let prefixes = UnsafeMutablePointer<UInt64>.allocate(capacity: 1024)
             prefixes.initialize(repeating: 0, count: 1024)
             let flags = UnsafeMutablePointer<UInt64>.allocate(capacity: (n &+ 63) &>> 6)
             flags.initialize(repeating: 0, count: (n &+ 63) &>> 6)
-            var triples: UnsafeMutablePointer<UInt64>? = .allocate(capacity: 1024)
-            triples!.initialize(repeating: 0, count: 1024)
+            let triples: UnsafeMutablePointer<UInt64>? = shortest >= 4 ? .allocate(capacity: 1024) : nil
+            triples?.initialize(repeating: 0, count: 1024)
             for t in 0..<n where indexed[t] && !reachable[t] {
                 // Single bytes are always reachable, so every avoided token has two bytes at least.
                 let p = buf.arena + Int(buf.starts[t])
                 let k = Int(p[0]) &<< 8 | Int(p[1])
                 prefixes[k &>> 6] |= 1 &<< UInt64(k & 63)
                 flags[t &>> 6] |= 1 &<< UInt64(t & 63)
-                if let q = triples {
-                    if buf.lengths[t] >= 4 {
-                        let w = UInt64(UnsafeRawPointer(p).loadUnaligned(as: UInt32.self))
-                        for b in [Self.tripleBit(w), Self.tripleBit(w &>> 8)] { q[b &>> 6] |= 1 &<< UInt64(b & 63) }
-                    } else {
-                        q.deallocate(); triples = nil
-                    }
+                if let triples {
+                    let w = UInt64(UnsafeRawPointer(p).loadUnaligned(as: UInt32.self))
+                    let b0 = Self.tripleBit(w), b1 = Self.tripleBit(w &>> 8)
+                    triples[b0 &>> 6] |= 1 &<< UInt64(b0 & 63)
+                    triples[b1 &>> 6] |= 1 &<< UInt64(b1 & 63)
                 }
             }
             avoidPrefix = prefixes; avoidToken = flags; avoidTriples = triples
