@@ -316,17 +316,22 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Whether the merge loop (tiktoken's: the lowest-ranked adjacent pair whose bytes are a token, leftmost
     /// first) turns the `n` bytes at `p` into one symbol. Ranks are ids here.
     private static func mergesToOne(_ p: UnsafePointer<UInt8>, _ n: Int, _ lookup: ByteTable) -> Bool {
+        // Symbol starts (and n), and the rank of each adjacent pair (Int32.max: no token); a merge looks up
+        // only the two pairs it changes.
         var starts = Array(0...n)
-        while starts.count > 2 {
-            var best = Int32.max, at = -1
-            for i in 0..<(starts.count &- 2) {
-                let id = lookup.find(p + starts[i], starts[i &+ 2] &- starts[i])
-                if id >= 0 && id < best { best = id; at = i }
-            }
-            if at < 0 { return false }
-            starts.remove(at: at &+ 1)
+        func rank(_ i: Int) -> Int32 {
+            let id = lookup.find(p + starts[i], starts[i &+ 2] &- starts[i])
+            return id >= 0 ? id : .max
         }
-        return true
+        var ranks = (0..<(n &- 1)).map(rank)
+        while let best = ranks.min(), best != .max {
+            let at = ranks.firstIndex(of: best)!
+            starts.remove(at: at &+ 1)
+            ranks.remove(at: at)
+            if at > 0 { ranks[at &- 1] = rank(at &- 1) }
+            if at < ranks.count { ranks[at] = rank(at) }
+        }
+        return starts.count == 2
     }
 
     deinit {
