@@ -55,9 +55,12 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// Only when some unreachable tokens are formed by the merge loop (the scanned ones): bits of their
     /// two-byte prefixes, for `containsAvoided`.
     private let scanPrefix: UnsafeMutablePointer<UInt64>?
-    /// A bit per hashed three bytes at offsets 0 and 1 of the scanned tokens (`tripleBit`, 65536 bits), when
-    /// every one has four bytes or more (Llama 3's shortest has four), else nil.
+    /// When every scanned token has four bytes or more (Llama 3's shortest has four): a bit per hashed
+    /// `gramLength` bytes at offsets 0 and 1 of those longer than that (`gramBit`, 65536 bits), and of three
+    /// bytes at offsets 0 and 1 of the others (`tripleBit`; nil when there are none); else nil.
+    private let avoidGrams: UnsafeMutablePointer<UInt64>?
     private let avoidTriples: UnsafeMutablePointer<UInt64>?
+    static let gramLength = 6
     /// Unreachable tokens that the merge loop never forms (the skipped ones): their cells hold no token, so
     /// walks pass over them; a bit per such cell (for `isAvoidedToken`), a bit per hashed key (`keyBit`: the
     /// first `keyMax` bytes, or all of a shorter token) and per length (all below 64 bytes), so that a piece
@@ -258,7 +261,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         // The whole-piece test below holds lengths below 64 only; beyond, all are scanned for.
         if skipped.contains(where: { buf.lengths[$0] >= 64 }) { scanned += skipped; skipped = [] }
         if scanned.isEmpty && skipped.isEmpty {
-            avoidPrefix = nil; avoidToken = nil; scanPrefix = nil; avoidTriples = nil
+            avoidPrefix = nil; avoidToken = nil; scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
             return
         }
@@ -277,20 +280,26 @@ final class BacktrackingBPE: @unchecked Sendable {
         }
         avoidPrefix = prefixes; avoidToken = flags
         if scanned.isEmpty {
-            scanPrefix = nil; avoidTriples = nil
+            scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
         } else {
-            let shortest = scanned.map { Int(buf.lengths[$0]) }.min()!
+            let lengths = scanned.map { Int(buf.lengths[$0]) }
+            let shortest = lengths.min()!
             let scan = bits(1024)
-            let triples: UnsafeMutablePointer<UInt64>? = shortest >= 4 ? bits(1024) : nil
+            let grams: UnsafeMutablePointer<UInt64>? = shortest >= 4 ? bits(1024) : nil
+            let triples: UnsafeMutablePointer<UInt64>? = shortest >= 4 && shortest <= Self.gramLength ? bits(1024) : nil
             for t in scanned {
-                let p = buf.arena + Int(buf.starts[t])
+                let p = buf.arena + Int(buf.starts[t]), len = Int(buf.lengths[t])
                 set(scan, Int(p[0]) &<< 8 | Int(p[1]))
-                if let triples {
+                if let grams, len > Self.gramLength {
+                    var w: UInt64 = 0
+                    for j in 0...Self.gramLength { w |= UInt64(p[j]) &<< UInt64(8 &* j) }
+                    set(grams, Self.gramBit(w)); set(grams, Self.gramBit(w &>> 8))
+                } else if let triples {
                     let w = UInt64(UnsafeRawPointer(p).loadUnaligned(as: UInt32.self))
                     set(triples, Self.tripleBit(w)); set(triples, Self.tripleBit(w &>> 8))
                 }
             }
-            scanPrefix = scan; avoidTriples = triples
+            scanPrefix = scan; avoidGrams = grams; avoidTriples = triples
         }
         if skipped.isEmpty {
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
@@ -337,7 +346,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     deinit {
         free(info); free(pairFilter); free(pairs.slots); pairs.low.deallocate()
         rootChild.deallocate(); free(rootPair); free(cells)
-        avoidPrefix?.deallocate(); avoidToken?.deallocate(); scanPrefix?.deallocate(); avoidTriples?.deallocate()
+        avoidPrefix?.deallocate(); avoidToken?.deallocate(); scanPrefix?.deallocate(); avoidGrams?.deallocate(); avoidTriples?.deallocate()
         skippedCells?.deallocate(); skippedKeys?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
     }
 
@@ -556,6 +565,11 @@ final class BacktrackingBPE: @unchecked Sendable {
         return n
     }
 
+    /// The bit of `gramLength` bytes (the low bytes of `w`) in `avoidGrams`.
+    @inline(__always) static func gramBit(_ w: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((w & UInt64.max &>> UInt64(64 &- 8 &* gramLength)) &* 0x9E37_79B9_7F4A_7C15) &>> 48)
+    }
+
     /// The bit of three bytes (the low 24 bits of `w`) in `avoidTriples`.
     @inline(__always) static func tripleBit(_ w: UInt64) -> Int {
         Int(truncatingIfNeeded: ((w & 0xFF_FFFF) &* 0x9E37_79B9_7F4A_7C15) &>> 48)
@@ -568,11 +582,14 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     /// Whether an unreachable token that the merge loop forms (see `init`) occurs in `p[0..<n]`:
     /// a bit per two-byte prefix of such tokens, then a trie walk from the few positions that have one.
-    /// With `avoidTriples`, only every other position is tested, three at a time from one eight-byte load:
-    /// a token of four bytes or more that starts at x or x − 1 holds the three bytes at x (x even) at its
-    /// offset 0 or 1, so where those bytes are in no such token neither position starts one; where they
-    /// are, both take the test above. A byte at a time, the scan was 17 instructions a byte (Llama 3 on a
-    /// 1 MiB run of random letters: ≈ 7 % of the time), and one position in thirty started a walk.
+    /// With `avoidGrams`, only every other position is tested, two from each eight-byte load: a token of
+    /// more than `gramLength` bytes that starts at x or x − 1 holds the `gramLength` bytes at x (x even) at
+    /// its offset 0 or 1, and a shorter one (four bytes or more) the three bytes at x, so where those bytes
+    /// are in no such token neither position starts one; where they are, both take the test above. A byte
+    /// at a time, the scan was 17 instructions a byte (Llama 3 on a 1 MiB run of random letters: ≈ 7 % of
+    /// the time). Three bytes alone passed one even position of Russian words in seven (" п" starts a dozen
+    /// such tokens), and the byte-at-a-time tail of short pieces walked at most positions: with six bytes
+    /// and a padded last load, the scan fell from ≈ 12 % to ≈ 6 % of Llama 3's time on Russian text.
     private func containsAvoided(_ p: UnsafePointer<UInt8>, _ n: Int,
                                  _ prefixes: UnsafeMutablePointer<UInt64>, _ flags: UnsafeMutablePointer<UInt64>) -> Bool {
         @inline(__always) func startsOne(_ i: Int) -> Bool {
@@ -590,23 +607,32 @@ final class BacktrackingBPE: @unchecked Sendable {
             return false
         }
         var i = 0
-        if let triples = avoidTriples {
-            @inline(__always) func hit(_ w: UInt64, _ j: Int) -> UInt64 {
-                let b = Self.tripleBit(w &>> UInt64(8 &* j))
-                return (triples[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
+        if let grams = avoidGrams {
+            @inline(__always) func hit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int, _ j: Int) -> UInt64 {
+                (table[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
             }
-            while i &+ 8 <= n {
-                let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                var hits = hit(w, 0) | hit(w, 2) | hit(w, 4)
+            // Every even x with x + 2 < n, two per eight-byte load; the last load has zeros past the end (a
+            // token that would need those bytes does not fit, so what they hash to only costs a walk).
+            while i &+ 2 < n {
+                var w: UInt64
+                if i &+ 8 <= n {
+                    w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                } else {
+                    w = 0
+                    for j in 0..<(n &- i) { w |= UInt64(p[i &+ j]) &<< UInt64(8 &* j) }
+                }
+                var hits = hit(grams, Self.gramBit(w), 0) | hit(grams, Self.gramBit(w &>> 16), 2)
+                if let triples = avoidTriples {
+                    hits |= hit(triples, Self.tripleBit(w), 0) | hit(triples, Self.tripleBit(w &>> 16), 2)
+                }
                 while hits != 0 {
                     let x = i &+ hits.trailingZeroBitCount
-                    if startsOne(x) || (x > 0 && startsOne(x &- 1)) { return true }
+                    if (x &+ 1 < n && startsOne(x)) || (x > 0 && startsOne(x &- 1)) { return true }
                     hits &= hits &- 1
                 }
-                i &+= 6
+                i &+= 4
             }
-            // The odd position before the first one left untested may start a token whose offset 1 is there.
-            if i > 0 { i &-= 1 }
+            return false
         }
         while i &+ 1 < n {
             if startsOne(i) { return true }
