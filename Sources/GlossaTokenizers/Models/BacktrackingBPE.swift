@@ -52,6 +52,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// their ids.
     private let avoidPrefix: UnsafeMutablePointer<UInt64>?
     private let avoidToken: UnsafeMutablePointer<UInt64>?
+    /// The length of the shortest unreachable token (Llama 3: 4, so no CJK character is one).
+    private let avoidShortest: Int
     /// Only when some unreachable tokens are formed by the merge loop (the scanned ones): bits of their
     /// two-byte prefixes, for `containsAvoided`.
     private let scanPrefix: UnsafeMutablePointer<UInt64>?
@@ -261,7 +263,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         // The whole-piece test below holds lengths below 64 only; beyond, all are scanned for.
         if skipped.contains(where: { buf.lengths[$0] >= 64 }) { scanned += skipped; skipped = [] }
         if scanned.isEmpty && skipped.isEmpty {
-            avoidPrefix = nil; avoidToken = nil; scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
+            avoidPrefix = nil; avoidToken = nil; avoidShortest = .max; scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
             return
         }
@@ -279,6 +281,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             set(flags, t)
         }
         avoidPrefix = prefixes; avoidToken = flags
+        avoidShortest = (scanned + skipped).map { Int(buf.lengths[$0]) }.min()!
         if scanned.isEmpty {
             scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
         } else {
@@ -490,7 +493,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// reachable token is what merging its own bytes gives), and so are parts in which an avoided
     /// token merely occurs (the encoder declines them and the merge loop runs).
     @inline(__always) func isAvoidedToken(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        guard let avoidPrefix, let avoidToken, n >= 2 else { return false }
+        guard let avoidPrefix, let avoidToken, n >= avoidShortest else { return false }
         let k = Int(p[0]) &<< 8 | Int(p[1])
         if avoidPrefix[k &>> 6] & (1 &<< UInt64(k & 63)) == 0 { return false }
         let cell = Self.cell(p, n, rootPair, cells)
