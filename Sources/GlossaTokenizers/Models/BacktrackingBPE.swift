@@ -254,8 +254,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         // changes no step of the merge loop (it is never the lowest-ranked pair), so BPE of any piece is that
         // of the vocabulary without them: the walks skip their cells, and pieces that hold one are served.
         // The others (formed, by merges out of rank order: " ради") make the encoder decline the pieces in
-        // which one occurs (`containsAvoided`), as all unreachable tokens did before (Llama 3 on Russian
-        // text: 271 of 10,061 distinct pieces declined, now 107).
+        // which one occurs (`containsAvoided`), as all unreachable tokens did before.
         var scanned: [Int] = [], skipped: [Int] = []
         for t in 0..<n where indexed[t] && !reachable[t] {
             if Self.mergesToOne(buf.arena + Int(buf.starts[t]), Int(buf.lengths[t]), lookup) { scanned.append(t) } else { skipped.append(t) }
@@ -488,10 +487,10 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     /// Whether `p[0..<n]` is a token that the encoder avoids (unreachable, see `init`). A part that is
-    /// one must not be encoded alone: its own whole-token shortcut would give it, and the piece's merges
-    /// never form it; callers then encode the piece uncut. Parts equal to other tokens are safe (a
+    /// one must not be encoded alone: its own whole-token shortcut would give it, where the piece's merges
+    /// need not form it; callers then encode the piece uncut. Parts equal to other tokens are safe (a
     /// reachable token is what merging its own bytes gives), and so are parts in which an avoided
-    /// token merely occurs (the encoder declines them and the merge loop runs).
+    /// token merely occurs (the encoder skips it, or declines the part and the merge loop runs).
     @inline(__always) func isAvoidedToken(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         guard let avoidPrefix, let avoidToken, n >= avoidShortest else { return false }
         let k = Int(p[0]) &<< 8 | Int(p[1])
