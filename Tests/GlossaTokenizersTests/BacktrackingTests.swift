@@ -253,6 +253,15 @@ import Testing
     }
 
     /// The model's backtracking encoder, built at once.
+    /// The encoder's ids for `piece` through `encodeIds`, or nil where it declines.
+    static func encoderIds(_ bt: BacktrackingBPE, _ piece: [UInt8]) -> [Int32]? {
+        piece.withUnsafeBufferPointer { b in
+            var out = [Int32](repeating: 0, count: b.count)
+            let c = out.withUnsafeMutableBufferPointer { bt.encodeIds(b.baseAddress!, b.count, $0.baseAddress!) }
+            return c < 0 ? nil : Array(out.prefix(c))
+        }
+    }
+
     static func encoder(_ m: BPEModel) -> BacktrackingBPE {
         var s = BPEScratch()
         let warm = Array("warm".utf8)
@@ -363,12 +372,7 @@ import Testing
         var served = 0
         for piece in pieces + pieces {
             let reference = m.uncachedPieceIds(piece, backtracking: false)
-            let ids = piece.withUnsafeBufferPointer { b -> [Int32]? in
-                var out = [Int32](repeating: 0, count: b.count)
-                let c = out.withUnsafeMutableBufferPointer { bt.encodeIds(b.baseAddress!, b.count, $0.baseAddress!) }
-                return c < 0 ? nil : Array(out.prefix(c))
-            }
-            guard let ids else { continue }  // declined (Llama 3: an unreachable token occurs)
+            guard let ids = Self.encoderIds(bt, piece) else { continue }  // declined (Llama 3: an unreachable token occurs)
             served += 1
             #expect(ids == reference, "\(piece.prefix(60)) (\(piece.count) bytes)")
         }
@@ -391,13 +395,7 @@ import Testing
         }
         #expect(formed.count > 50 && skipped.count > 500, "\(formed.count) formed, \(skipped.count) never formed")
         let formedSet = Set(formed), skippedSet = Set(skipped)
-        func ids(_ piece: [UInt8]) -> [Int32]? {
-            piece.withUnsafeBufferPointer { b in
-                var out = [Int32](repeating: 0, count: b.count)
-                let c = out.withUnsafeMutableBufferPointer { bt.encodeIds(b.baseAddress!, b.count, $0.baseAddress!) }
-                return c < 0 ? nil : Array(out.prefix(c))
-            }
-        }
+        func ids(_ piece: [UInt8]) -> [Int32]? { Self.encoderIds(bt, piece) }
         func holdsFormed(_ piece: [UInt8]) -> Bool {
             for i in 0..<(piece.count - 1) {
                 for l in 2...min(40, piece.count - i) where formedSet.contains(Array(piece[i..<(i + l)])) { return true }

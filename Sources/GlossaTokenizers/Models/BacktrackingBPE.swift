@@ -293,8 +293,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                 let p = buf.arena + Int(buf.starts[t]), len = Int(buf.lengths[t])
                 set(scan, Int(p[0]) &<< 8 | Int(p[1]))
                 if let grams, len > Self.gramLength {
-                    var w: UInt64 = 0
-                    for j in 0...Self.gramLength { w |= UInt64(p[j]) &<< UInt64(8 &* j) }
+                    let w = Self.bytes(p, Self.gramLength &+ 1)
                     set(grams, Self.gramBit(w)); set(grams, Self.gramBit(w &>> 8))
                 } else if let triples {
                     let w = UInt64(UnsafeRawPointer(p).loadUnaligned(as: UInt32.self))
@@ -315,9 +314,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                 cells[cell] |= Self.noToken
                 set(cellBits, cell)
                 let k = min(len, Self.keyMax)
-                var w: UInt64 = 0
-                for j in 0..<k { w |= UInt64(p[j]) &<< UInt64(8 &* j) }
-                set(keys, Self.keyBit(w, k))
+                set(keys, Self.keyBit(Self.bytes(p, k), k))
                 lengths |= 1 &<< UInt64(len)
             }
             skippedCells = cellBits; skippedKeys = keys; skippedLengths = lengths
@@ -518,12 +515,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         if let scanPrefix, let avoidToken, containsAvoided(p, n, scanPrefix, avoidToken) { return true }
         if let skippedKeys, n < 64, skippedLengths &>> UInt64(n) & 1 != 0 {
             let k = min(n, Self.keyMax)
-            var w: UInt64
-            if n >= 8 { w = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) } else {
-                w = 0
-                for j in 0..<k { w |= UInt64(p[j]) &<< UInt64(8 &* j) }
-            }
-            let b = Self.keyBit(w, k)
+            let b = Self.keyBit(n >= 8 ? UnsafeRawPointer(p).loadUnaligned(as: UInt64.self) : Self.bytes(p, k), k)
             if skippedKeys[b &>> 6] & (1 &<< UInt64(b & 63)) != 0 { return isAvoidedToken(p, n) }
         }
         return false
@@ -567,20 +559,26 @@ final class BacktrackingBPE: @unchecked Sendable {
         return n
     }
 
-    /// The bit of `gramLength` bytes (the low bytes of `w`) in `avoidGrams`.
-    @inline(__always) static func gramBit(_ w: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((w & UInt64.max &>> UInt64(64 &- 8 &* gramLength)) &* 0x9E37_79B9_7F4A_7C15) &>> 48)
+    /// The first `k` bytes at `p` (k ≤ 8) as a little-endian word, higher bytes zero: keys near a piece's end.
+    @inline(__always) static func bytes(_ p: UnsafePointer<UInt8>, _ k: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for j in 0..<k { w |= UInt64(p[j]) &<< UInt64(8 &* j) }
+        return w
     }
+
+    /// The bit of `key` in a 65536-bit filter (multiply-shift), which the three below share.
+    @inline(__always) static func filterBit(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> 48)
+    }
+
+    /// The bit of `gramLength` bytes (the low bytes of `w`) in `avoidGrams`.
+    @inline(__always) static func gramBit(_ w: UInt64) -> Int { filterBit(w & UInt64.max &>> UInt64(64 &- 8 &* gramLength)) }
 
     /// The bit of three bytes (the low 24 bits of `w`) in `avoidTriples`.
-    @inline(__always) static func tripleBit(_ w: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((w & 0xFF_FFFF) &* 0x9E37_79B9_7F4A_7C15) &>> 48)
-    }
+    @inline(__always) static func tripleBit(_ w: UInt64) -> Int { filterBit(w & 0xFF_FFFF) }
 
     /// The bit of a key of `k` bytes (`w` holds them, higher bytes zero) in `skippedKeys`.
-    @inline(__always) static func keyBit(_ w: UInt64, _ k: Int) -> Int {
-        Int(truncatingIfNeeded: ((w &+ UInt64(k)) &* 0x9E37_79B9_7F4A_7C15) &>> 48)
-    }
+    @inline(__always) static func keyBit(_ w: UInt64, _ k: Int) -> Int { filterBit(w &+ UInt64(k)) }
 
     /// Whether an unreachable token that the merge loop forms (see `init`) occurs in `p[0..<n]`:
     /// a bit per two-byte prefix of such tokens, then a trie walk from the few positions that have one.
@@ -616,13 +614,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             // Every even x with x + 2 < n, two per eight-byte load; the last load has zeros past the end (a
             // token that would need those bytes does not fit, so what they hash to only costs a walk).
             while i &+ 2 < n {
-                var w: UInt64
-                if i &+ 8 <= n {
-                    w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
-                } else {
-                    w = 0
-                    for j in 0..<(n &- i) { w |= UInt64(p[i &+ j]) &<< UInt64(8 &* j) }
-                }
+                let w = i &+ 8 <= n ? UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) : Self.bytes(p + i, n &- i)
                 var hits = hit(grams, Self.gramBit(w), 0) | hit(grams, Self.gramBit(w &>> 16), 2)
                 if let triples = avoidTriples {
                     hits |= hit(triples, Self.tripleBit(w), 0) | hit(triples, Self.tripleBit(w &>> 16), 2)
