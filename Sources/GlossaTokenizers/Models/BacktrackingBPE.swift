@@ -33,8 +33,9 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// << 42 | base (22 bits) << 20 | the token that ends there (20 bits, `noToken` if none): a step of
     /// the walk is one load, and its token needs none (a separate token array was one more dependent
     /// load per walk). Siblings share cache lines, where a hash table of edges missed the cache on nearly
-    /// every step (58 % of the encoder's time on random letters), and a node's children lie just after
-    /// its own siblings, so a walk deep into one word's tokens stays in a few nearby lines (see `doubleArray`).
+    /// every step (58 % of the encoder's time on random letters), and each node's children come right
+    /// after the subtrees of its earlier siblings, so a walk deep into one word's tokens stays in nearby
+    /// lines (see `doubleArray`).
     private let cells: UnsafeMutablePointer<UInt64>
     /// Per two-byte prefix (b0 << 8 | b1): its cell's word with the check replaced by the cell itself
     /// (`noCell`, base 0 and `noToken` if no token starts so), so that a walk reads the third byte's
@@ -644,7 +645,7 @@ final class BacktrackingBPE: @unchecked Sendable {
 
     /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
     /// children in `rootChild`) as a double array, depth first, in the cell words of `cells`; nil when
-    /// the cells do not fit their 22 bits. Depth first, the cells of one path are placed one after another,
+    /// the cells do not fit their 22 bits. Depth first, the cells of one path are placed close together,
     /// where breadth first put each depth a whole level of the trie away from the last: a walk deep into
     /// Cyrillic or Arabic tokens missed the cache at nearly every step (o200k, `multi_nonlatin_mix`, callgrind:
     /// 219k → 156k D1 misses a repetition at the walk's load, with as many cells).
