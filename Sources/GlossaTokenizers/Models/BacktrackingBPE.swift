@@ -673,9 +673,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         let free = UInt64.max
         var cells = [UInt64](repeating: free, count: nodes &+ 1024)
         var cellOf = [Int32](repeating: -1, count: nodes &+ 1)
-        var stack = [Int32]()
-        stack.reserveCapacity(nodes &+ 1)
-        stack.append(Int32(root))
+        // Pending siblings along one path only (the breadth-first queue held every node).
+        var stack = [Int32(root)]
         cellOf[root] = 0
         cells[0] = 0xFFFF_FFFE &<< 32 // the root: no cell is its parent
         var firstFree = 1, frontier = 1
