@@ -20,12 +20,17 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let info: UnsafeMutablePointer<Int32>
     /// (left, right) → id for those canonical merges only.
     private let pairs: PackedMerges
-    /// Two bits per hashed pair of `pairs`, both in the word that the hash's top bits pick (16 bits per
-    /// merge, a few hundred KB that stay in L2; `filterBits`): most pairs checked are not merges, and
-    /// this rejects them without a probe of the multi-MB table. One bit let ~6 % of them through, each
-    /// a cache miss in that table (a fifth of the encoder's time on random letters with o200k); two let ~1.4 %.
+    /// Two bits per hashed pair of `pairs` in one word (16 to 32 bits per merge; `filterBits`): most
+    /// pairs checked are not merges, and this rejects them without a probe of the multi-MB table. One
+    /// bit let ~6 % of them through, each a cache miss in that table (a fifth of the encoder's time on
+    /// random letters with o200k); two let ~1.4 %. The words are in regions by the two bytes around the
+    /// merge's boundary (`filterRegion`): every pair that one check probes spans the same boundary of the
+    /// text, so text in one script probes only its own script's regions (o200k: 36 KB between Cyrillic
+    /// characters, 277 KB between a–z) where one table over all merges spread its probes over 512 KB.
     private let pairFilter: UnsafeMutablePointer<UInt64>
-    private let pairFilterShift: UInt64
+    /// Per boundary (the left token's last byte << 8 | the right token's first byte): its region of
+    /// `pairFilter` as first word << 5 | log2 of its words; 0 (word 0, always zero) where no merge spans it.
+    private let filterRegion: UnsafeMutablePointer<UInt32>
     /// The token of each byte.
     private let rootChild: UnsafeMutablePointer<Int32>
     /// Trie of all tokens as a double array laid out depth first: the child of the node in cell c by
@@ -183,11 +188,10 @@ final class BacktrackingBPE: @unchecked Sendable {
         var lowAreBytes = true
         for t in 0..<min(n, 256) where !indexed[t] || buf.lengths[t] != 1 { lowAreBytes = false }
         self.lowAreBytes = lowAreBytes
-        // While building, no filter: two words of ones that every pair's bits fall in.
-        let allPass = UnsafeMutablePointer<UInt64>.allocate(capacity: 2)
-        allPass.initialize(repeating: .max, count: 2)
+        // While building, no filter: a word of ones (region 0) that every pair's bits fall in.
+        let allPass = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        allPass.initialize(to: .max)
         defer { allPass.deallocate() }
-        var mergeCount = 0
         var reachable = [Bool](repeating: false, count: n)
         for t in 0..<n where indexed[t] {
             let p = buf.arena + Int(buf.starts[t])
@@ -202,9 +206,9 @@ final class BacktrackingBPE: @unchecked Sendable {
                     let ll = Int(buf.lengths[Int(left)])
                     let right = lookup.find(p + ll, len &- ll)
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
-                        && Self.validPair(left, right, pt, allPass, 63, info, lowAreBytes) {
+                        && Self.validPair(left, right, pt, allPass, 0, info, lowAreBytes) {
                         info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
-                        pt.insert(left, right, merged: Int32(t)); mergeCount &+= 1
+                        pt.insert(left, right, merged: Int32(t))
                         break
                     }
                 }
@@ -212,15 +216,33 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
-        var filterSize = 1 << 16
-        while filterSize < mergeCount &* 16 { filterSize &<<= 1 }
-        pairFilter = hugeAllocate(UInt64.self, filterSize &>> 6)
-        pairFilter.initialize(repeating: 0, count: filterSize &>> 6)
-        // The word index from the hash's top bits.
-        pairFilterShift = UInt64(64 &- (filterSize &>> 6).trailingZeroBitCount)
-        for t in 0..<n where reachable[t] && buf.lengths[t] > 1 && UInt32(bitPattern: info[4 &* t &+ 2] | info[4 &* t &+ 3]) >= 256 {
-            let h = PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3])
-            pairFilter[Int(truncatingIfNeeded: h &>> pairFilterShift)] |= Self.filterBits(h, pairFilterShift)
+        // The merges that pair checks look up in `pairs` (not two bytes), and the boundary of each.
+        let records = info
+        func boundary(_ t: Int) -> Int {
+            let p = buf.arena + Int(buf.starts[t]), l = Int(buf.lengths[Int(records[4 &* t &+ 2])])
+            return Int(p[l &- 1]) &<< 8 | Int(p[l])
+        }
+        let filtered = (0..<n).filter {
+            reachable[$0] && buf.lengths[$0] > 1 && UInt32(bitPattern: records[4 &* $0 &+ 2] | records[4 &* $0 &+ 3]) >= 256
+        }
+        var perBoundary = [Int](repeating: 0, count: 65536)
+        for t in filtered { perBoundary[boundary(t)] &+= 1 }
+        filterRegion = .allocate(capacity: 65536)
+        var words = 1
+        for k in 0..<65536 {
+            let m = perBoundary[k]
+            if m == 0 { filterRegion[k] = 0; continue }
+            // At most four merges a word; fewer than 2^20 merges keep the offsets within 27 bits.
+            var lg = 0
+            while 4 &<< lg < m { lg &+= 1 }
+            filterRegion[k] = UInt32(words) &<< 5 | UInt32(lg)
+            words &+= 1 &<< lg
+        }
+        pairFilter = hugeAllocate(UInt64.self, words)
+        pairFilter.initialize(repeating: 0, count: words)
+        for t in filtered {
+            let h = PackedMerges.hash(records[4 &* t &+ 2], records[4 &* t &+ 3])
+            pairFilter[Self.filterWord(h, filterRegion[boundary(t)])] |= Self.filterBits(h)
         }
         guard let da = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
         else { return nil }
@@ -344,7 +366,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     }
 
     deinit {
-        free(info); free(pairFilter); free(pairs.slots); pairs.low.deallocate()
+        free(info); free(pairFilter); filterRegion.deallocate(); free(pairs.slots); pairs.low.deallocate()
         rootChild.deallocate(); free(rootPair); free(cells)
         avoidPrefix?.deallocate(); avoidToken?.deallocate(); scanPrefix?.deallocate(); avoidGrams?.deallocate(); avoidTriples?.deallocate()
         skippedCells?.deallocate(); skippedKeys?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
@@ -723,23 +745,28 @@ final class BacktrackingBPE: @unchecked Sendable {
         return cells
     }
 
-    /// The two bits of a pair with hash `h` in its filter word (the word is `h >> shift`, shift ≥ 13):
-    /// from the 12 hash bits below the word index.
-    @inline(__always) static func filterBits(_ h: UInt64, _ shift: UInt64) -> UInt64 {
-        1 &<< (h &>> (shift &- 6) & 63) | 1 &<< (h &>> (shift &- 12) & 63)
+    /// The two bits of a pair with hash `h` in its filter word: the hash's top 12 bits.
+    @inline(__always) static func filterBits(_ h: UInt64) -> UInt64 {
+        1 &<< (h &>> 58) | 1 &<< (h &>> 52 & 63)
+    }
+
+    /// The filter word of a pair with hash `h` in the region `r` of its boundary (`filterRegion`).
+    @inline(__always) static func filterWord(_ h: UInt64, _ r: UInt32) -> Int {
+        Int(truncatingIfNeeded: r &>> 5) &+ Int(truncatingIfNeeded: h &>> 32) & (1 &<< Int(truncatingIfNeeded: r & 31) &- 1)
     }
 
     /// Whether BPE of the bytes of `a` followed by `b` ends as exactly [a, b]: undo the later of
     /// the two last merges at a time and check that no merge across the boundary would come first.
-    /// `filter` rejects most pairs that are not merges before the table probe (two words of ones while
-    /// building); `lowAreBytes` as the property says. `noMerge`: a and b are known not to merge (no token
-    /// is their bytes), so the first pair is not looked up. `aLongest`: no token that starts where `a`
+    /// `filter` rejects most pairs that are not merges before the table probe, in `region`, that of the
+    /// boundary between a and b (a word of ones while building); `lowAreBytes` as the property says.
+    /// `noMerge`: a and b are known not to merge (no token is their bytes), so the first pair is not
+    /// looked up. `aLongest`: no token that starts where `a`
     /// does is longer than `a`, so no pair (a, part of b) merges either, and none of them is looked up:
     /// the walk takes the longest token first, so this holds for most checks, and it spares the pair
     /// filter's load (the encoder's costliest) for every step down b's tree before a's.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
-                                  _ filter: UnsafePointer<UInt64>, _ filterShift: UInt64,
+                                  _ filter: UnsafePointer<UInt64>, _ region: UInt32,
                                   _ info: UnsafeMutablePointer<Int32>, _ lowAreBytes: Bool,
                                   _ noMerge: Bool = false, aLongest: Bool = false) -> Bool {
         var a = a0, b = b0
@@ -776,8 +803,8 @@ final class BacktrackingBPE: @unchecked Sendable {
             } else if !skip {
                 // One multiply serves the filter bit and the table slot.
                 let h = PackedMerges.hash(a, b)
-                let bits = filterBits(h, filterShift)
-                if filter[Int(truncatingIfNeeded: h &>> filterShift)] & bits == bits {
+                let bits = filterBits(h)
+                if filter[filterWord(h, region)] & bits == bits {
                     if pairs.merged(a, b, hash: h) < limit { return false }
                 }
             }
@@ -897,13 +924,13 @@ final class BacktrackingBPE: @unchecked Sendable {
     @inline(__always)
     private func run(_ p: UnsafePointer<UInt8>, _ n: Int, _ stack: UnsafeMutablePointer<Int32>) -> Int {
         // The tables as locals: read from `self` inside the loop, they were loaded again at every pair check.
-        let info = self.info, pairs = self.pairs, filter = UnsafePointer(pairFilter), filterShift = pairFilterShift
+        let info = self.info, pairs = self.pairs, filter = UnsafePointer(pairFilter), filterRegion = self.filterRegion
         let lowAreBytes = self.lowAreBytes
         // One inlined copy of the check (two, one per branch, doubled the loop's code). No memo of pair
         // checks: on random letters one probe in a hundred hit it, on mixed scripts one in six, and its
         // 512 KB of probes and stores cost more than the hits saved.
-        @inline(__always) func valid(_ a: Int32, _ b: Int32, noMerge: Bool, aLongest: Bool) -> Bool {
-            Self.validPair(a, b, pairs, filter, filterShift, info, lowAreBytes, noMerge, aLongest: aLongest)
+        @inline(__always) func valid(_ a: Int32, _ b: Int32, at x: Int, noMerge: Bool, aLongest: Bool) -> Bool {
+            Self.validPair(a, b, pairs, filter, filterRegion[Int(p[x &- 1]) &<< 8 | Int(p[x])], info, lowAreBytes, noMerge, aLongest: aLongest)
         }
         let words = (n &+ 1 &+ 63) &>> 6
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bitsBuf in
@@ -935,7 +962,7 @@ final class BacktrackingBPE: @unchecked Sendable {
                         // cache misses were a sixth of the time on random letters (o200k).
                         let ahead = end &+ 2 < n
                         let start = ahead ? walkStart(p, end) : (0, 0)
-                        if valid(last, token, noMerge: lastLen &+ len > lastMax, aLongest: lastLen == lastMax) {
+                        if valid(last, token, at: pos, noMerge: lastLen &+ len > lastMax, aLongest: lastLen == lastMax) {
                             stack[count] = token; count &+= 1; pos = end; lastLen = len; lastMax = here
                             if ahead { (next, nextLen) = longestMatch(p, pos, n, start) }
                             else if pos < n { (next, nextLen) = longestMatch(p, pos, n) } else { next = -1 }
