@@ -20,7 +20,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     private let info: UnsafeMutablePointer<Int32>
     /// (left, right) → id for those canonical merges only.
     private let pairs: PackedMerges
-    /// Two bits per hashed pair of `pairs` in one word (16 to 32 bits per merge; `filterBits`): most
+    /// Two bits per hashed pair of `pairs` in one word (at most four merges a word; `filterBits`): most
     /// pairs checked are not merges, and this rejects them without a probe of the multi-MB table. One
     /// bit let ~6 % of them through, each a cache miss in that table (a fifth of the encoder's time on
     /// random letters with o200k); two let ~1.4 %. The words are in regions by the two bytes around the
@@ -29,7 +29,8 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// characters, 277 KB between a–z) where one table over all merges spread its probes over 512 KB.
     private let pairFilter: UnsafeMutablePointer<UInt64>
     /// Per boundary (the left token's last byte << 8 | the right token's first byte): its region of
-    /// `pairFilter` as first word << 5 | log2 of its words; 0 (word 0, always zero) where no merge spans it.
+    /// `pairFilter` as first word << 5 | log2 of its words; 0 (word 0, always zero) where no merge of the
+    /// filter spans it (merges of two bytes are in `pairs.low`).
     private let filterRegion: UnsafeMutablePointer<UInt32>
     /// The token of each byte.
     private let rootChild: UnsafeMutablePointer<Int32>
@@ -750,7 +751,8 @@ final class BacktrackingBPE: @unchecked Sendable {
         1 &<< (h &>> 58) | 1 &<< (h &>> 52 & 63)
     }
 
-    /// The filter word of a pair with hash `h` in the region `r` of its boundary (`filterRegion`).
+    /// The filter word of a pair with hash `h` in the region `r` of its boundary (`filterRegion`): from
+    /// the hash bits above 32, below the filter bits' 52 and up (a region has at most 2^18 words).
     @inline(__always) static func filterWord(_ h: UInt64, _ r: UInt32) -> Int {
         Int(truncatingIfNeeded: r &>> 5) &+ Int(truncatingIfNeeded: h &>> 32) & (1 &<< Int(truncatingIfNeeded: r & 31) &- 1)
     }
