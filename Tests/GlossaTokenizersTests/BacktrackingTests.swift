@@ -85,6 +85,17 @@ import Testing
         }
     }
 
+    /// The pair filter in regions by boundary bytes: every merge that a pair check looks up has both its
+    /// bits in its own boundary's region (a missing bit would accept a pair that BPE merges), and the word
+    /// shared by boundaries that no such merge spans stays empty, so checks there reject at once.
+    @Test(arguments: ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken",
+                      "llama3.2/tokenizer.model", "qwen-tiktoken/qwen.tiktoken"])
+    func filterRegionsHoldEveryMerge(_ rel: String) throws {
+        let (missing, sharedWordZero) = Self.encoder(try Self.model(rel)).filterCheck()
+        #expect(missing == 0)
+        #expect(sharedWordZero)
+    }
+
     /// Llama 3's rank file has tokens that BPE never builds from their own bytes in rank order (ranks
     /// not from one training run), where an encoder over all tokens gave wrong ids (" традиционных").
     /// Those that the merge loop forms anyway (out of rank order: " ради") make it decline every piece they

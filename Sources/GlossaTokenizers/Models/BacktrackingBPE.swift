@@ -217,17 +217,10 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         pairs = pt
-        // The merges that pair checks look up in `pairs` (not two bytes), and the boundary of each.
         let records = info
-        func boundary(_ t: Int) -> Int {
-            let p = buf.arena + Int(buf.starts[t]), l = Int(buf.lengths[Int(records[4 &* t &+ 2])])
-            return Int(p[l &- 1]) &<< 8 | Int(p[l])
-        }
-        let filtered = (0..<n).filter {
-            reachable[$0] && buf.lengths[$0] > 1 && UInt32(bitPattern: records[4 &* $0 &+ 2] | records[4 &* $0 &+ 3]) >= 256
-        }
+        let filtered = (0..<n).filter { Self.inFilter($0, records, buf) }
         var perBoundary = [Int](repeating: 0, count: 65536)
-        for t in filtered { perBoundary[boundary(t)] &+= 1 }
+        for t in filtered { perBoundary[Self.boundary(t, records, buf)] &+= 1 }
         filterRegion = .allocate(capacity: 65536)
         var words = 1
         for k in 0..<65536 {
@@ -243,7 +236,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         pairFilter.initialize(repeating: 0, count: words)
         for t in filtered {
             let h = PackedMerges.hash(records[4 &* t &+ 2], records[4 &* t &+ 3])
-            pairFilter[Self.filterWord(h, filterRegion[boundary(t)])] |= Self.filterBits(h)
+            pairFilter[Self.filterWord(h, filterRegion[Self.boundary(t, records, buf)])] |= Self.filterBits(h)
         }
         guard let da = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
         else { return nil }
@@ -744,6 +737,32 @@ final class BacktrackingBPE: @unchecked Sendable {
         // Tokens are the nodes numbered below `tokens`; their cells take their ids.
         for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { cells[Int(cellOf[v])] = cells[Int(cellOf[v])] & ~noToken | UInt64(v) }
         return cells
+    }
+
+    /// Whether token t's merge is one that pair checks look up in `pairs` and the filter: a reachable
+    /// token (its split set) of two bytes or more whose parts are not both below 256 (those are `pairs.low`'s).
+    private static func inFilter(_ t: Int, _ info: UnsafeMutablePointer<Int32>, _ buf: ByteTableBuffer) -> Bool {
+        buf.lengths[t] > 1 && info[4 &* t &+ 2] >= 0 && UInt32(bitPattern: info[4 &* t &+ 2] | info[4 &* t &+ 3]) >= 256
+    }
+
+    /// The boundary of token t's merge (see `filterRegion`): the last byte of its left part << 8 | the
+    /// first byte of its right part.
+    private static func boundary(_ t: Int, _ info: UnsafeMutablePointer<Int32>, _ buf: ByteTableBuffer) -> Int {
+        let p = buf.arena + Int(buf.starts[t]), l = Int(buf.lengths[Int(info[4 &* t &+ 2])])
+        return Int(p[l &- 1]) &<< 8 | Int(p[l])
+    }
+
+    /// Tests: the merges of the filter whose two bits are not both set in their boundary's region (none
+    /// when the regions are laid out right: a miss there would accept a pair that BPE merges), and
+    /// whether word 0, which boundaries that no merge of the filter spans share, is still all zero.
+    func filterCheck() -> (missing: Int, sharedWordZero: Bool) {
+        var missing = 0
+        for t in 0..<tokenCount where Self.inFilter(t, info, table) {
+            let h = PackedMerges.hash(info[4 &* t &+ 2], info[4 &* t &+ 3])
+            let bits = Self.filterBits(h)
+            if pairFilter[Self.filterWord(h, filterRegion[Self.boundary(t, info, table)])] & bits != bits { missing &+= 1 }
+        }
+        return (missing, pairFilter[0] == 0)
     }
 
     /// The two bits of a pair with hash `h` in its filter word: the hash's top 12 bits.
