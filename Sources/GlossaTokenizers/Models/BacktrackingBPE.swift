@@ -781,10 +781,9 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// `filter` rejects most pairs that are not merges before the table probe, in `region`, that of the
     /// boundary between a and b (a word of ones while building); `lowAreBytes` as the property says.
     /// `noMerge`: a and b are known not to merge (no token is their bytes), so the first pair is not
-    /// looked up. `aLongest`: no token that starts where `a`
-    /// does is longer than `a`, so no pair (a, part of b) merges either, and none of them is looked up:
-    /// the walk takes the longest token first, so this holds for most checks, and it spares the pair
-    /// filter's load (the encoder's costliest) for every step down b's tree before a's.
+    /// looked up. `aLongest`: no token that starts where `a` does is longer than `a`, so no pair (a, part
+    /// of b) merges either, and none of them is looked up: the walk takes the longest token first, so
+    /// this holds for most checks, and it spares a pair-filter load for every step down b's tree before a's.
     @inline(__always)
     private static func validPair(_ a0: Int32, _ b0: Int32, _ pairs: PackedMerges,
                                   _ filter: UnsafePointer<UInt64>, _ region: UInt32,
