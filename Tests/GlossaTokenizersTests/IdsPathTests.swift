@@ -603,6 +603,36 @@ final class IdsPathTests: XCTestCase {
         XCTAssertGreaterThan(avoided, 10)
     }
 
+    /// Llama 3 pieces of 17–64 bytes that the built encoder declines (a token that its merges form out of
+    /// rank order occurs in them, as " ради" in " радиус") go to `WholeTokenTable.mergeByRank` on a copy of
+    /// their bytes: every such token inside letters of several scripts, in pieces from 4 to 80 bytes (so
+    /// across the 16- and 64-byte bounds), twice (the second time from the long memo), against the general path.
+    func testDeclinedLongPieces() throws {
+        let tok = try load("llama3.2/tokenizer.model")
+        guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
+        let bt = BacktrackingTests.encoder(m)
+        let letters = Array("абвгдежзийклмнопрстуфхцчшщыьэюяАБВabcdefghijklmnopqrstuvwxyzçğışöüăâđ".unicodeScalars)
+        var r = Rng(s: 61)
+        var idsOnly = EncoderState(), general = EncoderState()
+        var declined = 0
+        for id in 0..<m.lookup.entryCount {
+            let t = m.lookup.entryBytes(id)
+            guard String(validating: t, as: UTF8.self) != nil,
+                  t.withUnsafeBufferPointer({ bt.isAvoidedToken($0.baseAddress!, t.count) }) else { continue }
+            for _ in 0..<3 {
+                var left = "", right = ""
+                if t.first != 0x20 { for _ in 0..<r.below(8) { left.unicodeScalars.append(letters[r.below(letters.count)]) } }
+                for _ in 0..<r.below(40) { right.unicodeScalars.append(letters[r.below(letters.count)]) }
+                let piece = Array(left.utf8) + t + Array(right.utf8)
+                if (17...WholeTokenTable.longMergeMax).contains(piece.count),
+                   piece.withUnsafeBufferPointer({ bt.declines($0.baseAddress!, $0.count) }) { declined &+= 1 }
+                let b = Array("x ".utf8) + piece + Array(". ".utf8)
+                for _ in 0..<2 where try !sameAsGeneral(tok, "llama3", b, idsOnly: &idsOnly, general: &general) { return }
+            }
+        }
+        XCTAssertGreaterThan(declined, 100)
+    }
+
     /// Pipelines the loop does not cover keep the general ids-only path.
     func testNotSelected() throws {
         XCTAssertNil(try load("mistral-7b-v0.3/tokenizer.json").idsPath)

@@ -238,12 +238,24 @@ struct IdsPath: Sendable {
                     model.noteMemoized(memo.servedLong)
                     memo.servedLong = 0
                 }
-                let c = direct(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
+                let c = direct(p, n, out + kp.pointee) ?? declinedLong(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
                 memo.storeLong(e, hash: h, p, n, ids: out + kp.pointee, count: c)
                 kp.pointee &+= c
             } else {
                 kp.pointee &+= direct(p, n, out + kp.pointee) ?? general(p, n, out + kp.pointee)
             }
+        }
+
+        /// The ids of a long piece that the built encoder declined (`BacktrackingBPE.declines`), from the merge
+        /// loop on raw buffers (`WholeTokenTable.mergeByRank`) for rank files; nil otherwise, and before the
+        /// encoder is built (`general` counts the bytes that build it). A piece that is a token is that token.
+        @inline(never) func declinedLong(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
+            guard byRank && trusted && n <= WholeTokenTable.longMergeMax, let byteIds, let whole,
+                  model.builtBacktracker(&state.bpe) != nil else { return nil }
+            let id = model.wholeTokenId(p, n)
+            if id >= 0 { o[0] = id; return 1 }
+            return whole.mergeByRank(p, n, byteIds: byteIds, ids: o, bounds: memo.symEnds, ranks: memo.symRanks, notToken: true,
+                                     longRank: { q, len in let r = model.wholeTokenId(q, len); return r < 0 ? .max : r })
         }
 
         /// The backtracking encoder's ids for a long piece written straight to `o` once it is built
@@ -504,10 +516,11 @@ final class PieceMemo {
     /// The id of each byte when the model's initial symbols are its bytes and every byte has one (then
     /// `mergePiece` is `mergeQuadratic` over these for short pieces); else nil.
     let byteIds: UnsafeMutablePointer<Int32>?
-    /// Symbols of one short piece being merged.
+    /// Symbols of one piece being merged (short pieces; `symEnds` and `symRanks` also the declined long
+    /// ones of `WholeTokenTable.longMergeMax` bytes at most).
     let symIds = CacheLines.allocate(Int32.self, count: 16)
-    let symEnds = CacheLines.allocate(Int32.self, count: 17)
-    let symRanks = CacheLines.allocate(Int32.self, count: 16)
+    let symEnds = CacheLines.allocate(Int32.self, count: WholeTokenTable.longMergeMax &+ 1)
+    let symRanks = CacheLines.allocate(Int32.self, count: WholeTokenTable.longMergeMax)
 
     /// This thread's verified bits, starting from the table's `selfEncoded` when it has them.
     func allocateVerified(_ table: WholeTokenTable) {

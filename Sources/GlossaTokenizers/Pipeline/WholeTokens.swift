@@ -321,11 +321,53 @@ extension WholeTokenTable {
                      bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool = false) -> Int {
         let v = UInt128(w1) &<< 64 | UInt128(w0)
         let masks = self.masks
+        @inline(__always) func key(_ i: Int, _ len: Int) -> (UInt64, UInt64) {
+            let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
+            return (UInt64(truncatingIfNeeded: x) & masks[2 &* len], UInt64(truncatingIfNeeded: x &>> 64) & masks[2 &* len &+ 1])
+        }
+        // The bytes shifted out of the two words by constant shifts.
+        var x = w0, y = w1
+        return mergeByRank(n, key: key, byte: { _ in
+            let c = Int(truncatingIfNeeded: x & 0xFF)
+            x = x &>> 8 | y &<< 56; y &>>= 8
+            return c
+        }, longRank: { _, _ in .max }, byteIds: byteIds, ids: ids, bounds: bounds, ranks: ranks, notToken: notToken)
+    }
+
+    /// `mergeByRank` for a piece of 17…`longMergeMax` bytes at `p` (pieces the backtracking encoder declines:
+    /// Llama 3's words in which a token that its merges form out of rank order occurs). Substrings of up to 16
+    /// bytes are probed here from a zero-padded copy; longer ones (rare merges) through `longRank`, the
+    /// model's own lookup. Where the general path's heap and byte-table lookups took ≈ 8 µs a piece.
+    func mergeByRank(_ p: UnsafePointer<UInt8>, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
+                     bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool,
+                     longRank: (UnsafePointer<UInt8>, Int) -> Int32) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.longMergeMax &+ 16) { copy in
+            let q = copy.baseAddress!
+            q.initialize(from: p, count: n)
+            (q + n).initialize(repeating: 0, count: Self.longMergeMax &+ 16 &- n)
+            let masks = self.masks
+            @inline(__always) func key(_ i: Int, _ len: Int) -> (UInt64, UInt64) {
+                (UnsafeRawPointer(q + i).loadUnaligned(as: UInt64.self) & masks[2 &* len],
+                 UnsafeRawPointer(q + (i &+ 8)).loadUnaligned(as: UInt64.self) & masks[2 &* len &+ 1])
+            }
+            return mergeByRank(n, key: key, byte: { Int(q[$0]) }, longRank: { i, len in longRank(p + i, len) },
+                               byteIds: byteIds, ids: ids, bounds: bounds, ranks: ranks, notToken: notToken)
+        }
+    }
+
+    /// The longest piece the second `mergeByRank` takes.
+    static let longMergeMax = 64
+
+    /// Both `mergeByRank`s: `key(i, len)` gives the masked words of the piece's bytes i..<i + len (len ≤ 16),
+    /// `byte(i)` its bytes in order, `longRank` the rank of a longer substring.
+    @inline(__always)
+    private func mergeByRank(_ n: Int, key: (Int, Int) -> (UInt64, UInt64), byte: (Int) -> Int,
+                             longRank: (Int, Int) -> Int32, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
+                             bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool) -> Int {
         @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
             let len = Int(truncatingIfNeeded: j &- i)
-            let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
-            let lo = UInt64(truncatingIfNeeded: x) & masks[2 &* len]
-            let hi = UInt64(truncatingIfNeeded: x &>> 64) & masks[2 &* len &+ 1]
+            if len > 16 { return longRank(Int(i), len) }
+            let (lo, hi) = key(Int(i), len)
             let h = PieceMemo.hash(lo, hi)
             if filter[Self.filterWord(h)] & Self.filterBit(h) == 0 { return .max }
             let id = find(lo, hi, len, hash: h)
@@ -338,25 +380,22 @@ extension WholeTokenTable {
             // and seldom, and fetching them all cost more than it saved (perf, o200k, English).
             var i = 0
             while i &+ 3 <= n {
-                let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
-                let lo0 = UInt64(truncatingIfNeeded: x), hi0 = UInt64(truncatingIfNeeded: x &>> 64)
                 var len = 3
                 while i &+ len <= n && len <= 8 {
-                    prefetchShort(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]))
+                    let (lo, hi) = key(i, len)
+                    prefetchShort(PieceMemo.hash(lo, hi))
                     len &+= 1
                 }
                 i &+= 1
             }
         }
-        // The bytes shifted out of the two words by constant shifts; each pair's rank from `bytePairs`.
-        var x = w0, y = w1
-        var b = Int(truncatingIfNeeded: x & 0xFF)
+        // Each pair's rank from `bytePairs`.
+        var b = byte(0)
         ids[0] = byteIds[b]
         bounds[0] = 0
         var i = 1
         while i < n {
-            x = x &>> 8 | y &<< 56; y &>>= 8
-            let c = Int(truncatingIfNeeded: x & 0xFF)
+            let c = byte(i)
             ids[i] = byteIds[c]
             bounds[i] = Int32(truncatingIfNeeded: i)
             ranks[i &- 1] = bytePairs[b | c &<< 8]
