@@ -22,8 +22,9 @@ let package = Package(
 
         // ICU behind a stdlib-only API (no Foundation: it carries its own ICU).
         .target(name: "GlossaUnicode", dependencies: ["CICU", "CUTF8"]),
-        // Two C shims for what Swift cannot say: UTF-8 validation with SSE2 compares (Swift's SIMD types do not
-        // compile to them) and a prefetch hint (static inline). For valgrind 3.19, which cannot read clang's
+        // Two C shims for what Swift cannot say: byte scans with SSE2/SSSE3 compares and shuffles (UTF-8
+        // validation, the block scanner's classes, a three-byte prefilter; Swift's SIMD types do not compile to
+        // them) and a prefetch hint (static inline). For valgrind 3.19, which cannot read clang's
         // DWARF 5, build with `-Xcc -gdwarf-4` (Docs/performance.md); no unsafe flags here, so that other packages
         // can depend on this one.
         .target(name: "CUTF8"),
@@ -35,7 +36,7 @@ let package = Package(
         // The tokenizer pipeline: normalizers, pre-tokenizers, models, post-processors, decoders.
         // Pre-tokenization: hand-written scanners for the known split regexes, ICU for the rest.
         .target(name: "GlossaPatterns", dependencies: ["GlossaUnicode", "CUTF8"]),
-        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns", "CPrefetch"]),
+        .target(name: "GlossaTokenizers", dependencies: ["GlossaUnicode", "GlossaJSON", "GlossaFormats", "GlossaPatterns", "CPrefetch", "CUTF8"]),
         // BPE training: streaming corpus readers (zlib for gzip), parallel pre-token counting, HF-exact merges.
         .target(name: "GlossaTraining", dependencies: ["GlossaTokenizers", "GlossaPatterns", "GlossaUnicode", "GlossaFormats", "GlossaJSON", "CZlib"]),
         // Tensors on OpenBLAS.

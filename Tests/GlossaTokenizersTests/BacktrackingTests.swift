@@ -445,4 +445,34 @@ import Testing
         }
         #expect(agreed == 598, "the scan and the byte-by-byte search disagree on \(598 - agreed) pieces (\(found) hold one)")
     }
+
+    /// Pieces of 66 bytes or more are scanned 64 positions at a time by the nibble prefilter
+    /// (`glossa_triple_candidates64`) before the gram test: every formed unreachable token of Llama 3 at every
+    /// offset of 0–129 in 130–200 bytes of letters (across the windows' bounds and into the tail the scalar
+    /// scan takes) makes the encoder decline, and the same letters without it are served.
+    @Test func formedTokensFoundInLongPieces() throws {
+        let m = try Self.model("llama3.2/tokenizer.model")
+        let bt = Self.encoder(m)
+        var formed: [[UInt8]] = []
+        for id in 0..<m.lookup.entryCount {
+            let b = m.lookup.entryBytes(id)
+            guard b.count > 1 && b.withUnsafeBufferPointer({ bt.isAvoidedToken($0.baseAddress!, $0.count) }),
+                  m.uncachedPieceIds(b, backtracking: false) == [Int32(id)] else { continue }
+            formed.append(b)
+        }
+        #expect(formed.count > 50)
+        var r = Rng(s: 9)
+        let letters = Array("etaoinshrdlucwfgypbvjxqz".utf8)
+        var missed = 0, declinedPlain = 0
+        for token in formed {
+            for offset in 0..<130 {
+                let fill = (0..<(130 + r.below(71))).map { _ in letters[r.below(letters.count)] }
+                let piece = Array(fill[..<offset]) + token + Array(fill[offset...])
+                if Self.encoderIds(bt, piece) != nil { missed += 1 }
+                if Self.encoderIds(bt, fill) == nil { declinedPlain += 1 }
+            }
+        }
+        #expect(missed == 0, "\(missed) pieces holding a formed unreachable token were served")
+        #expect(declinedPlain == 0, "\(declinedPlain) pieces of letters without one were declined")
+    }
 }

@@ -62,4 +62,48 @@ static inline glossa_ascii_classes glossa_classify64(const uint8_t *p, int cased
     return c;
 }
 
+// Candidate starts of a set of byte strings of three bytes or more, 64 positions at a time (bit k: p + k): a
+// position is a candidate when, for some bucket, each of its first three bytes has both nibbles among those of
+// that bucket's strings at the same offset ("Teddy", the nibble-table prefilter of Hyperscan and Rust's
+// aho-corasick). `tables` holds, per offset 0…2, the 16 low-nibble then the 16 high-nibble masks of the 8
+// buckets (96 bytes); p[0..<66] must be readable. No start of a string of the set is ever missed; callers check
+// the candidates. SSSE3's byte shuffle does the 16-entry lookups; `glossa_triples_supported` says whether this
+// machine has it (else callers keep their scalar scan, and this returns every position).
+static inline int glossa_triples_supported(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("ssse3");
+#else
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <tmmintrin.h>
+__attribute__((target("ssse3")))
+static inline uint64_t glossa_triple_candidates64(const uint8_t *p, const uint8_t *tables) {
+    const __m128i nib = _mm_set1_epi8(0x0F);
+    __m128i lo[3], hi[3];
+    for (int j = 0; j < 3; j++) {
+        lo[j] = _mm_loadu_si128((const __m128i *)(tables + 32 * j));
+        hi[j] = _mm_loadu_si128((const __m128i *)(tables + 32 * j + 16));
+    }
+    uint64_t out = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i m = _mm_set1_epi8((char)0xFF);
+        for (int j = 0; j < 3; j++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k + j));
+            m = _mm_and_si128(m, _mm_and_si128(_mm_shuffle_epi8(lo[j], _mm_and_si128(v, nib)),
+                                               _mm_shuffle_epi8(hi[j], _mm_and_si128(_mm_srli_epi16(v, 4), nib))));
+        }
+        out |= (uint64_t)(uint16_t)~_mm_movemask_epi8(_mm_cmpeq_epi8(m, _mm_setzero_si128())) << (16 * k);
+    }
+    return out;
+}
+#else
+static inline uint64_t glossa_triple_candidates64(const uint8_t *p, const uint8_t *tables) {
+    (void)p; (void)tables;
+    return ~(uint64_t)0;
+}
+#endif
+
 #endif

@@ -1,3 +1,4 @@
+import CUTF8
 import Glibc
 /// Byte-pair encoding of rank files (tiktoken semantics: two symbols merge when their concatenation
 /// is a token, ranked by id) without a merge loop: the backtracking encoder of rs-bpe
@@ -69,6 +70,10 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// bytes at offsets 0 and 1 of the others (`tripleBit`; nil when there are none); else nil.
     private let avoidGrams: UnsafeMutablePointer<UInt64>?
     private let avoidTriples: UnsafeMutablePointer<UInt64>?
+    /// With `avoidGrams`, on machines with SSSE3: the nibble tables of the scanned tokens' first three bytes
+    /// (`glossa_triple_candidates64`, 8 buckets of neighbouring triples), which pick the positions that the
+    /// gram test then sees; else nil (the gram test at every other position).
+    private let scanNibbles: UnsafeMutablePointer<UInt8>?
     static let gramLength = 6
     /// Unreachable tokens that the merge loop never forms (the skipped ones): their cells hold no token, so
     /// walks pass over them; a bit per such cell (for `isAvoidedToken`), a bit per hashed key (`keyBit`: the
@@ -280,6 +285,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         if skipped.contains(where: { buf.lengths[$0] >= 64 }) { scanned += skipped; skipped = [] }
         if scanned.isEmpty && skipped.isEmpty {
             avoidPrefix = nil; avoidToken = nil; avoidShortest = .max; scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
+            scanNibbles = nil
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
             return
         }
@@ -299,7 +305,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         avoidPrefix = prefixes; avoidToken = flags
         avoidShortest = (scanned + skipped).map { Int(buf.lengths[$0]) }.min()!
         if scanned.isEmpty {
-            scanPrefix = nil; avoidGrams = nil; avoidTriples = nil
+            scanPrefix = nil; avoidGrams = nil; avoidTriples = nil; scanNibbles = nil
         } else {
             let lengths = scanned.map { Int(buf.lengths[$0]) }
             let shortest = lengths.min()!
@@ -318,6 +324,9 @@ final class BacktrackingBPE: @unchecked Sendable {
                 }
             }
             scanPrefix = scan; avoidGrams = grams; avoidTriples = triples
+            scanNibbles = grams != nil && glossa_triples_supported() != 0
+                ? Self.nibbleTables(scanned.map { Array(UnsafeBufferPointer(start: buf.arena + Int(buf.starts[$0]), count: 3)) })
+                : nil
         }
         if skipped.isEmpty {
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
@@ -363,6 +372,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         free(info); free(pairFilter); filterRegion.deallocate(); free(pairs.slots); pairs.low.deallocate()
         rootChild.deallocate(); free(rootPair); free(cells)
         avoidPrefix?.deallocate(); avoidToken?.deallocate(); scanPrefix?.deallocate(); avoidGrams?.deallocate(); avoidTriples?.deallocate()
+        scanNibbles?.deallocate()
         skippedCells?.deallocate(); skippedKeys?.deallocate(); spanFull.deallocate(); spanPartial.deallocate()
     }
 
@@ -597,6 +607,23 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// The bit of a key of `k` bytes (`w` holds them, higher bytes zero) in `skippedKeys`.
     @inline(__always) static func keyBit(_ w: UInt64, _ k: Int) -> Int { filterBit(w &+ UInt64(k)) }
 
+    /// The tables of `glossa_triple_candidates64` for strings starting with `triples` (three bytes each): the
+    /// distinct triples in byte order, cut into 8 buckets of neighbours (which share their first bytes, so
+    /// that the nibbles of different triples mix little), each bucket's nibbles at each offset.
+    static func nibbleTables(_ triples: [[UInt8]]) -> UnsafeMutablePointer<UInt8> {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 96)
+        t.initialize(repeating: 0, count: 96)
+        let distinct = Set(triples).sorted { $0.lexicographicallyPrecedes($1) }
+        for (k, triple) in distinct.enumerated() {
+            let bucket = UInt8(1) << UInt8(k &* 8 / max(distinct.count, 1))
+            for j in 0..<3 {
+                t[32 &* j &+ Int(triple[j] & 15)] |= bucket
+                t[32 &* j &+ 16 &+ Int(triple[j] >> 4)] |= bucket
+            }
+        }
+        return t
+    }
+
     /// Whether an unreachable token that the merge loop forms (see `init`) occurs in `p[0..<n]`:
     /// a bit per two-byte prefix of such tokens, then a trie walk from the few positions that have one.
     /// With `avoidGrams`, only every other position is tested, two from each eight-byte load: a token of
@@ -624,6 +651,26 @@ final class BacktrackingBPE: @unchecked Sendable {
             return false
         }
         var i = 0
+        if let grams = avoidGrams, let nibbles = scanNibbles {
+            // Long pieces: candidates 64 positions at a time, then the gram test at the candidate itself (offset
+            // 0 of a token starting there) and the walk; the rest (short pieces: most calls) as below, where the
+            // tables' loads and a padded copy of the last window cost more than they spared.
+            @inline(__always) func bit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int) -> Bool {
+                table[b &>> 6] &>> UInt64(b & 63) & 1 != 0
+            }
+            while i &+ 66 <= n {
+                var c = glossa_triple_candidates64(p + i, nibbles)
+                while c != 0 {
+                    let x = i &+ c.trailingZeroBitCount
+                    let w = x &+ 8 <= n ? UnsafeRawPointer(p + x).loadUnaligned(as: UInt64.self) : Self.bytes(p + x, n &- x)
+                    if (bit(grams, Self.gramBit(w)) || avoidTriples.map { bit($0, Self.tripleBit(w)) } ?? false) && startsOne(x) {
+                        return true
+                    }
+                    c &= c &- 1
+                }
+                i &+= 64
+            }
+        }
         if let grams = avoidGrams {
             @inline(__always) func hit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int, _ j: Int) -> UInt64 {
                 (table[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
