@@ -320,18 +320,28 @@ extension WholeTokenTable {
     func mergeByRank(_ w0: UInt64, _ w1: UInt64, _ n: Int, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
                      bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool = false) -> Int {
         let v = UInt128(w1) &<< 64 | UInt128(w0)
-        let masks = self.masks
-        @inline(__always) func key(_ i: Int, _ len: Int) -> (UInt64, UInt64) {
+        @inline(__always) func words(_ i: Int) -> (UInt64, UInt64) {
             let x = v &>> UInt128(truncatingIfNeeded: 8 &* i)
-            return (UInt64(truncatingIfNeeded: x) & masks[2 &* len], UInt64(truncatingIfNeeded: x &>> 64) & masks[2 &* len &+ 1])
+            return (UInt64(truncatingIfNeeded: x), UInt64(truncatingIfNeeded: x &>> 64))
         }
-        // The bytes shifted out of the two words by constant shifts.
+        prefetchSubstrings(n, words: words)
+        // The bytes shifted out of the two words by constant shifts; each pair's rank from `bytePairs`.
         var x = w0, y = w1
-        return mergeByRank(n, key: key, byte: { _ in
-            let c = Int(truncatingIfNeeded: x & 0xFF)
+        var b = Int(truncatingIfNeeded: x & 0xFF)
+        ids[0] = byteIds[b]
+        bounds[0] = 0
+        var i = 1
+        while i < n {
             x = x &>> 8 | y &<< 56; y &>>= 8
-            return c
-        }, longRank: { _, _ in .max }, byteIds: byteIds, ids: ids, bounds: bounds, ranks: ranks, notToken: notToken)
+            let c = Int(truncatingIfNeeded: x & 0xFF)
+            ids[i] = byteIds[c]
+            bounds[i] = Int32(truncatingIfNeeded: i)
+            ranks[i &- 1] = bytePairs[b | c &<< 8]
+            b = c
+            i &+= 1
+        }
+        bounds[n] = Int32(truncatingIfNeeded: n)
+        return mergeLoop(n, words: words, longRank: { _, _ in .max }, ids: ids, bounds: bounds, ranks: ranks, notToken: notToken)
     }
 
     /// `mergeByRank` for a piece of 17…`longMergeMax` bytes at `p` (pieces the backtracking encoder declines:
@@ -345,69 +355,72 @@ extension WholeTokenTable {
             let q = copy.baseAddress!
             q.initialize(from: p, count: n)
             (q + n).initialize(repeating: 0, count: Self.longMergeMax &+ 16 &- n)
-            let masks = self.masks
-            @inline(__always) func key(_ i: Int, _ len: Int) -> (UInt64, UInt64) {
-                (UnsafeRawPointer(q + i).loadUnaligned(as: UInt64.self) & masks[2 &* len],
-                 UnsafeRawPointer(q + (i &+ 8)).loadUnaligned(as: UInt64.self) & masks[2 &* len &+ 1])
+            @inline(__always) func words(_ i: Int) -> (UInt64, UInt64) {
+                (UnsafeRawPointer(q + i).loadUnaligned(as: UInt64.self), UnsafeRawPointer(q + (i &+ 8)).loadUnaligned(as: UInt64.self))
             }
-            return mergeByRank(n, key: key, byte: { Int(q[$0]) }, longRank: { i, len in longRank(p + i, len) },
-                               byteIds: byteIds, ids: ids, bounds: bounds, ranks: ranks, notToken: notToken)
+            prefetchSubstrings(n, words: words)
+            var b = Int(q[0])
+            ids[0] = byteIds[b]
+            bounds[0] = 0
+            for i in 1..<n {
+                let c = Int(q[i])
+                ids[i] = byteIds[c]
+                bounds[i] = Int32(truncatingIfNeeded: i)
+                ranks[i &- 1] = bytePairs[b | c &<< 8]
+                b = c
+            }
+            bounds[n] = Int32(truncatingIfNeeded: n)
+            return mergeLoop(n, words: words, longRank: { i, len in longRank(p + i, len) }, ids: ids, bounds: bounds, ranks: ranks,
+                             notToken: notToken)
         }
     }
 
     /// The longest piece the second `mergeByRank` takes.
     static let longMergeMax = 64
 
-    /// Both `mergeByRank`s: `key(i, len)` gives the masked words of the piece's bytes i..<i + len (len ≤ 16),
-    /// `byte(i)` its bytes in order, `longRank` the rank of a longer substring.
+    /// Both `mergeByRank`s, before their symbols are set up: the table slot of every substring of 3–8 bytes
+    /// (`words(i)`: the 16 bytes from i, masked here to the substring) is fetched now (without the filter: its load and
+    /// branch cost more than the fetches of non-tokens): the probes after each merge then find it in the cache,
+    /// where each waited on the previous merge's probe. Longer substrings are probed late and seldom, and
+    /// fetching them all cost more than it saved (perf, o200k, English).
     @inline(__always)
-    private func mergeByRank(_ n: Int, key: (Int, Int) -> (UInt64, UInt64), byte: (Int) -> Int,
-                             longRank: (Int, Int) -> Int32, byteIds: UnsafePointer<Int32>, ids: UnsafeMutablePointer<Int32>,
-                             bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>, notToken: Bool) -> Int {
+    private func prefetchSubstrings(_ n: Int, words: (Int) -> (UInt64, UInt64)) {
+        guard n >= 4 else { return }
+        let masks = self.masks
+        var i = 0
+        while i &+ 3 <= n {
+            let (lo0, hi0) = words(i)
+            var len = 3
+            while i &+ len <= n && len <= 8 {
+                prefetchShort(PieceMemo.hash(lo0 & masks[2 &* len], hi0 & masks[2 &* len &+ 1]))
+                len &+= 1
+            }
+            i &+= 1
+        }
+    }
+
+    /// Both `mergeByRank`s' merges once the `n` symbols (bytes) and their pairs' ranks are set up: `words` as
+    /// above, `longRank` the rank of a substring longer than 16 bytes.
+    @inline(__always)
+    private func mergeLoop(_ n: Int, words: (Int) -> (UInt64, UInt64), longRank: (Int, Int) -> Int32,
+                           ids: UnsafeMutablePointer<Int32>, bounds: UnsafeMutablePointer<Int32>, ranks: UnsafeMutablePointer<Int32>,
+                           notToken: Bool) -> Int {
+        let masks = self.masks
         @inline(__always) func rank(_ i: Int32, _ j: Int32) -> Int32 {
             let len = Int(truncatingIfNeeded: j &- i)
             if len > 16 { return longRank(Int(i), len) }
-            let (lo, hi) = key(Int(i), len)
+            let (w0, w1) = words(Int(i))
+            let lo = w0 & masks[2 &* len], hi = w1 & masks[2 &* len &+ 1]
             let h = PieceMemo.hash(lo, hi)
             if filter[Self.filterWord(h)] & Self.filterBit(h) == 0 { return .max }
             let id = find(lo, hi, len, hash: h)
             return id < 0 ? .max : Int32(truncatingIfNeeded: id)
         }
-        if n >= 4 {
-            // The table slot of every substring of 3–8 bytes is fetched now (without the filter: its load and
-            // branch cost more than the fetches of non-tokens): the probes after each merge then find it in
-            // the cache, where each waited on the previous merge's probe. Longer substrings are probed late
-            // and seldom, and fetching them all cost more than it saved (perf, o200k, English).
-            var i = 0
-            while i &+ 3 <= n {
-                var len = 3
-                while i &+ len <= n && len <= 8 {
-                    let (lo, hi) = key(i, len)
-                    prefetchShort(PieceMemo.hash(lo, hi))
-                    len &+= 1
-                }
-                i &+= 1
-            }
-        }
-        // Each pair's rank from `bytePairs`.
-        var b = byte(0)
-        ids[0] = byteIds[b]
-        bounds[0] = 0
-        var i = 1
-        while i < n {
-            let c = byte(i)
-            ids[i] = byteIds[c]
-            bounds[i] = Int32(truncatingIfNeeded: i)
-            ranks[i &- 1] = bytePairs[b | c &<< 8]
-            b = c
-            i &+= 1
-        }
-        bounds[n] = Int32(truncatingIfNeeded: n)
         var m = n
         if m < 2 || m == 2 && notToken { return m }
         while true {
             var best = Int32.max, at = -1
-            i = 0
+            var i = 0
             while i < m &- 1 {
                 if ranks[i] < best { best = ranks[i]; at = i }
                 i &+= 1
