@@ -446,6 +446,33 @@ import Testing
         #expect(agreed == 598, "the scan and the byte-by-byte search disagree on \(598 - agreed) pieces (\(found) hold one)")
     }
 
+    /// The scan itself (`declines`), not the encoder's answer after it (which a missed token can leave unchanged by
+    /// chance): every formed unreachable token of Llama 3 after 0–13 letters and before 0–2, so that it starts at
+    /// every place of the scan's last eight-byte load, which in pieces of eight bytes or more is the piece's last
+    /// eight bytes shifted down.
+    @Test func scanFindsFormedTokensAtEveryEnd() throws {
+        let m = try Self.model("llama3.2/tokenizer.model")
+        let bt = Self.encoder(m)
+        var r = Rng(s: 11)
+        let letters = Array("etaoinshrdlucwfgypbvjxqz".utf8)
+        var missed = 0, tried = 0
+        for id in 0..<m.lookup.entryCount {
+            let t = m.lookup.entryBytes(id)
+            guard t.count > 1 && t.withUnsafeBufferPointer({ bt.isAvoidedToken($0.baseAddress!, $0.count) }),
+                  m.uncachedPieceIds(t, backtracking: false) == [Int32(id)] else { continue }
+            for before in 0..<14 {
+                for after in 0..<3 {
+                    let piece = (0..<before).map { _ in letters[r.below(letters.count)] } + t
+                        + (0..<after).map { _ in letters[r.below(letters.count)] }
+                    tried += 1
+                    if !piece.withUnsafeBufferPointer({ bt.declines($0.baseAddress!, $0.count) }) { missed += 1 }
+                }
+            }
+        }
+        #expect(tried > 3000)
+        #expect(missed == 0, "\(missed) of \(tried) pieces holding a formed unreachable token were not declined")
+    }
+
     /// Pieces of 66 bytes or more are scanned 64 positions at a time by the nibble prefilter
     /// (`glossa_triple_candidates64`) before the gram test: every formed unreachable token of Llama 3 at every
     /// offset of 0–129 in 130–200 bytes of letters (across the windows' bounds and into the tail the scalar

@@ -676,9 +676,13 @@ final class BacktrackingBPE: @unchecked Sendable {
                 (table[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
             }
             // Every even x with x + 2 < n, two per eight-byte load; the last load has zeros past the end (a
-            // token that would need those bytes does not fit, so what they hash to only costs a walk).
+            // token that would need those bytes does not fit, so what they hash to only costs a walk). In a
+            // piece of eight bytes or more, the last load is the eight bytes that end the piece, shifted down
+            // (the encoder's pieces: a byte loop there was two of every short piece's four loads).
             while i &+ 2 < n {
-                let w = i &+ 8 <= n ? UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) : Self.bytes(p + i, n &- i)
+                let w = i &+ 8 <= n ? UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                    : n >= 8 ? UnsafeRawPointer(p + (n &- 8)).loadUnaligned(as: UInt64.self) &>> UInt64(8 &* (i &+ 8 &- n))
+                    : Self.bytes(p + i, n &- i)
                 var hits = hit(grams, Self.gramBit(w), 0) | hit(grams, Self.gramBit(w &>> 16), 2)
                 if let triples = avoidTriples {
                     hits |= hit(triples, Self.tripleBit(w), 0) | hit(triples, Self.tripleBit(w &>> 16), 2)
