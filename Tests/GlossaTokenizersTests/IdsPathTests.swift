@@ -605,8 +605,9 @@ final class IdsPathTests: XCTestCase {
 
     /// Llama 3 pieces of 17–64 bytes that the built encoder declines (a token that its merges form out of
     /// rank order occurs in them, as " ради" in " радиус") go to `WholeTokenTable.mergeByRank` on a copy of
-    /// their bytes: every such token inside letters of several scripts, in pieces from 4 to 80 bytes (so
-    /// across the 16- and 64-byte bounds), twice (the second time from the long memo), against the general path.
+    /// their bytes: every unreachable token (the others are served or skipped) inside letters of several scripts,
+    /// in pieces from 4 to 80 bytes (so across the 16- and 64-byte bounds), twice (the second time from the long
+    /// memo), against the general path.
     func testDeclinedLongPieces() throws {
         let tok = try load("llama3.2/tokenizer.model")
         guard case .bpe(let m) = tok.model else { return XCTFail("not BPE") }
