@@ -651,19 +651,19 @@ final class BacktrackingBPE: @unchecked Sendable {
             return false
         }
         var i = 0
+        @inline(__always) func hit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int, _ j: Int) -> UInt64 {
+            (table[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
+        }
         if let grams = avoidGrams, let nibbles = scanNibbles {
             // Long pieces: candidates 64 positions at a time, then the gram test at the candidate itself (offset
             // 0 of a token starting there) and the walk; the rest (short pieces: most calls) as below, where the
             // tables' loads and a padded copy of the last window cost more than they spared.
-            @inline(__always) func bit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int) -> Bool {
-                table[b &>> 6] &>> UInt64(b & 63) & 1 != 0
-            }
             while i &+ 66 <= n {
                 var c = glossa_triple_candidates64(p + i, nibbles)
                 while c != 0 {
                     let x = i &+ c.trailingZeroBitCount
                     let w = x &+ 8 <= n ? UnsafeRawPointer(p + x).loadUnaligned(as: UInt64.self) : Self.bytes(p + x, n &- x)
-                    if (bit(grams, Self.gramBit(w)) || avoidTriples.map { bit($0, Self.tripleBit(w)) } ?? false) && startsOne(x) {
+                    if hit(grams, Self.gramBit(w), 0) | (avoidTriples.map { hit($0, Self.tripleBit(w), 0) } ?? 0) != 0 && startsOne(x) {
                         return true
                     }
                     c &= c &- 1
@@ -672,9 +672,6 @@ final class BacktrackingBPE: @unchecked Sendable {
             }
         }
         if let grams = avoidGrams {
-            @inline(__always) func hit(_ table: UnsafeMutablePointer<UInt64>, _ b: Int, _ j: Int) -> UInt64 {
-                (table[b &>> 6] &>> UInt64(b & 63) & 1) &<< UInt64(j)
-            }
             // Every even x with x + 2 < n, two per eight-byte load; the last load has zeros past the end (a
             // token that would need those bytes does not fit, so what they hash to only costs a walk). In a
             // piece of eight bytes or more, the last load is the eight bytes that end the piece, shifted down
