@@ -186,8 +186,14 @@ public struct PieceScanner {
     static func asciiEnd(_ p: UnsafePointer<UInt8>, _ n: Int, _ ascii: UnsafeMutablePointer<UInt8>, _ known: KnownPattern,
                          at i: Int) -> Int {
         let b = p[i]
+        // A letter of a 2-byte script starts a piece without a prefix (a mark could be o200k's prefix, which
+        // `scriptLetters` leaves to the general scanner when it matters).
+        if b >= 0x80 {
+            let e = scriptLetters(p, n, ascii, known, from: i, lower: false)
+            return e > i ? e : generalEnd(p, n, known, at: i)
+        }
         // "'" may start a contraction (cl100k) or prefix letters: the general scanner sorts it out.
-        if b >= 0x80 || b == 0x27 { return generalEnd(p, n, known, at: i) }
+        if b == 0x27 { return generalEnd(p, n, known, at: i) }
         let cb = ascii[Int(b)]
         // `[^\r\n\p{L}\p{N}]?` then letters (cl100k: `\p{L}+`; o200k: upper-case then lower-case runs, not both
         // empty, decided when the next byte is ASCII and not the "'" of a contraction).
@@ -195,14 +201,27 @@ public struct PieceScanner {
         var j = first
         if known == .o200k {
             while j < n && p[j] &- 0x41 < 26 { j &+= 1 }
+            let uppers = j
             while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
-            if j > first { return j == n || p[j] < 0x80 && p[j] != 0x27 ? j : generalEnd(p, n, known, at: i) }
+            if j > first {
+                if j == n || p[j] < 0x80 && p[j] != 0x27 { return j }
+                // Letters with diacritics ("café", "Straße") go on in the same runs.
+                let e = p[j] >= 0x80 ? scriptLetters(p, n, ascii, known, from: j, lower: j > uppers) : -1
+                return e >= 0 ? e : generalEnd(p, n, known, at: i)
+            }
         } else {
             while j < n && isASCIILetter(p[j]) { j &+= 1 }
-            if j > first { return j == n || p[j] < 0x80 ? j : generalEnd(p, n, known, at: i) }
+            if j > first {
+                if j == n || p[j] < 0x80 { return j }
+                let e = scriptLetters(p, n, ascii, known, from: j, lower: false)
+                return e >= 0 ? e : generalEnd(p, n, known, at: i)
+            }
         }
         // No ASCII letter there: a non-ASCII character might be a letter.
-        if first < n && p[first] >= 0x80 { return generalEnd(p, n, known, at: i) }
+        if first < n && p[first] >= 0x80 {
+            let e = scriptLetters(p, n, ascii, known, from: first, lower: false)
+            return e > first ? e : generalEnd(p, n, known, at: i)
+        }
         if cb & SC.number != 0 {
             // `\p{N}{1,3}` (Qwen: one): a non-ASCII digit could continue a shorter run.
             let maxDigits = known == .qwen ? 1 : 3
@@ -235,6 +254,43 @@ public struct PieceScanner {
             let c = p[j]
             if c == 0x0A || c == 0x0D || (slash && c == 0x2F) { j &+= 1 } else { break }
         }
+        return j
+    }
+
+    /// The end of the letters from `j` (after a prefix, or letters, that the caller has settled) in 2-byte
+    /// scripts (Latin-1 to Arabic) and U+0800…U+0FFF (the first Indic scripts), one class load a character,
+    /// or -1 where the general scanner must decide: a run into other characters, and for o200k a "'" after
+    /// it (contractions), a run without a lower-case letter, or an upper-case letter after a lower-case one
+    /// (the regex backtracks there). ASCII letters go on in the run (words with diacritics). `lower`:
+    /// o200k's lower-case run has begun. Before, such a piece went to the general scanner from its start.
+    @inlinable @inline(never)
+    static func scriptLetters(_ p: UnsafePointer<UInt8>, _ n: Int, _ ascii: UnsafeMutablePointer<UInt8>,
+                              _ known: KnownPattern, from first: Int, lower: Bool) -> Int {
+        let low = ascii + 128
+        let o200k = known == .o200k
+        var lower = lower
+        var j = first
+        while j < n {
+            let b = p[j]
+            let c: UInt8, len: Int
+            if b < 0x80 {
+                if !isASCIILetter(b) { break }
+                c = b >= 0x61 ? SC.letter | SC.lower : SC.letter | SC.upper; len = 1
+            } else if b &- 0xC2 < 0x1E {
+                c = low[Int(b & 0x1F) &<< 6 | Int(p[j &+ 1] & 0x3F)]; len = 2
+            } else if b == 0xE0 {
+                c = low[Int(p[j &+ 1] & 0x3F) &<< 6 | Int(p[j &+ 2] & 0x3F)]; len = 3
+            } else {
+                return -1
+            }
+            if o200k {
+                if c & SC.lower != 0 { lower = true } else if c & SC.upper == 0 { break } else if lower { return -1 }
+            } else if c & SC.letter == 0 {
+                break
+            }
+            j &+= len
+        }
+        if o200k && (!lower || j < n && p[j] == 0x27) { return -1 }
         return j
     }
 

@@ -265,6 +265,72 @@ func pieceScannerLetterRuns(_ known: KnownPattern) throws {
     #expect(failures == 0)
 }
 
+/// Letters of the 2-byte scripts and of U+0800...U+0FFF (`PieceScanner.scriptLetters`): runs of upper-case,
+/// lower-case and caseless letters and marks (Latin-1 and Latin Extended, Greek, Cyrillic, Hebrew, Arabic,
+/// Devanagari, Thai, Tibetan), mixed with ASCII letters, after no prefix, a space, punctuation or a non-ASCII
+/// prefix, ending at every kind of character (ASCII and non-ASCII punctuation and digits, "'" and contractions,
+/// ſ, CJK, emoji, spaces). The piece ends must be ICU's, and `end(at:)` must agree with the general scanner
+/// at every position, for every pattern with the shortcut and for the others.
+@Test(arguments: KnownPattern.allCases)
+func pieceScannerScriptLetterRuns(_ known: KnownPattern) throws {
+    let splitter = PatternSplitter(known)
+    let matcher = try ICURegex(known.icuEquivalent).makeMatcher()
+    var rng = SplitMix(seed: 0x5C21_7700 &+ UInt64(known.regex.utf8.count))
+    func range(_ a: UInt32, _ b: UInt32) -> [UInt32] { Array(a...b) }
+    // Upper case (Lu, Lt), lower case (Ll), caseless (Lo, Lm) letters, and marks (Mn, Mc, Me).
+    let upper = range(0x410, 0x42F) + range(0x400, 0x40F) + range(0x391, 0x3A9) + [0xC9, 0xC0, 0xD6, 0x132, 0x1C5, 0x460, 0x48A]
+    let lower = range(0x430, 0x44F) + range(0x450, 0x45F) + range(0x3B1, 0x3C9) + [0xE9, 0xDF, 0xB5, 0x17F, 0x133, 0x390, 0x461]
+    let caseless = range(0x5D0, 0x5EA) + range(0x627, 0x64A) + range(0x915, 0x939) + range(0xE01, 0xE2E)
+        + [0xAA, 0xBA, 0x2B0, 0x640, 0xF40, 0x6D5]
+    let marks: [UInt32] = [0x301, 0x483, 0x488, 0x64B, 0x652, 0x5B0, 0x93E, 0x94D, 0x903, 0xE31, 0x670]
+    let ascii = range(0x41, 0x5A) + range(0x61, 0x7A)
+    // Digits, punctuation, symbols and spaces of the same ranges, and characters beyond them.
+    let others: [UInt32] = [0x20, 0x27, 0x2E, 0x2C, 0x31, 0x0A, 0x2D, 0x22, 0x28, 0xA0, 0xAB, 0xBB, 0xD7, 0xB9, 0xB2,
+                            0xB7, 0xBF, 0x660, 0x669, 0x60C, 0x966, 0x964, 0xE50, 0x5BE, 0x2014, 0x3000, 0x4E2D, 0x3042,
+                            0x1F600, 0x17F]
+    let contractions = ["'s", "'S", "'ll", "'\u{17F}", "'t", "'"]
+    var failures = 0
+    for _ in 0..<max(500, fuzzCount() / 4) {
+        var s = ""
+        for _ in 0..<(1 + Int(rng.next() % 6)) {
+            if rng.next() % 3 == 0 { s.unicodeScalars.append(Unicode.Scalar(others[Int(rng.next() % UInt64(others.count))])!) }
+            let style = rng.next() % 6  // lower, Capitalized, UPPER, caseless with marks, mixed, with ASCII letters
+            for t in 0..<Int(rng.next() % 12) {
+                let pool: [UInt32]
+                switch style {
+                case 0: pool = rng.next() % 8 == 0 ? marks : lower
+                case 1: pool = t == 0 ? upper : lower
+                case 2: pool = rng.next() % 8 == 0 ? marks : upper
+                case 3: pool = rng.next() % 3 == 0 ? marks : caseless
+                case 4: pool = [upper, lower, caseless, marks][Int(rng.next() % 4)]
+                default: pool = [upper, lower, ascii, ascii][Int(rng.next() % 4)]
+                }
+                s.unicodeScalars.append(Unicode.Scalar(pool[Int(rng.next() % UInt64(pool.count))])!)
+            }
+            if rng.next() % 4 == 0 { s += contractions[Int(rng.next() % UInt64(contractions.count))] }
+        }
+        var t = s
+        t.withUTF8 { buf in
+            var a: [Range<Int>] = []
+            matcher.forEachMatch(in: buf) { a.append($0..<$1) }
+            var b: [Range<Int>] = []
+            var differs = false
+            if let sc = splitter.pieceScanner(buf) {
+                for i in 0..<buf.count where buf[i] & 0xC0 != 0x80 && sc.end(at: i) != sc.general(at: i) { differs = true }
+                var i = 0
+                while i < buf.count { let e = sc.end(at: i); b.append(i..<e); i = e }
+            } else {
+                splitter.forEachMatch(in: buf) { b.append($0..<$1) }
+            }
+            if a != b || differs {
+                failures += 1
+                if failures <= 5 { Issue.record("\(known) on \"\(escaped(s))\"\n pieces \(b)\n icu    \(a)") }
+            }
+        }
+    }
+    #expect(failures == 0)
+}
+
 /// The scanners classify U+4E00...U+9FFF from their first two bytes (`ScanTables.cjkFirstTwo`): texts of
 /// characters at and around both ends of that range (U+4DB0...U+4E10: CJK extension A, the Yijing
 /// hexagram symbols, which are not letters; U+9FF0...U+A010: the last ideographs, Yi syllables) mixed with
