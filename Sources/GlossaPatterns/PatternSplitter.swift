@@ -188,10 +188,7 @@ public struct PieceScanner {
         let b = p[i]
         // A letter of a 2-byte script starts a piece without a prefix (a mark could be o200k's prefix, which
         // `scriptLetters` leaves to the general scanner when it matters).
-        if b >= 0x80 {
-            let e = scriptLetters(p, n, ascii, known, from: i, lower: false)
-            return e > i ? e : generalEnd(p, n, known, at: i)
-        }
+        if b >= 0x80 { return scriptLetters(p, n, ascii, known, at: i, letters: i, from: i, lower: false) }
         // "'" may start a contraction (cl100k) or prefix letters: the general scanner sorts it out.
         if b == 0x27 { return generalEnd(p, n, known, at: i) }
         let cb = ascii[Int(b)]
@@ -205,23 +202,18 @@ public struct PieceScanner {
             while j < n && p[j] &- 0x61 < 26 { j &+= 1 }
             if j > first {
                 if j == n || p[j] < 0x80 && p[j] != 0x27 { return j }
-                // Letters with diacritics ("café", "Straße") go on in the same runs.
-                let e = p[j] >= 0x80 ? scriptLetters(p, n, ascii, known, from: j, lower: j > uppers) : -1
-                return e >= 0 ? e : generalEnd(p, n, known, at: i)
+                // Letters with diacritics ("café", "Straße") go on in the same runs; a "'" goes on to the general scanner.
+                return scriptLetters(p, n, ascii, known, at: i, letters: first, from: j, lower: j > uppers)
             }
         } else {
             while j < n && isASCIILetter(p[j]) { j &+= 1 }
             if j > first {
                 if j == n || p[j] < 0x80 { return j }
-                let e = scriptLetters(p, n, ascii, known, from: j, lower: false)
-                return e >= 0 ? e : generalEnd(p, n, known, at: i)
+                return scriptLetters(p, n, ascii, known, at: i, letters: first, from: j, lower: false)
             }
         }
         // No ASCII letter there: a non-ASCII character might be a letter.
-        if first < n && p[first] >= 0x80 {
-            let e = scriptLetters(p, n, ascii, known, from: first, lower: false)
-            return e > first ? e : generalEnd(p, n, known, at: i)
-        }
+        if first < n && p[first] >= 0x80 { return scriptLetters(p, n, ascii, known, at: i, letters: first, from: first, lower: false) }
         if cb & SC.number != 0 {
             // `\p{N}{1,3}` (Qwen: one): a non-ASCII digit could continue a shorter run.
             let maxDigits = known == .qwen ? 1 : 3
@@ -257,15 +249,16 @@ public struct PieceScanner {
         return j
     }
 
-    /// The end of the letters from `j` (after a prefix, or letters, that the caller has settled) in 2-byte
-    /// scripts (Latin-1 to Arabic) and U+0800…U+0FFF (the first Indic scripts), one class load a character,
-    /// or -1 where the general scanner must decide: a run into other characters, and for o200k a "'" after
+    /// The end of the piece at `i` whose letters start at `letters` (after a prefix that the caller has settled)
+    /// and go on from `first` (after the ASCII letters the caller has read) in 2-byte scripts (Latin-1 to
+    /// Arabic) and U+0800…U+0FFF (the first Indic scripts), one class load a character; the general scanner's
+    /// answer where it must decide: no letter, a run into other characters, and for o200k a "'" after
     /// it (contractions), a run without a lower-case letter, or an upper-case letter after a lower-case one
     /// (the regex backtracks there). ASCII letters go on in the run (words with diacritics). `lower`:
     /// o200k's lower-case run has begun. Before, such a piece went to the general scanner from its start.
     @inlinable @inline(never)
     static func scriptLetters(_ p: UnsafePointer<UInt8>, _ n: Int, _ ascii: UnsafeMutablePointer<UInt8>,
-                              _ known: KnownPattern, from first: Int, lower: Bool) -> Int {
+                              _ known: KnownPattern, at i: Int, letters: Int, from first: Int, lower: Bool) -> Int {
         let low = ascii + 128
         let o200k = known == .o200k
         var lower = lower
@@ -281,16 +274,16 @@ public struct PieceScanner {
             } else if b == 0xE0 {
                 c = low[Int(p[j &+ 1] & 0x3F) &<< 6 | Int(p[j &+ 2] & 0x3F)]; len = 3
             } else {
-                return -1
+                return generalEnd(p, n, known, at: i)
             }
             if o200k {
-                if c & SC.lower != 0 { lower = true } else if c & SC.upper == 0 { break } else if lower { return -1 }
+                if c & SC.lower != 0 { lower = true } else if c & SC.upper == 0 { break } else if lower { return generalEnd(p, n, known, at: i) }
             } else if c & SC.letter == 0 {
                 break
             }
             j &+= len
         }
-        if o200k && (!lower || j < n && p[j] == 0x27) { return -1 }
+        if j == letters || o200k && (!lower || j < n && p[j] == 0x27) { return generalEnd(p, n, known, at: i) }
         return j
     }
 
