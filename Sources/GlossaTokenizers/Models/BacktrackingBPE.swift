@@ -1,3 +1,4 @@
+import CPrefetch
 import CUTF8
 import Glibc
 /// Byte-pair encoding of rank files (tiktoken semantics: two symbols merge when their concatenation
@@ -943,7 +944,13 @@ final class BacktrackingBPE: @unchecked Sendable {
         while Self.check(y) == cell {
             cell = c
             j &+= 1
-            if y & Self.noToken != Self.noToken { best = y & Self.noToken; bestEnd = j }
+            if y & Self.noToken != Self.noToken {
+                best = y & Self.noToken; bestEnd = j
+                // The pair check reads the token's record first (and the records of the shorter tokens on
+                // this path as it climbs): their loads start here, while the walk goes deeper. Records were
+                // two fifths of the encoder's last-level misses on `multi_nonlatin_mix` (callgrind, 4 MiB).
+                glossa_prefetch(info + 4 &* Int(truncatingIfNeeded: best))
+            }
             if j == n { break }
             c = Self.base(y) &+ Int(p[j])
             y = cells[c]
