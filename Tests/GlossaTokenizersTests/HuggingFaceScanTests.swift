@@ -167,6 +167,17 @@ import GlossaJSON
         }
     }
 
+    /// `count` distinct random pairs of indices below `n`.
+    static func distinctPairs(_ count: Int, of n: Int, _ rng: inout BacktrackingTests.Rng) -> [(Int, Int)] {
+        var seen = Set<Int>()
+        var pairs: [(Int, Int)] = []
+        while pairs.count < count {
+            let (a, b) = (rng.below(n), rng.below(n))
+            if seen.insert(a * n + b).inserted { pairs.append((a, b)) }
+        }
+        return pairs
+    }
+
     /// Lists of 16,384+ merges over vocabularies of 65,536+ tokens are resolved with look-ahead (the space of
     /// "left right" found and the parts' slots prefetched 8 merges before their turn, parts of 1–8 bytes from the
     /// part index, longer ones from the table): the ids the merges name, in both forms, scanned or not, and a bad
@@ -176,12 +187,7 @@ import GlossaJSON
         var rng = BacktrackingTests.Rng(s: 17)
         // Base tokens "q<hex>", some longer than 8 bytes; merged tokens "q<hex>q<hex>" (two q's: never a base).
         let base = (0..<50_000).map { i in "q" + String(i, radix: 16) + (i % 7 == 0 ? "_longer_part" : "") }
-        var seen = Set<Int>()
-        var pairs: [(Int, Int)] = []
-        while pairs.count < 20_000 {
-            let (a, b) = (rng.below(base.count), rng.below(base.count))
-            if seen.insert(a * base.count + b).inserted { pairs.append((a, b)) }
-        }
+        let pairs = Self.distinctPairs(20_000, of: base.count, &rng)
         let tokens = base + pairs.map { base[$0.0] + base[$0.1] }
         let vocab = "{" + tokens.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ") + "}"
         func doc(_ merges: [String]) -> [UInt8] { bpe(vocab, "[" + merges.joined(separator: ", ") + "]") }
@@ -207,6 +213,44 @@ import GlossaJSON
             let general = describe(doc(bad), scanModel: false, samples: [])
             #expect(general.hasPrefix("error:") && general.contains("merges[\(k)]"), "round \(round): \(general)")
             #expect(describe(doc(bad), scanModel: true, samples: []) == general, "round \(round)")
+        }
+    }
+
+    /// The look-ahead resolution of large lists (`MergeResolver.resolveSpaced`: merges of 1–8 bytes read as one
+    /// word ending at their last byte) against the general reader, on what its fast path hands back: merged
+    /// tokens that do not follow the list's order, escaped merges (in the scan's side buffer, the first ones
+    /// less than 8 bytes into it), an empty part, a space at either end, two spaces, and merges of every length
+    /// from 3 to 16 bytes.
+    @Test func lookAheadResolutionMatchesTheGeneralReader() throws {
+        var rng = BacktrackingTests.Rng(s: 23)
+        // 68,000 tokens (look-ahead needs 65,536): base tokens "r<hex>" (2–5 bytes), every ninth with a tail that
+        // makes its merges longer than 8 bytes.
+        let base = (0..<50_000).map { i in "r" + String(i, radix: 16) + (i % 9 == 0 ? "xyz" : "") }
+        let pairs = Self.distinctPairs(18_000, of: base.count, &rng)
+        // Merged tokens after all bases, in the list's order except for a few blocks (the prediction misses there).
+        var order = Array(0..<pairs.count)
+        for start in [100, 7_000, 15_500] { order[start..<(start + 300)].reverse() }
+        var tokens = base
+        for k in order { tokens.append(base[pairs[k].0] + base[pairs[k].1]) }
+        let vocab = "{" + tokens.enumerated().map { "\"\($0.element)\": \($0.offset)" }.joined(separator: ", ") + "}"
+        // Every 50th merge with an escaped "r" (\u0072): scanned into the side buffer.
+        var merges = pairs.enumerated().map { k, p in
+            k % 50 == 3 ? "\"\\u0072\(base[p.0].dropFirst()) \(base[p.1])\"" : "\"\(base[p.0]) \(base[p.1])\""
+        }
+        func doc(_ m: [String]) -> [UInt8] { bpe(vocab, "[" + m.joined(separator: ", ") + "]") }
+        let general = describe(doc(merges), scanModel: false, samples: [])
+        #expect(!general.hasPrefix("error:"))
+        #expect(describe(doc(merges), scanModel: true, samples: []) == general)
+        #expect(describe(doc(merges), scanModel: true, earlyMerges: true, samples: []) == general)
+        for (round, k) in [0, 3, 53, 8_000, 17_999].enumerated() {
+            let (a, b) = (base[pairs[k].0], base[pairs[k].1])
+            for bad in ["\" \(b)\"", "\"\(a) \"", "\" \(a)\"", "\"\(a)  \(b)\"", "\"\(a) \(b) \"", "\"r0 \(b)\"",
+                        "\"\\u0072 \(b)\"", "\"\(a) r1\"", "\"zz \(b)\""] {
+                merges[k] = bad
+                let general = describe(doc(merges), scanModel: false, samples: [])
+                #expect(describe(doc(merges), scanModel: true, samples: []) == general, "round \(round), \(bad): \(general.prefix(200))")
+            }
+            merges[k] = "\"\(a) \(b)\""
         }
     }
 

@@ -396,6 +396,10 @@ enum HuggingFaceReader {
                     // prefetched, and the space of "left right" is found then and kept here until it is used.
                     // Not for small vocabularies (Mistral's 32k), whose tables stay in L2 anyway.
                     let ahead = index == nil || resolver.entries < 65_536 ? 0 : 8
+                    if let index, ahead > 0, !pairForm, prefixLen == 0 {
+                        if let f = resolver.resolveSpaced(lefts, first, end, bytes, index, key, out) { failures[b] = f }
+                        return
+                    }
                     var spaces = (0, 0, 0, 0, 0, 0, 0, 0)
                     withUnsafeMutableBytes(of: &spaces) { raw in
                         let spaces = raw.baseAddress!.assumingMemoryBound(to: Int.self)
@@ -481,6 +485,111 @@ enum HuggingFaceReader {
             self.prefixLen = prefixLen
         }
 
+        /// Resolves the "left right" merges `first..<end` (spans in `lefts`, -1 for those left to the general
+        /// reader) into `out`, for a vocabulary with a `PartIndex` and no continuing-subword prefix; the first
+        /// failure, or nil. Each merge is looked at eight places ahead: its space found, its parts' words and
+        /// index slots computed once and their slots prefetched, all kept in a ring until the merge is
+        /// resolved (the general loop computed the span, words and slots twice: ≈ 420 instructions a merge,
+        /// and resolution was instruction-bound). Anything unusual (no single space, a missing part, a merged
+        /// token off the predicted entries) goes through `split`, which gives the same result or error.
+        func resolveSpaced(_ lefts: [Int64], _ first: Int, _ end: Int, _ bytes: SplitBytes, _ index: PartIndex,
+                           _ key: UnsafeMutablePointer<UInt8>,
+                           _ out: UnsafeMutableBufferPointer<(Int32, Int32, Int32)>) -> (index: Int, outcome: MergeOutcome)? {
+            let ahead = 8
+            // Per ring entry: start pointer, byte count, space offset (-1: none, or left to the general
+            // reader), left word, left slot (-1: not a 1–8 byte part), right word, right slot.
+            let ring = UnsafeMutablePointer<Int>.allocate(capacity: 8 &* ahead)
+            defer { ring.deallocate() }
+            let n1 = bytes.first.count
+            let doc = bytes.first.baseAddress, side = bytes.second.baseAddress
+            let mask = index.mask
+            var guess = -1
+            @inline(__always) func look(_ j: Int) {
+                let r = ring + 8 &* (j & (ahead &- 1))
+                let packed = lefts[j]
+                r[2] = -1
+                if packed < 0 { return }
+                let start = Int(truncatingIfNeeded: packed &>> 32), stop = Int(truncatingIfNeeded: packed & 0xFFFF_FFFF)
+                guard let p = start < n1 ? doc.map({ $0 + start }) : side.map({ $0 + (start &- n1) }) else { return }
+                let count = stop &- start
+                r[0] = Int(bitPattern: p); r[1] = count
+                // A string of 1–8 bytes (most merges) as one word, loaded to end at its last byte (a string ends
+                // 8 or more bytes into its buffer: the document's, after `"merges"`, or else checked): the space
+                // and both parts' words come from it.
+                if UInt(bitPattern: count &- 1) < 8 && (start < n1 ? stop : stop &- n1) >= 8 {
+                    let v = UnsafeRawPointer(p + (count &- 8)).loadUnaligned(as: UInt64.self) &>> UInt64(8 &* (8 &- count))
+                    let at = Self.space(word: v)
+                    r[2] = at
+                    if at < 0 { return }
+                    let lb = count &- at &- 1
+                    if at > 0 {
+                        let w = v & ((1 &<< UInt64(8 &* at)) &- 1), sl = PartIndex.slot(w, at, mask)
+                        r[3] = Int(truncatingIfNeeded: w); r[4] = sl
+                        glossa_prefetch(index.slots + 2 &* sl)
+                    } else { r[4] = -1 }
+                    if lb > 0 {
+                        let w = v &>> UInt64(8 &* (at &+ 1)), sl = PartIndex.slot(w, lb, mask)
+                        r[5] = Int(truncatingIfNeeded: w); r[6] = sl
+                        glossa_prefetch(index.slots + 2 &* sl)
+                    } else { r[6] = -1 }
+                    return
+                }
+                let at = Self.space(UnsafeBufferPointer(start: p, count: count))
+                r[2] = at
+                if at < 0 { return }
+                let lb = count &- at &- 1
+                if Self.short(at) {
+                    let w = PartIndex.word(p, at), sl = PartIndex.slot(w, at, mask)
+                    r[3] = Int(truncatingIfNeeded: w); r[4] = sl
+                    glossa_prefetch(index.slots + 2 &* sl)
+                } else {
+                    r[4] = -1
+                    if at > 8 { table.prefetch(p, at) }
+                }
+                if Self.short(lb) {
+                    let w = PartIndex.word(p + (at &+ 1), lb), sl = PartIndex.slot(w, lb, mask)
+                    r[5] = Int(truncatingIfNeeded: w); r[6] = sl
+                    glossa_prefetch(index.slots + 2 &* sl)
+                } else {
+                    r[6] = -1
+                    if lb > 8 { table.prefetch(p + (at &+ 1), lb) }
+                }
+            }
+            // One call site for `look`, so that it is inlined: merge k is looked at, merge k - ahead resolved.
+            // The ring entry of merge i is read before merge i + ahead takes its place.
+            for k in first..<(end &+ ahead) {
+                let i = k &- ahead
+                let r = ring + 8 &* (k & (ahead &- 1))
+                let (pointer, count, at, wa, sa, wb, sb) = i < first ? (0, 0, -1, 0, -1, 0, -1) : (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+                if k < end { look(k) }
+                if i < first { continue }
+                let packed = lefts[i]
+                if packed < 0 { continue }
+                if at >= 0, let p = UnsafePointer<UInt8>(bitPattern: pointer) {
+                    let la = at, lb = count &- at &- 1
+                    let a = UnsafeBufferPointer(start: p, count: la), b = UnsafeBufferPointer(start: p + (at &+ 1), count: lb)
+                    let ia = sa >= 0 ? index.find(word: UInt64(truncatingIfNeeded: wa), la, slot: sa) : find(a, index)
+                    let ib = sb >= 0 ? index.find(word: UInt64(truncatingIfNeeded: wb), lb, slot: sb) : find(b, index)
+                    if ia >= 0 && ib >= 0 && predict && guess >= 0 {
+                        var g = guess
+                        while g <= guess &+ 1 && g < entries {
+                            if entry(g, is: a, b) { break }
+                            g &+= 1
+                        }
+                        if g <= guess &+ 1 && g < entries {
+                            guess = g
+                            out[i] = (ia, ib, table.values[g])
+                            continue
+                        }
+                    }
+                }
+                let outcome = split(bytes.slice(packed), at: at, key, &guess, index)
+                guard case let .merge(l, r, mm) = outcome else { return (i, outcome) }
+                out[i] = (l, r, mm)
+            }
+            return nil
+        }
+
         /// "left right" (exactly one space) → ids.
         @inline(__always)
         func split(_ s: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt8>, _ guess: inout Int,
@@ -503,16 +612,24 @@ enum HuggingFaceReader {
             guard let p = s.baseAddress else { return -1 }
             var sp = -1, i = 0
             // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
-            // bytes), then the rest one by one.
-            let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            // bytes), then the rest by one load (strings under 8 bytes one byte at a time).
             while i &+ 8 <= s.count {
-                let y = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
-                let spaces = ~(((y & lows) &+ lows) | y) & ~lows
+                let spaces = Self.spaceBits(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
                 if spaces != 0 {
                     if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
                     sp = i &+ spaces.trailingZeroBitCount &>> 3
                 }
                 i &+= 8
+            }
+            if i < s.count && s.count >= 8 {
+                // The last 1–7 bytes by one load that ends at the last byte, the bytes already seen shifted out.
+                let r = s.count &- i
+                let spaces = Self.spaceBits(UnsafeRawPointer(p + (s.count &- 8)).loadUnaligned(as: UInt64.self) &>> UInt64(8 &* (8 &- r)))
+                if spaces != 0 {
+                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
+                    sp = i &+ spaces.trailingZeroBitCount &>> 3
+                }
+                return sp
             }
             while i < s.count {
                 if p[i] == 0x20 {
@@ -522,6 +639,20 @@ enum HuggingFaceReader {
                 i &+= 1
             }
             return sp
+        }
+
+        /// The high bit of each byte of `v` that is a space (exact per byte: no carries between bytes).
+        @inline(__always)
+        static func spaceBits(_ v: UInt64) -> UInt64 {
+            let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, y = v ^ 0x2020_2020_2020_2020
+            return ~(((y & lows) &+ lows) | y) & ~lows
+        }
+
+        /// `space(_:)` of a string of at most 8 bytes given as a little-endian word, zero-padded.
+        @inline(__always)
+        static func space(word v: UInt64) -> Int {
+            let bits = spaceBits(v)
+            return bits == 0 || bits & (bits &- 1) != 0 ? -1 : bits.trailingZeroBitCount &>> 3
         }
 
         /// The id of a merge part, or -1; parts of 1–8 bytes through `index` when there is one.
@@ -616,17 +747,24 @@ enum HuggingFaceReader {
                 glossa_prefetch(slots + 2 &* Self.slot(Self.word(p, n), n, mask))
             }
 
-            /// The id of `p[0..<n]` (1 ≤ n ≤ 8), or -1.
+            /// The id of the key of `n` (1–8) bytes whose `word` and home `slot` these are, or -1.
             @inline(__always)
-            func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
-                let w = Self.word(p, n), tag = UInt64(n)
-                var s = Self.slot(w, n, mask)
+            func find(word w: UInt64, _ n: Int, slot: Int) -> Int32 {
+                let tag = UInt64(n)
+                var s = slot
                 while true {
                     let x = slots[2 &* s &+ 1]
                     if x == 0 { return -1 }
                     if slots[2 &* s] == w && x &>> 32 == tag { return Int32(truncatingIfNeeded: x) }
                     s = (s &+ 1) & mask
                 }
+            }
+
+            /// The id of `p[0..<n]` (1 ≤ n ≤ 8), or -1.
+            @inline(__always)
+            func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+                let w = Self.word(p, n)
+                return find(word: w, n, slot: Self.slot(w, n, mask))
             }
         }
 
