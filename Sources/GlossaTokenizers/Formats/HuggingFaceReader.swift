@@ -571,12 +571,10 @@ enum HuggingFaceReader {
                     let ia = sa >= 0 ? index.find(word: UInt64(truncatingIfNeeded: wa), la, slot: sa) : find(a, index)
                     let ib = sb >= 0 ? index.find(word: UInt64(truncatingIfNeeded: wb), lb, slot: sb) : find(b, index)
                     if ia >= 0 && ib >= 0 && predict && guess >= 0 {
-                        var g = guess
-                        while g <= guess &+ 1 && g < entries {
-                            if entry(g, is: a, b) { break }
-                            g &+= 1
-                        }
-                        if g <= guess &+ 1 && g < entries {
+                        // The next entry first: merge lists that follow the ids make one new token a merge.
+                        let g = guess &+ 1 < entries && entry(guess &+ 1, is: a, b) ? guess &+ 1
+                            : entry(guess, is: a, b) ? guess : -1
+                        if g >= 0 {
                             guess = g
                             out[i] = (ia, ib, table.values[g])
                             continue
