@@ -262,8 +262,12 @@ public enum EmbeddingInitializer {
 
 /// The output-side check of spec §1: how often a new output row outscores every old row for a context `h`.
 public enum LogitBound {
+    /// Relative margin below which a new row's score is taken as a tie with the best old one (float32 dot
+    /// products of a few hundred terms round at about 1e-6 of their size).
+    public static let tolerance: Float = 1e-5
+
     /// Contexts are rows of `contexts` sampled uniformly (seeded). Returns the fraction of (context, new token)
-    /// pairs with `h·o_new > max_{old} h·o_old`.
+    /// pairs with `h·o_new > max_{old} h·o_old` by more than `tolerance` of the two scores' size.
     public static func excessRate(head: Tensor, oldRows: [Int], newRows: [Int], contexts: Tensor, sampleContexts: Int,
                                   seed: UInt64) -> Double {
         let d = head.shape[1]
@@ -285,12 +289,19 @@ public enum LogitBound {
             } } }
             return s
         }
-        let so = scores(oldRows), sn = scores(newRows)
+        // Old and new rows in one product, so that their scores come from the same kernel, and an excess counts only
+        // beyond float rounding (`tolerance` of the two scores' size): two products of different widths picked
+        // different kernels on an AVX-512 host, and a new row that copies an old one "outscored" it by an ulp.
+        let rows = oldRows + newRows, width = rows.count
+        let all = scores(rows)
         var excess = 0
         for c in 0..<nc {
             var mx = -Float.infinity
-            for j in 0..<oldRows.count { mx = max(mx, so[c &* oldRows.count &+ j]) }
-            for j in 0..<newRows.count where sn[c &* newRows.count &+ j] > mx { excess &+= 1 }
+            for j in 0..<oldRows.count { mx = max(mx, all[c &* width &+ j]) }
+            for j in oldRows.count..<width {
+                let sn = all[c &* width &+ j]
+                if sn - mx > tolerance * (abs(sn) + abs(mx)) { excess &+= 1 }
+            }
         }
         return Double(excess) / Double(nc &* newRows.count)
     }

@@ -106,6 +106,24 @@ func rows(_ r: [RowRecipe], _ m: Tensor = E, stat: [Int] = [0, 1, 2, 3], options
     #expect(try rows(p.input) == [[0, -2]])
 }
 
+@Test func logitBoundCountsTiesAsInsideAndSmallExcessesAsOutside() throws {
+    // New rows that copy old ones tie with them (whatever kernel a product of their width would pick); a copy
+    // scaled by 1.001 outscores its source wherever that source scores best and positive.
+    var rng = RandomGenerator(seed: 5)
+    let v = 200, d = 24, n = 37
+    let head = Tensor.randn([v, d], std: 1, rng: &rng)
+    let contexts = Tensor.randn([300, d], std: 2, rng: &rng)
+    let copied = (0..<n).map { _ in rng.nextInt(v) }
+    func rate(_ scale: Float) -> Double {
+        var data = head.data
+        for r in copied { data += head.data[(r * d)..<((r + 1) * d)].map { $0 * scale } }
+        return LogitBound.excessRate(head: Tensor(shape: [v + n, d], data: data), oldRows: Array(0..<v),
+                                     newRows: Array(v..<(v + n)), contexts: contexts, sampleContexts: 300, seed: 2)
+    }
+    #expect(rate(1) == 0)
+    #expect(rate(1.001) > 0)
+}
+
 @Test func convexHullMethodsNeverOutscoreTheBestOldRow() throws {
     // Random old head, random aux space; every in-hull method's new rows must satisfy h·o_new ≤ max_i h·o_i.
     var rng = RandomGenerator(seed: 11)
