@@ -17,7 +17,9 @@ public enum BLAS {
             return
         }
         let tiling = GEMMTiling(m: m, n: n, k: k)
-        if tiling.axis == .none || (tiling.axis != .k && threadCount == 1) {
+        // Cut at one thread too: whether a cut along m or n changes the rounding depends on the kernel
+        // (OpenBLAS's Haswell sgemm, picked on AMD Zen, rounds edge tiles differently; SkylakeX does not).
+        if tiling.axis == .none {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
@@ -87,10 +89,9 @@ public enum BLAS {
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 }
 
-/// How `BLAS.gemm` cuts a product into single-threaded tiles. The shape alone decides, so results do not depend
-/// on the thread count: a cut along m or n leaves each output element's computation as it was (bit-identical to
-/// the uncut call), and a cut along k, whose partial products change the rounding, is made for these shapes at
-/// every thread count, one thread included.
+/// How `BLAS.gemm` cuts a product into single-threaded tiles. The shape alone decides, and the cut is made at
+/// every thread count, one thread included, so results do not depend on the thread count: a cut along k changes
+/// the rounding through its partial products, and one along m or n may, depending on the kernel.
 struct GEMMTiling: Equatable {
     enum Axis { case none, m, n, k }
     let axis: Axis

@@ -2,8 +2,8 @@ import Testing
 @testable import GlossaTensor
 
 // `BLAS.gemm` cuts large products into tiles run by the `Parallel` workers. The cuts depend on the shape only;
-// results must equal a float64 reference to rounding, be bit-identical for any thread count, and (cuts along m
-// or n) bit-identical to one uncut OpenBLAS call.
+// results must equal a float64 reference to rounding and be bit-identical for any thread count (whether a cut
+// along m or n matches one uncut OpenBLAS call is the kernel's business: Haswell's, on AMD Zen, does not).
 
 @Test func tilingDependsOnShapeOnly() {
     // Token-row GEMMs of the training benchmark: cut along m into tiles of 256 rows.
@@ -16,7 +16,7 @@ import Testing
     // Small products and products too narrow to cut stay whole.
     #expect(GEMMTiling(m: 64, n: 64, k: 64).axis == .none)
     #expect(GEMMTiling(m: 300, n: 300, k: 300).axis == .none)
-    // A moderately long k (SmolLM2's down projection at 256 tokens) is cut along n: no extra cost at one thread.
+    // A moderately long k (SmolLM2's down projection at 256 tokens) is cut along n (tiles repack only A), not k.
     #expect(GEMMTiling(m: 256, n: 576, k: 1536) == GEMMTiling(axis: .n, tile: 256))
     // Partial products are bounded: a huge m·n with a long k cuts k coarser, or not at all.
     let big = GEMMTiling(m: 2000, n: 1000, k: 100_000)
@@ -39,7 +39,7 @@ private let gemmCases: [GEMMCase] = [
 ]
 
 /// Runs a case through `BLAS.gemm` at `threads` (padded leading dimensions, C preset for beta).
-private func runGEMM(_ c: GEMMCase, threads: Int, uncut: Bool = false) -> [Float] {
+private func runGEMM(_ c: GEMMCase, threads: Int) -> [Float] {
     let (ar, ac) = c.transA ? (c.k, c.m) : (c.m, c.k)
     let (br, bc) = c.transB ? (c.n, c.k) : (c.k, c.n)
     let lda = ac + 3, ldb = bc + 5, ldc = c.n + 7
@@ -47,14 +47,9 @@ private func runGEMM(_ c: GEMMCase, threads: Int, uncut: Bool = false) -> [Float
     var out = randomTensor([c.m * ldc], seed: 13).data
     a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
         withThreads(threads) {
-            if uncut {
-                BLAS.sgemm(c.transA, c.transB, c.m, c.n, c.k, c.alpha, pa.baseAddress!, lda, pb.baseAddress!, ldb,
-                           c.beta, pc.baseAddress!, ldc)
-            } else {
-                BLAS.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: c.alpha,
-                          a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: c.beta,
-                          c: pc.baseAddress!, ldc: ldc)
-            }
+            BLAS.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: c.alpha,
+                      a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: c.beta,
+                      c: pc.baseAddress!, ldc: ldc)
         }
     } } }
     // float64 reference; padding columns of C must be untouched.
@@ -87,10 +82,6 @@ private func runGEMM(_ c: GEMMCase, threads: Int, uncut: Bool = false) -> [Float
         for t in [2, 3] {
             let many = runGEMM(c, threads: t)
             #expect(one.map(\.bitPattern) == many.map(\.bitPattern), "\(c): \(t) threads differ from one")
-        }
-        if tiling.axis == .m || tiling.axis == .n {
-            let uncut = runGEMM(c, threads: 1, uncut: true)
-            #expect(runGEMM(c, threads: 2).map(\.bitPattern) == uncut.map(\.bitPattern), "\(c): tiles differ from one call")
         }
     }
 }
