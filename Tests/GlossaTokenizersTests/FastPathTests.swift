@@ -57,6 +57,7 @@ final class FastPathTests: XCTestCase {
             for policy in [SpecialTokenPolicy.allowed, .text] {
                 let b = Array(t.utf8)
                 fast.ids = []; fast.offsets = []; general.ids = []; general.offsets = []
+                fast.bpe.withOffsets = true   // `encodeIds` below clears it, as the public entry points do
                 try tok.run(b, policy: policy, useFastPath: true, state: &fast)
                 try tok.run(b, policy: policy, useFastPath: false, state: &general)
                 if fast.ids != general.ids || fast.offsets != general.offsets {
@@ -69,6 +70,12 @@ final class FastPathTests: XCTestCase {
                 let n = try tok.count(bytes: b, specialTokens: policy, state: &idsOnly)
                 if ids != general.ids || n != general.ids.count {
                     XCTFail("ids only, \(policy) \(t.debugDescription): \(ids) (count \(n)) vs \(general.ids)", file: file, line: line)
+                    return
+                }
+                // And on the state the spans calls use: the segment cache then holds keys of both kinds.
+                let mixed = try tok.encodeIds(bytes: b, specialTokens: policy, state: &fast)
+                if mixed != general.ids {
+                    XCTFail("ids only after spans, \(policy) \(t.debugDescription): \(mixed) vs \(general.ids)", file: file, line: line)
                     return
                 }
             }

@@ -77,7 +77,18 @@ struct MetaspacePath: Sendable {
         // Cutting changes which symbols are first and last: only for undecorated symbols.
         segments = model.metaspaceSegments && model.plainSymbols && !model.options.ignoreMerges && r == [0xE2, 0x96, 0x81]
         isolated = segments ? Self.isolatedASCII(model) : (0, 0)
+        var classes = [UInt8](repeating: Self.plain, count: 256)
+        classes[0x20] = Self.space; classes[0xE2] = Self.lead
+        for b in 0..<128 where segments && (b < 64 ? (isolated.0 >> UInt64(b)) & 1 : (isolated.1 >> UInt64(b - 64)) & 1) != 0 {
+            classes[b] = Self.isolatedClass
+        }
+        byteClasses = classes
     }
+
+    /// What `encodeMetaspaceIds` does at each input byte: go on, cut before a space, cut around an isolated
+    /// character, or look whether a "▁" starts here.
+    let byteClasses: [UInt8]
+    static let plain: UInt8 = 0, space: UInt8 = 1, isolatedClass: UInt8 = 2, lead: UInt8 = 3
 
     static func isolatedASCII(_ m: BPEModel) -> (UInt64, UInt64) {
         var inLong = [Bool](repeating: false, count: 128)
@@ -245,6 +256,10 @@ extension Tokenizer {
         }
         if state.segmentCache?.owner !== path.model { state.segmentCache = SegmentCache(owner: path.model) }
         let cache = state.segmentCache!
+        if path.segments && !wantOffsets {
+            encodeMetaspaceIds(path, base, start, end, prepended: prepended, cache: cache, state: &state)
+            return
+        }
         // The model's bytes: spaces replaced, the replacement prepended.
         cache.reserve((end &- start) &* rl &+ rl)
         let p = cache.bytes
@@ -273,6 +288,54 @@ extension Tokenizer {
         }
         if path.segments { cache.flush(offsets: wantOffsets, state: &state) }
         if wantOffsets { Self.metaspaceOffsets(&state.offsets, from: mark, base, start, end, replacementLength: rl, prepended: prepended) }
+    }
+
+    /// Ids only, for paths that cut segments: one pass over the input, each segment looked up in the segment
+    /// cache by its input bytes, a space standing for the replacement; the model's bytes are made only for a
+    /// segment that misses. Model bytes never hold a space, so these keys cannot collide with the model-byte
+    /// keys of the spans path, and a key without a space means the same in both. Cuts as
+    /// `tokenizeMetaspacePiece` does after Metaspace `split`: before every replacement (`split`) or before each
+    /// run of them, and around isolated characters. The prepended replacement is a space before `start`.
+    func encodeMetaspaceIds(_ path: MetaspacePath, _ text: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
+                            prepended: Bool, cache: SegmentCache, state: inout EncoderState) {
+        let model = path.model, split = path.split
+        // Room for the model bytes of any segment, and for the first segment's key with its space ahead of them.
+        cache.reserve((end &- start) &* 4 &+ 4)
+        /// `s < start`: the segment begins with the prepended space.
+        @inline(__always) func segment(_ s: Int, _ e: Int) {
+            if s >= start {
+                tokenizeSegment(model, text, s, e, spaced: true, cache: cache, offsets: false, state: &state)
+                return
+            }
+            let key = cache.bytes
+            key[0] = 0x20
+            (key + 1).update(from: text + start, count: e &- start)
+            tokenizeSegment(model, key, 0, e &- start &+ 1, spaced: true, cache: cache, offsets: false, state: &state)
+        }
+        var i = start, segStart = prepended ? start &- 1 : start, prevSpace = prepended
+        path.byteClasses.withUnsafeBufferPointer { classes in
+            while i < end {
+                let k = classes[Int(text[i])]
+                if k == MetaspacePath.plain { prevSpace = false; i &+= 1; continue }
+                let w = k == MetaspacePath.space ? 1
+                    : k == MetaspacePath.lead && i &+ 2 < end && text[i &+ 1] == 0x96 && text[i &+ 2] == 0x81 ? 3 : 0
+                if w != 0 {
+                    if i > segStart && (split || !prevSpace) { segment(segStart, i); segStart = i }
+                    prevSpace = true
+                    i &+= w
+                    continue
+                }
+                prevSpace = false
+                if k == MetaspacePath.isolatedClass {
+                    if i > segStart { segment(segStart, i) }
+                    segment(i, i &+ 1)
+                    segStart = i &+ 1
+                }
+                i &+= 1
+            }
+        }
+        if end > segStart { segment(segStart, end) }
+        cache.flush(offsets: false, state: &state)
     }
 
     /// Hands `p[s..<e]` to the model, cut where no merge can reach across (before each replacement run and
@@ -311,13 +374,14 @@ extension Tokenizer {
     }
 
     /// One segment `p[s..<e]` through the segment cache, else the model; spans are appended only when
-    /// `offsets` (the cache keeps them either way).
+    /// `offsets` (the cache keeps them either way). A `spaced` segment is input bytes whose spaces stand for
+    /// the replacement (ids only: its spans would be in model bytes from 0).
     @inline(__always)
-    func tokenizeSegment(_ model: BPEModel, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, cache: SegmentCache,
-                         offsets: Bool, state: inout EncoderState) {
+    func tokenizeSegment(_ model: BPEModel, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, spaced: Bool = false,
+                         cache: SegmentCache, offsets: Bool, state: inout EncoderState) {
         let n = e &- s, q = p + s, base = Int32(s)
         if n > SegmentCache.maxKey {
-            tokenizeLongSegment(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+            tokenizeLongSegment(model, q, n, base: base, spaced: spaced, cache: cache, offsets: offsets, state: &state)
             return
         }
         let r = SegmentCache.short
@@ -331,7 +395,7 @@ extension Tokenizer {
                 return
             }
         }
-        let c = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+        let c = encodeSegmentMiss(model, q, n, base: base, spaced: spaced, cache: cache, offsets: offsets, state: &state)
         if c > r.maxOut { return }
         let way = Int(cache.victim[set])
         cache.victim[set] = UInt8(1 &- way)
@@ -340,10 +404,10 @@ extension Tokenizer {
     }
 
     /// A segment longer than the main cache's keys: through the direct-mapped long-segment cache.
-    func tokenizeLongSegment(_ model: BPEModel, _ q: UnsafePointer<UInt8>, _ n: Int, base: Int32, cache: SegmentCache,
-                             offsets: Bool, state: inout EncoderState) {
+    func tokenizeLongSegment(_ model: BPEModel, _ q: UnsafePointer<UInt8>, _ n: Int, base: Int32, spaced: Bool,
+                             cache: SegmentCache, offsets: Bool, state: inout EncoderState) {
         if n > SegmentCache.maxLongKey {
-            _ = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
+            _ = encodeSegmentMiss(model, q, n, base: base, spaced: spaced, cache: cache, offsets: offsets, state: &state)
             return
         }
         let r = SegmentCache.long
@@ -354,8 +418,9 @@ extension Tokenizer {
             r.emit(h, base: base, offsets: offsets, into: cache)
             return
         }
-        let c = encodeSegmentMiss(model, q, n, base: base, cache: cache, offsets: offsets, state: &state)
-        if c > r.maxOut { return }
+        let c = encodeSegmentMiss(model, q, n, base: base, spaced: spaced, cache: cache, offsets: offsets, state: &state)
+        // Spans are kept in bytes: a spaced key's model bytes may run past them.
+        if c > r.maxOut || (spaced && c > 0 && cache.symbols.ends[c &- 1] > SegmentCache.maxLongKey) { return }
         lengths[slot] = UInt16(n)
         r.store(h, q, n, cache.symbols, c)
     }
@@ -363,8 +428,19 @@ extension Tokenizer {
     /// A segment that missed the caches: the model's merge loop into `cache.symbols`, its ids (and spans when
     /// `offsets`) buffered; the model's general path for what `mergeSegment` declines, copied into
     /// `cache.symbols` (the model records spans on this path: `run` sets `withOffsets`). Returns the token count.
-    func encodeSegmentMiss(_ model: BPEModel, _ q: UnsafePointer<UInt8>, _ n: Int, base: Int32, cache: SegmentCache,
-                           offsets: Bool, state: inout EncoderState) -> Int {
+    func encodeSegmentMiss(_ model: BPEModel, _ key: UnsafePointer<UInt8>, _ keyLength: Int, base: Int32, spaced: Bool,
+                           cache: SegmentCache, offsets: Bool, state: inout EncoderState) -> Int {
+        var q = key, n = keyLength
+        if spaced {
+            // The model's bytes after the key in the split's buffer (`encodeMetaspaceIds` reserved room).
+            let m = UnsafeMutablePointer(mutating: key) == cache.bytes ? cache.bytes + keyLength : cache.bytes
+            n = 0
+            for k in 0..<keyLength {
+                let b = key[k]
+                if b == 0x20 { m[n] = 0xE2; m[n &+ 1] = 0x96; m[n &+ 2] = 0x81; n &+= 3 } else { m[n] = b; n &+= 1 }
+            }
+            q = UnsafePointer(m)
+        }
         state.bpe.cache.bind(to: model)
         let sym = cache.symbols
         var c = model.mergeSegment(q, n, sym, state.bpe.cache.storage)
