@@ -22,6 +22,21 @@ import Testing
         #expect(m.contains("model.vocab"))
     }
 
+    /// The merge loops pack a rank and a position into 32 bits: ranks outside 0..<2^25 are refused, not misordered.
+    @Test func ranksBeyondTheMergeLoopsRangeAreRefused() throws {
+        let keys: [[UInt8]?] = [[0x61], [0x62], [0x61, 0x62]]
+        func model(rank: Int32) -> String {
+            do {
+                _ = try BPEModel(vocabulary: Vocabulary(tokens: keys.map { $0! }), modelKeys: keys, byteLevel: false,
+                                 merges: [(0, 1, 2)], ranks: [rank], options: .init())
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        #expect(model(rank: Int32(BPEModel.rankLimit - 1)) == "no error")
+        #expect(model(rank: Int32(BPEModel.rankLimit)).contains("model.merges"))
+        #expect(model(rank: -1).contains("model.merges"))
+    }
+
     /// Merges are resolved in parallel blocks; the error must still name the first bad merge in file order.
     @Test func firstBadMergeIsReportedWhateverTheBlock() throws {
         let full = try String(contentsOfFile: TestPaths.tokenizer("llama3.2/tokenizer.json"), encoding: .utf8)

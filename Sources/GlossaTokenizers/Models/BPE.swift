@@ -105,6 +105,15 @@ public final class BPEModel: Sendable {
         self.options = options
         lookup = table
         rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
+        // Merge loops pack a rank and a position into an Int32 (`mergeQuadratic`).
+        let rankRange: (Int32, Int32)? = switch rule {
+        case .pairs: ranks.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: merges.count))
+        case .concatenation(let r): r.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: table.entryCount))
+        }
+        if let (lo, hi) = rankRange, lo < 0 || Int(hi) >= Self.rankLimit {
+            throw .malformed(file: nil, field: "model.merges",
+                             reason: "ranks run from \(lo) to \(hi); Glossa takes ranks from 0 to \(Self.rankLimit - 1)")
+        }
         metaspaceSegments = !byteLevel && Self.noTokenCrossesMetaspace(table)
         metaspaceId = table.find([0xE2, 0x96, 0x81]) ?? -1
         self.writtenMerges = writtenMerges
@@ -383,12 +392,11 @@ public final class BPEModel: Sendable {
     /// Quadratic scan for short pieces (cache-friendly; most pre-tokens are short).
     private func mergeShort(_ s: inout BPEScratch) {
         var n = s.count
-        let ranks = s.ranks
         let memo = s.cache.storage
         s.ids.withUnsafeMutableBufferPointer { ids in
         s.ends.withUnsafeMutableBufferPointer { ends in
         s.starts.withUnsafeMutableBufferPointer { starts in
-            n = mergeQuadratic(ids.baseAddress!, starts.baseAddress!, ends.baseAddress!, ranks, n, memo)
+            n = mergeQuadratic(ids.baseAddress!, starts.baseAddress!, ends.baseAddress!, n, memo)
         }}}
         s.count = n
         s.compact = true
@@ -405,49 +413,69 @@ public final class BPEModel: Sendable {
             ids[i] = byteIds[Int(p[i])]; ends[i] = Int32(truncatingIfNeeded: i &+ 1)
             i &+= 1
         }
-        return mergeQuadratic(ids, nil, ends, memo.ranks, n, memo)
+        return mergeQuadratic(ids, nil, ends, n, memo)
     }
 
-    /// The merge loop for a few symbols held in raw buffers (`ranks` has room for `n`): the lowest-ranked
-    /// adjacent pair, leftmost first, merged in place and the tail shifted down. Returns the symbol count.
-    /// `starts` may be nil when the symbols tile their piece (each starts where the previous one ends): the
-    /// caller then takes the starts from the ends.
+    /// Most symbols `mergeQuadratic` takes: a position fits in the low 6 bits of a pair key.
+    static let quadraticLimit = 64
+    /// Ranks must stay below this (checked at init) for a pair key (rank << 6 | position) to fit an Int32.
+    static let rankLimit = 1 << 25
+
+    /// The merge loop for a few symbols (≤ `quadraticLimit`) held in raw buffers: the lowest-ranked adjacent
+    /// pair, leftmost first, merged into its left symbol. Symbols stay where they are until the end (no
+    /// shifting); each pair's key is (rank << 6 | position) in an Int32, so the minimum over the keys finds the
+    /// pair, ties going to the leftmost, in a loop the compiler vectorizes. Returns the symbol count, survivors
+    /// compacted. `starts` may be nil when the symbols tile their piece (each starts where the previous one
+    /// ends): the caller then takes the starts from the ends.
     @inline(__always)
     func mergeQuadratic(_ ids: UnsafeMutablePointer<Int32>, _ starts: UnsafeMutablePointer<Int32>?,
-                        _ ends: UnsafeMutablePointer<Int32>, _ ranks: UnsafeMutablePointer<UInt64>, _ count: Int,
-                        _ memo: WordCache.Storage) -> Int {
-        var n = count
+                        _ ends: UnsafeMutablePointer<Int32>, _ count: Int, _ memo: WordCache.Storage) -> Int {
+        let n = count
         if n < 2 { return n }
-        for i in 0..<(n &- 1) { ranks[i] = memoPairValue(ids[i], ids[i &+ 1], memo) }
-        ranks[n &- 1] = .max
-        while true {
-            var best = UInt64.max, at = -1
-            var i = 0
-            while i < n &- 1 {
-                // Ranks in the high half: comparing whole values picks the lowest rank (then any id).
-                let r = ranks[i] | 0xFFFF_FFFF
-                if r < best { best = r; at = i }
-                i &+= 1
-            }
-            if at < 0 { break }
-            ids[at] = Int32(truncatingIfNeeded: ranks[at] & 0xFFFF_FFFF)
-            ends[at] = ends[at &+ 1]
-            var j = at &+ 1
-            while j < n &- 1 {
-                ids[j] = ids[j &+ 1]; ends[j] = ends[j &+ 1]; ranks[j] = ranks[j &+ 1]
-                if let starts { starts[j] = starts[j &+ 1] }
-                j &+= 1
-            }
-            n &-= 1
-            ranks[n &- 1] = .max
-            if at < n &- 1 { ranks[at] = memoPairValue(ids[at], ids[at &+ 1], memo) } else { ranks[at] = .max }
-            if at > 0 { ranks[at &- 1] = memoPairValue(ids[at &- 1], ids[at], memo) }
+        // Per pair: its key (Int32.max: no merge) and merged id; per symbol: the next living one (n past the last).
+        let key = memo.quadratic, merged = key + Self.quadraticLimit, next = merged + Self.quadraticLimit
+        @inline(__always) func pair(_ i: Int, _ j: Int) {
+            let v = memoPairValue(ids[i], ids[j], memo)
+            key[i] = v == .max ? .max : Int32(truncatingIfNeeded: (v &>> 32) &<< 6) | Int32(truncatingIfNeeded: i)
+            merged[i] = Int32(truncatingIfNeeded: v)
         }
-        return n
+        for i in 0..<(n &- 1) { next[i] = Int32(truncatingIfNeeded: i &+ 1); pair(i, i &+ 1) }
+        key[n &- 1] = .max
+        next[n &- 1] = Int32(truncatingIfNeeded: n)
+        var alive = n
+        while alive > 1 {
+            // The last symbol never starts a pair (it is dead or the last living one).
+            var best = Int32.max, i = 0
+            while i < n &- 1 { best = Swift.min(best, key[i]); i &+= 1 }
+            if best == .max { break }
+            let at = Int(truncatingIfNeeded: best & 63)
+            let nx = Int(next[at]), nn = Int(next[nx])
+            ids[at] = merged[at]
+            ends[at] = ends[nx]
+            ends[nx] = -1   // dead (the first symbol never dies: merges keep the left one)
+            key[nx] = .max
+            next[at] = Int32(truncatingIfNeeded: nn)
+            if nn < n { pair(at, nn) } else { key[at] = .max }
+            if at > 0 {
+                // The living symbol before `at`: its pair now ends at the merged symbol.
+                var p = at &- 1
+                while ends[p] < 0 { p &-= 1 }
+                pair(p, at)
+            }
+            alive &-= 1
+        }
+        if alive == n { return n }
+        var m = 0
+        for k in 0..<n where ends[k] >= 0 {
+            ids[m] = ids[k]; ends[m] = ends[k]
+            if let starts { starts[m] = starts[k] }
+            m &+= 1
+        }
+        return m
     }
 
     /// Symbols up to which `mergeSegment` uses the quadratic loop (cheaper than the heap on few symbols).
-    static let segmentSymbolLimit = 64
+    static let segmentSymbolLimit = quadraticLimit
 
     /// BPE of one Metaspace segment `p[0..<n]` (undecorated symbols) into `sym` without the word cache or
     /// any array: initial character symbols (ASCII by table, "▁" by its known id), byte fallback, then the
@@ -483,7 +511,7 @@ public final class BPEModel: Sendable {
         }
         if c <= Self.segmentSymbolLimit {
             // The symbols tile the segment from 0.
-            let m = mergeQuadratic(ids, nil, ends, sym.ranks, c, memo)
+            let m = mergeQuadratic(ids, nil, ends, c, memo)
             for k in 1..<max(m, 1) { starts[k] = ends[k &- 1] }
             return m
         }
@@ -645,8 +673,6 @@ public struct BPEScratch {
     var withOffsets = true
     /// This thread's use of the backtracking encoder of the model last used.
     var backtracking: BacktrackState?
-    /// Pair ranks for the short-piece merge loop (48 entries, reused).
-    var ranks: UnsafeMutablePointer<UInt64> { cache.storage.ranks }
 
     public init() {}
 
@@ -670,11 +696,9 @@ final class SegmentSymbols {
     @exclusivity(unchecked) private(set) var starts = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     @exclusivity(unchecked) private(set) var ends = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     @exclusivity(unchecked) private(set) var dead = UnsafeMutablePointer<Bool>.allocate(capacity: 0)
-    /// Pair values of the merge loop (`BPEModel.segmentSymbolLimit` entries).
-    let ranks = UnsafeMutablePointer<UInt64>.allocate(capacity: BPEModel.segmentSymbolLimit)
 
     init() { reserve(256) }
-    deinit { ids.deallocate(); starts.deallocate(); ends.deallocate(); dead.deallocate(); ranks.deallocate() }
+    deinit { ids.deallocate(); starts.deallocate(); ends.deallocate(); dead.deallocate() }
 
     /// Room for `n` symbols.
     func reserve(_ n: Int) {
@@ -763,7 +787,8 @@ struct WordCache {
         let outIds = CacheLines.allocate(Int32.self, count: WordCache.slots * WordCache.maxOut)
         /// (start, end) pairs relative to the word.
         let outSpans = CacheLines.allocate(UInt8.self, count: WordCache.slots * WordCache.maxOut * 2)
-        let ranks = CacheLines.allocate(UInt64.self, count: 64)
+        /// `mergeQuadratic`'s pair keys, merged ids and links (`BPEModel.quadraticLimit` each).
+        let quadratic = CacheLines.allocate(Int32.self, count: 3 * BPEModel.quadraticLimit)
         /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries of key, value): key and value
         /// side by side, so that a cold slot costs one cache miss, not two.
         let pairs = CacheLines.allocate(UInt64.self, count: 2 * WordCache.pairSlots)
@@ -785,7 +810,7 @@ struct WordCache {
         }
         deinit {
             keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
-            ranks.deallocate(); pairs.deallocate()
+            quadratic.deallocate(); pairs.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
