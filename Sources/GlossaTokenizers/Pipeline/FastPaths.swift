@@ -83,6 +83,20 @@ struct MetaspacePath: Sendable {
             classes[b] = Self.isolatedClass
         }
         byteClasses = classes
+        wordScan = (0..<256).allSatisfy { classes[$0] == Self.plain || $0 <= 0x20 || $0 == 0x7F || $0 == 0xE2 }
+    }
+
+    /// Whether every byte that is not `plain` is a control character, a space, DEL or 0xE2, so that
+    /// `mayStop` finds the next one eight bytes at a time (SentencePiece vocabularies: their isolated characters
+    /// are control characters).
+    let wordScan: Bool
+
+    /// High bit set in each byte of `x` that is ≤ 0x20, 0x7F or 0xE2; only the lowest is exact (borrows may
+    /// mark bytes above it).
+    @inline(__always) static func mayStop(_ x: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        return ((x &- 0x21 &* ones) & ~x & highs) | zeroByte(x ^ (0x7F &* ones)) | zeroByte(x ^ (0xE2 &* ones))
     }
 
     /// What `encodeMetaspaceIds` does at each input byte: go on, cut before a space, cut around an isolated
@@ -313,10 +327,23 @@ extension Tokenizer {
             tokenizeSegment(model, key, 0, e &- start &+ 1, spaced: true, cache: cache, offsets: false, state: &state)
         }
         var i = start, segStart = prepended ? start &- 1 : start, prevSpace = prepended
+        let wordScan = path.wordScan
         path.byteClasses.withUnsafeBufferPointer { classes in
             while i < end {
                 let k = classes[Int(text[i])]
-                if k == MetaspacePath.plain { prevSpace = false; i &+= 1; continue }
+                if k == MetaspacePath.plain {
+                    prevSpace = false
+                    i &+= 1
+                    if wordScan {
+                        // Eight bytes at a time to the next one that may stop the segment.
+                        while i &+ 8 <= end {
+                            let m = MetaspacePath.mayStop(UnsafeRawPointer(text + i).loadUnaligned(as: UInt64.self))
+                            if m != 0 { i &+= m.trailingZeroBitCount &>> 3; break }
+                            i &+= 8
+                        }
+                    }
+                    continue
+                }
                 let w = k == MetaspacePath.space ? 1
                     : k == MetaspacePath.lead && i &+ 2 < end && text[i &+ 1] == 0x96 && text[i &+ 2] == 0x81 ? 3 : 0
                 if w != 0 {
