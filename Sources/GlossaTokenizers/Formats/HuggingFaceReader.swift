@@ -506,6 +506,12 @@ enum HuggingFaceReader {
             var guess = -1
             @inline(__always) func look(_ j: Int) {
                 let r = ring + 8 &* (j & (ahead &- 1))
+                /// A 1–8 byte part: its word and slot into `r[field]` and the next, the slot prefetched.
+                @inline(__always) func part(_ w: UInt64, _ length: Int, _ field: Int) {
+                    let sl = PartIndex.slot(w, length, mask)
+                    r[field] = Int(truncatingIfNeeded: w); r[field &+ 1] = sl
+                    glossa_prefetch(index.slots + 2 &* sl)
+                }
                 let packed = lefts[j]
                 r[2] = -1
                 if packed < 0 { return }
@@ -522,35 +528,19 @@ enum HuggingFaceReader {
                     r[2] = at
                     if at < 0 { return }
                     let lb = count &- at &- 1
-                    if at > 0 {
-                        let w = v & ((1 &<< UInt64(8 &* at)) &- 1), sl = PartIndex.slot(w, at, mask)
-                        r[3] = Int(truncatingIfNeeded: w); r[4] = sl
-                        glossa_prefetch(index.slots + 2 &* sl)
-                    } else { r[4] = -1 }
-                    if lb > 0 {
-                        let w = v &>> UInt64(8 &* (at &+ 1)), sl = PartIndex.slot(w, lb, mask)
-                        r[5] = Int(truncatingIfNeeded: w); r[6] = sl
-                        glossa_prefetch(index.slots + 2 &* sl)
-                    } else { r[6] = -1 }
+                    if at > 0 { part(v & ((1 &<< UInt64(8 &* at)) &- 1), at, 3) } else { r[4] = -1 }
+                    if lb > 0 { part(v &>> UInt64(8 &* (at &+ 1)), lb, 5) } else { r[6] = -1 }
                     return
                 }
                 let at = Self.space(UnsafeBufferPointer(start: p, count: count))
                 r[2] = at
                 if at < 0 { return }
                 let lb = count &- at &- 1
-                if Self.short(at) {
-                    let w = PartIndex.word(p, at), sl = PartIndex.slot(w, at, mask)
-                    r[3] = Int(truncatingIfNeeded: w); r[4] = sl
-                    glossa_prefetch(index.slots + 2 &* sl)
-                } else {
+                if Self.short(at) { part(PartIndex.word(p, at), at, 3) } else {
                     r[4] = -1
                     if at > 8 { table.prefetch(p, at) }
                 }
-                if Self.short(lb) {
-                    let w = PartIndex.word(p + (at &+ 1), lb), sl = PartIndex.slot(w, lb, mask)
-                    r[5] = Int(truncatingIfNeeded: w); r[6] = sl
-                    glossa_prefetch(index.slots + 2 &* sl)
-                } else {
+                if Self.short(lb) { part(PartIndex.word(p + (at &+ 1), lb), lb, 5) } else {
                     r[6] = -1
                     if lb > 8 { table.prefetch(p + (at &+ 1), lb) }
                 }
@@ -609,25 +599,23 @@ enum HuggingFaceReader {
         static func space(_ s: UnsafeBufferPointer<UInt8>) -> Int {
             guard let p = s.baseAddress else { return -1 }
             var sp = -1, i = 0
+            /// Takes the space bits of the bytes from `i` on: false at a second space.
+            @inline(__always) func take(_ spaces: UInt64) -> Bool {
+                if spaces == 0 { return true }
+                if sp >= 0 || spaces & (spaces &- 1) != 0 { return false }
+                sp = i &+ spaces.trailingZeroBitCount &>> 3
+                return true
+            }
             // Eight bytes at a time: the high bit of each byte that is a space (exact per byte: no carries between
             // bytes), then the rest by one load (strings under 8 bytes one byte at a time).
             while i &+ 8 <= s.count {
-                let spaces = Self.spaceBits(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-                if spaces != 0 {
-                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
-                    sp = i &+ spaces.trailingZeroBitCount &>> 3
-                }
+                if !take(Self.spaceBits(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))) { return -1 }
                 i &+= 8
             }
             if i < s.count && s.count >= 8 {
                 // The last 1–7 bytes by one load that ends at the last byte, the bytes already seen shifted out.
                 let r = s.count &- i
-                let spaces = Self.spaceBits(UnsafeRawPointer(p + (s.count &- 8)).loadUnaligned(as: UInt64.self) &>> UInt64(8 &* (8 &- r)))
-                if spaces != 0 {
-                    if sp >= 0 || spaces & (spaces &- 1) != 0 { return -1 }
-                    sp = i &+ spaces.trailingZeroBitCount &>> 3
-                }
-                return sp
+                return take(Self.spaceBits(UnsafeRawPointer(p + (s.count &- 8)).loadUnaligned(as: UInt64.self) &>> UInt64(8 &* (8 &- r)))) ? sp : -1
             }
             while i < s.count {
                 if p[i] == 0x20 {
