@@ -107,8 +107,8 @@ public final class BPEModel: Sendable {
         rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
         // Merge loops pack a rank and a position into an Int32 (`mergeQuadratic`).
         let rankRange: (Int32, Int32)? = switch rule {
-        case .pairs: ranks.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: merges.count))
-        case .concatenation(let r): r.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: table.entryCount))
+        case .pairs: ranks.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: max(merges.count - 1, 0)))
+        case .concatenation(let r): r.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: max(table.entryCount - 1, 0)))
         }
         if let (lo, hi) = rankRange, lo < 0 || Int(hi) >= Self.rankLimit {
             throw .malformed(file: nil, field: "model.merges",
@@ -431,6 +431,7 @@ public final class BPEModel: Sendable {
     func mergeQuadratic(_ ids: UnsafeMutablePointer<Int32>, _ starts: UnsafeMutablePointer<Int32>?,
                         _ ends: UnsafeMutablePointer<Int32>, _ count: Int, _ memo: WordCache.Storage) -> Int {
         let n = count
+        assert(n <= Self.quadraticLimit, "mergeQuadratic takes at most \(Self.quadraticLimit) symbols")
         if n < 2 { return n }
         // Per pair: its key (Int32.max: no merge) and merged id; per symbol: the next living one (n past the last).
         let key = memo.quadratic, merged = key + Self.quadraticLimit, next = merged + Self.quadraticLimit
