@@ -62,10 +62,6 @@ struct MetaspacePath: Sendable {
     let prepend: Prepend
     /// Metaspace `split`: every replacement character starts a new pre-token.
     let split: Bool
-    /// ASCII characters that occur in no token longer than one character: no merge reaches across
-    /// them, so the model may tokenize the text on either side separately (SentencePiece vocabularies
-    /// have no token with a newline or tab; their byte fallback covers them).
-    let isolated: (UInt64, UInt64)
     /// Whether pieces may be cut before each replacement run (see `BPEModel.metaspaceSegments`).
     let segments: Bool
 
@@ -76,7 +72,10 @@ struct MetaspacePath: Sendable {
         self.model = model; replacement = r; self.prepend = prepend; self.split = split
         // Cutting changes which symbols are first and last: only for undecorated symbols.
         segments = model.metaspaceSegments && model.plainSymbols && !model.options.ignoreMerges && r == [0xE2, 0x96, 0x81]
-        isolated = segments ? Self.isolatedASCII(model) : (0, 0)
+        // ASCII characters that occur in no token longer than one character: no merge reaches across them, so
+        // the model may tokenize the text on either side separately (SentencePiece vocabularies have no token
+        // with a newline or tab; their byte fallback covers them).
+        let isolated = segments ? Self.isolatedASCII(model) : (0, 0)
         var classes = [UInt8](repeating: Self.plain, count: 256)
         classes[0x20] = Self.space; classes[0xE2] = Self.lead
         for b in 0..<128 where segments && (b < 64 ? (isolated.0 >> UInt64(b)) & 1 : (isolated.1 >> UInt64(b - 64)) & 1) != 0 {
@@ -99,8 +98,8 @@ struct MetaspacePath: Sendable {
         return ((x &- 0x21 &* ones) & ~x & highs) | zeroByte(x ^ (0x7F &* ones)) | zeroByte(x ^ (0xE2 &* ones))
     }
 
-    /// What `encodeMetaspaceIds` does at each input byte: go on, cut before a space, cut around an isolated
-    /// character, or look whether a "▁" starts here.
+    /// What `forEachSegment` does at each byte: go on, cut before a space, cut around an isolated character, or
+    /// look whether a "▁" starts here.
     let byteClasses: [UInt8]
     static let plain: UInt8 = 0, space: UInt8 = 1, isolatedClass: UInt8 = 2, lead: UInt8 = 3
 
@@ -124,8 +123,48 @@ struct MetaspacePath: Sendable {
         return (lo, hi)
     }
 
-    @inline(__always) func isIsolated(_ b: UInt8) -> Bool {
-        b < 64 ? (isolated.0 >> UInt64(b)) & 1 != 0 : b < 128 && (isolated.1 >> UInt64(b &- 64)) & 1 != 0
+    /// Calls `segment(s, e)` for each piece of `text[start..<end]` that no merge reaches across: cut before every
+    /// replacement (`split`) or before each run of them, and around isolated characters. A replacement is "▁" or,
+    /// in input bytes, a space. `leadingSpace`: a space stands before `start` (the first segment starts at
+    /// `start - 1`). Serves input bytes (`encodeMetaspaceIds`) and model bytes (the spans path) alike.
+    @inline(__always)
+    func forEachSegment(_ text: UnsafePointer<UInt8>, _ start: Int, _ end: Int, leadingSpace: Bool,
+                        _ segment: (Int, Int) -> Void) {
+        var i = start, segStart = leadingSpace ? start &- 1 : start, prevSpace = leadingSpace
+        byteClasses.withUnsafeBufferPointer { classes in
+            while i < end {
+                let k = classes[Int(text[i])]
+                if k == Self.plain {
+                    prevSpace = false
+                    i &+= 1
+                    if wordScan {
+                        // Eight bytes at a time to the next one that may stop the segment.
+                        while i &+ 8 <= end {
+                            let m = Self.mayStop(UnsafeRawPointer(text + i).loadUnaligned(as: UInt64.self))
+                            if m != 0 { i &+= m.trailingZeroBitCount &>> 3; break }
+                            i &+= 8
+                        }
+                    }
+                    continue
+                }
+                let w = k == Self.space ? 1
+                    : k == Self.lead && i &+ 2 < end && text[i &+ 1] == 0x96 && text[i &+ 2] == 0x81 ? 3 : 0
+                if w != 0 {
+                    if i > segStart && (split || !prevSpace) { segment(segStart, i); segStart = i }
+                    prevSpace = true
+                    i &+= w
+                    continue
+                }
+                prevSpace = false
+                if k == Self.isolatedClass {
+                    if i > segStart { segment(segStart, i) }
+                    segment(i, i &+ 1)
+                    segStart = i &+ 1
+                }
+                i &+= 1
+            }
+        }
+        if end > segStart { segment(segStart, end) }
     }
 }
 
@@ -287,18 +326,23 @@ extension Tokenizer {
             i &+= 1
         }
         let mark = state.ids.count
-        if path.split {
+        if path.segments {
+            let model = path.model
+            path.forEachSegment(p, 0, n, leadingSpace: false) { s, e in
+                tokenizeSegment(model, p, s, e, cache: cache, offsets: wantOffsets, state: &state)
+            }
+        } else if path.split {
             // MergedWithNext on every replacement character.
             var s = 0, j = rl
             while j &+ rl <= n {
                 if memcmp(p + j, rep, rl) == 0 {
-                    tokenizeMetaspacePiece(path, p, s, j, cache: cache, offsets: wantOffsets, state: &state)
+                    tokenizeMetaspacePiece(path, p, s, j, state: &state)
                     s = j; j &+= rl
                 } else { j &+= 1 }
             }
-            tokenizeMetaspacePiece(path, p, s, n, cache: cache, offsets: wantOffsets, state: &state)
+            tokenizeMetaspacePiece(path, p, s, n, state: &state)
         } else {
-            tokenizeMetaspacePiece(path, p, 0, n, cache: cache, offsets: wantOffsets, state: &state)
+            tokenizeMetaspacePiece(path, p, 0, n, state: &state)
         }
         if path.segments { cache.flush(offsets: wantOffsets, state: &state) }
         if wantOffsets { Self.metaspaceOffsets(&state.offsets, from: mark, base, start, end, replacementLength: rl, prepended: prepended) }
@@ -307,12 +351,11 @@ extension Tokenizer {
     /// Ids only, for paths that cut segments: one pass over the input, each segment looked up in the segment
     /// cache by its input bytes, a space standing for the replacement; the model's bytes are made only for a
     /// segment that misses. Model bytes never hold a space, so these keys cannot collide with the model-byte
-    /// keys of the spans path, and a key without a space means the same in both. Cuts as
-    /// `tokenizeMetaspacePiece` does after Metaspace `split`: before every replacement (`split`) or before each
-    /// run of them, and around isolated characters. The prepended replacement is a space before `start`.
+    /// keys of the spans path, and a key without a space means the same in both. The segments are the spans
+    /// path's (`MetaspacePath.forEachSegment`); the prepended replacement is a space before `start`.
     func encodeMetaspaceIds(_ path: MetaspacePath, _ text: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                             prepended: Bool, cache: SegmentCache, state: inout EncoderState) {
-        let model = path.model, split = path.split
+        let model = path.model
         // Room for the model bytes of any segment, and for the first segment's key with its space ahead of them.
         cache.reserve((end &- start) &* 4 &+ 4)
         /// `s < start`: the segment begins with the prepended space.
@@ -326,78 +369,15 @@ extension Tokenizer {
             (key + 1).update(from: text + start, count: e &- start)
             tokenizeSegment(model, key, 0, e &- start &+ 1, spaced: true, cache: cache, offsets: false, state: &state)
         }
-        var i = start, segStart = prepended ? start &- 1 : start, prevSpace = prepended
-        let wordScan = path.wordScan
-        path.byteClasses.withUnsafeBufferPointer { classes in
-            while i < end {
-                let k = classes[Int(text[i])]
-                if k == MetaspacePath.plain {
-                    prevSpace = false
-                    i &+= 1
-                    if wordScan {
-                        // Eight bytes at a time to the next one that may stop the segment.
-                        while i &+ 8 <= end {
-                            let m = MetaspacePath.mayStop(UnsafeRawPointer(text + i).loadUnaligned(as: UInt64.self))
-                            if m != 0 { i &+= m.trailingZeroBitCount &>> 3; break }
-                            i &+= 8
-                        }
-                    }
-                    continue
-                }
-                let w = k == MetaspacePath.space ? 1
-                    : k == MetaspacePath.lead && i &+ 2 < end && text[i &+ 1] == 0x96 && text[i &+ 2] == 0x81 ? 3 : 0
-                if w != 0 {
-                    if i > segStart && (split || !prevSpace) { segment(segStart, i); segStart = i }
-                    prevSpace = true
-                    i &+= w
-                    continue
-                }
-                prevSpace = false
-                if k == MetaspacePath.isolatedClass {
-                    if i > segStart { segment(segStart, i) }
-                    segment(i, i &+ 1)
-                    segStart = i &+ 1
-                }
-                i &+= 1
-            }
-        }
-        if end > segStart { segment(segStart, end) }
+        path.forEachSegment(text, start, end, leadingSpace: prepended, segment)
         cache.flush(offsets: false, state: &state)
     }
 
-    /// Hands `p[s..<e]` to the model, cut where no merge can reach across (before each replacement run and
-    /// around isolated characters), so that short segments hit the segment cache.
+    /// Hands the piece `p[s..<e]` to the model whole (paths that do not cut segments).
     @inline(__always)
     func tokenizeMetaspacePiece(_ path: MetaspacePath, _ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int,
-                                cache: SegmentCache, offsets: Bool, state: inout EncoderState) {
-        let model = path.model
-        if !path.segments {
-            model.tokenize(p + s, e &- s, base: Int32(s), ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
-            return
-        }
-        var segStart = s
-        var i = s
-        var prevRep = false
-        while i < e {
-            let b = p[i]
-            if b == 0xE2 && i &+ 2 < e && p[i &+ 1] == 0x96 && p[i &+ 2] == 0x81 {
-                if !prevRep && i > segStart {
-                    tokenizeSegment(model, p, segStart, i, cache: cache, offsets: offsets, state: &state)
-                    segStart = i
-                }
-                prevRep = true
-                i &+= 3
-                continue
-            }
-            prevRep = false
-            if path.isIsolated(b) {
-                if i > segStart { tokenizeSegment(model, p, segStart, i, cache: cache, offsets: offsets, state: &state) }
-                tokenizeSegment(model, p, i, i &+ 1, cache: cache, offsets: offsets, state: &state)
-                segStart = i &+ 1
-            }
-            i &+= 1
-        }
-        if e > segStart { tokenizeSegment(model, p, segStart, e, cache: cache, offsets: offsets, state: &state) }
+                                state: inout EncoderState) {
+        path.model.tokenize(p + s, e &- s, base: Int32(s), ids: &state.ids, offsets: &state.offsets, scratch: &state.bpe)
     }
 
     /// One segment `p[s..<e]` through the segment cache, else the model; spans are appended only when
