@@ -108,7 +108,6 @@ final class BacktrackingBPE: @unchecked Sendable {
         // a rank file indexes every entry, which spares the hash lookups.
         let allIndexed = lookup.count == n
         var indexed = [Bool](repeating: false, count: n)
-        var totalBytes = 0, maxLen = 0
         for t in 0..<n {
             let len = Int(buf.lengths[t])
             guard len > 0, buf.values[t] == Int32(t) else { continue }
@@ -117,70 +116,18 @@ final class BacktrackingBPE: @unchecked Sendable {
                 guard buf.lookupEntry(p, len, hash: hashBytes(p, len)) == t else { continue }
             }
             indexed[t] = true
-            totalBytes &+= len
-            maxLen = max(maxLen, len)
         }
         for b in 0..<256 where !indexed[Int(byteIds[b])] || buf.lengths[Int(byteIds[b])] != 1 { return nil }
         (spanFull, spanFullShift, spanPartial) = Self.spanTables(buf, indexed)
-        // Edge keys hold a node in 24 bits, packed merges and trie cells an id in 20 (cells: below `noToken`).
-        guard n &+ totalBytes < 1 << 24, n < 1 << 20 else { return nil }
+        // Packed merges and trie cells hold an id in 20 bits (cells: below `noToken`).
+        guard n < 1 << 20 else { return nil }
 
-        // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe), built
-        // shortest first so that every proper prefix token is in place when a token's path is walked.
-        var byLength = [Int32](repeating: 0, count: maxLen &+ 2)
-        for t in 0..<n where indexed[t] { byLength[Int(buf.lengths[t]) &+ 1] &+= 1 }
-        for l in 1..<byLength.count { byLength[l] &+= byLength[l &- 1] }
-        var order = [Int32](repeating: 0, count: Int(byLength[maxLen &+ 1]))
-        for t in 0..<n where indexed[t] {
-            let l = Int(buf.lengths[t])
-            order[Int(byLength[l])] = Int32(t); byLength[l] &+= 1
-        }
-        let maxEdges = totalBytes
+        // Trie over all tokens (prefix chains need the unreachable ones too, as in rs-bpe).
+        guard let trie = Self.doubleArray(buf, indexed) else { return nil }
         rootChild = .allocate(capacity: 256)
-        rootChild.initialize(repeating: -1, count: 256)
-        var cap = 1024
-        while cap < maxEdges &+ maxEdges / 3 { cap &<<= 1 }
-        // Built as a hash table of (node << 8 | byte) << 32 | child, then laid out as the double array.
-        let edges = UnsafeMutablePointer<UInt64>.allocate(capacity: cap)
-        edges.initialize(repeating: .max, count: cap)
-        defer { edges.deallocate() }
-        let edgeMask = cap &- 1
-        let edgeShift = UInt64(64 &- cap.trailingZeroBitCount)
-        // Shortest first, so a token's end node is always new (numbered by the token) and any node
-        // met on its way that is not a token's end is a prefix of no token so far.
-        var nodes = n
+        rootChild.initialize(from: trie.rootChild, count: 256)
         // Longest token (any) that is a proper prefix of each token.
-        var prefixAll = [Int32](repeating: -1, count: n)
-        for t32 in order {
-            let t = Int(t32)
-            let p = buf.arena + Int(buf.starts[t])
-            let len = Int(buf.lengths[t])
-            // Every byte is a token (checked above) and they come first.
-            if len == 1 { rootChild[Int(p[0])] = t32; continue }
-            var node = Int(rootChild[Int(p[0])])
-            var best: Int32 = -1
-            var j = 1
-            while j < len {
-                if node < n { best = Int32(node) }
-                let key = UInt64(node) &<< 8 | UInt64(p[j])
-                var s = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> edgeShift) & edgeMask
-                while true {
-                    let x = edges[s]
-                    if x == .max {
-                        let fresh = j == len &- 1 ? t : nodes
-                        if fresh == nodes { nodes &+= 1 }
-                        edges[s] = key &<< 32 | UInt64(fresh)
-                        node = fresh
-                        break
-                    }
-                    if x &>> 32 == key { node = Int(truncatingIfNeeded: x & 0xFFFF_FFFF); break }
-                    s = (s &+ 1) & edgeMask
-                }
-                j &+= 1
-            }
-            if node != t { return nil }
-            prefixAll[t] = best
-        }
+        let prefixAll = trie.prefixAll
         // [length, next prefix, split left, split right] per token. This table, the trie's and the pair
         // table are read at random and live on huge pages (`hugeAllocate`): on 4 KiB pages, random letters
         // took ≈ 1.25× as long with o200k (page walks, nested in a VM).
@@ -195,11 +142,15 @@ final class BacktrackingBPE: @unchecked Sendable {
         var lowAreBytes = true
         for t in 0..<min(n, 256) where !indexed[t] || buf.lengths[t] != 1 { lowAreBytes = false }
         self.lowAreBytes = lowAreBytes
-        // While building, no filter: a word of ones (region 0) that every pair's bits fall in.
-        let allPass = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-        allPass.initialize(to: .max)
-        defer { allPass.deallocate() }
+        // While building, a filter of all merges so far in one region of 2^16 words (512 KB): the pair checks
+        // below probe the multi-MB table only for pairs that pass it (the build's checks, each a cache miss in
+        // that table, took longer than the trie).
+        let buildFilter = UnsafeMutablePointer<UInt64>.allocate(capacity: 1 << 16)
+        buildFilter.initialize(repeating: 0, count: 1 << 16)
+        defer { buildFilter.deallocate() }
+        let buildRegion: UInt32 = 16
         var reachable = [Bool](repeating: false, count: n)
+        let firstRight = Self.rightParts(buf, lookup.view, prefixAll, indexed)
         for t in 0..<n where indexed[t] {
             let p = buf.arena + Int(buf.starts[t])
             let len = Int(buf.lengths[t])
@@ -211,11 +162,13 @@ final class BacktrackingBPE: @unchecked Sendable {
             while left >= 0 {
                 if Int(left) < t && reachable[Int(left)] {
                     let ll = Int(buf.lengths[Int(left)])
-                    let right = lookup.find(p + ll, len &- ll)
+                    let right = left == prefixAll[t] ? firstRight[t] : lookup.find(p + ll, len &- ll)
                     if right >= 0 && Int(right) < t && reachable[Int(right)]
-                        && Self.validPair(left, right, pt, allPass, 0, info, lowAreBytes) {
+                        && Self.validPair(left, right, pt, buildFilter, buildRegion, info, lowAreBytes) {
                         info[4 &* t &+ 2] = left; info[4 &* t &+ 3] = right; reachable[t] = true
                         pt.insert(left, right, merged: Int32(t))
+                        let h = PackedMerges.hash(left, right)
+                        buildFilter[Self.filterWord(h, buildRegion)] |= Self.filterBits(h)
                         break
                     }
                 }
@@ -244,8 +197,7 @@ final class BacktrackingBPE: @unchecked Sendable {
             let h = PackedMerges.hash(records[4 &* t &+ 2], records[4 &* t &+ 3])
             pairFilter[Self.filterWord(h, filterRegion[Self.boundary(t, records, buf)])] |= Self.filterBits(h)
         }
-        guard let da = Self.doubleArray(edges: edges, capacity: cap, rootChild: rootChild, nodes: nodes, tokens: n)
-        else { return nil }
+        let da = trie.cells
         cells = hugeAllocate(UInt64.self, da.count)
         cells.initialize(from: da, count: da.count)
         rootPair = hugeAllocate(UInt64.self, 65536)
@@ -708,84 +660,215 @@ final class BacktrackingBPE: @unchecked Sendable {
         return check(cells[c]) == cell ? c : noCell
     }
 
-    /// Lays out the hashed trie (`nodes` nodes: tokens by id, inner nodes from `tokens` on; the root's
-    /// children in `rootChild`) as a double array, depth first, in the cell words of `cells`; nil when
-    /// the cells do not fit their 22 bits. Depth first, the cells of one path are placed close together,
-    /// where breadth first put each depth a whole level of the trie away from the last: a walk deep into
-    /// Cyrillic or Arabic tokens missed the cache at nearly every step (o200k, `multi_nonlatin_mix`, callgrind:
-    /// 219k → 156k D1 misses a repetition at the walk's load, with as many cells).
+    /// Per token, the token that its bytes after its longest prefix token are (the first split `init` tries), or
+    /// -1, looked up a batch at a time: the table slots of a batch are fetched together, where lookups one
+    /// after another waited for each slot in turn.
+    private static func rightParts(_ buf: ByteTableBuffer, _ view: ByteTableView, _ prefixAll: [Int32],
+                                   _ indexed: [Bool]) -> [Int32] {
+        let n = indexed.count, batch = 32
+        var right = [Int32](repeating: -1, count: n)
+        var hashes = [UInt64](repeating: 0, count: batch)
+        @inline(__always) func rest(_ t: Int) -> (UnsafePointer<UInt8>, Int)? {
+            let l = prefixAll[t]
+            guard indexed[t], l >= 0 else { return nil }
+            let ll = Int(buf.lengths[Int(l)])
+            return (UnsafePointer(buf.arena + (Int(buf.starts[t]) &+ ll)), Int(buf.lengths[t]) &- ll)
+        }
+        var t0 = 0
+        while t0 < n {
+            let t1 = min(n, t0 &+ batch)
+            for t in t0..<t1 {
+                guard let (p, m) = rest(t) else { continue }
+                let h = hashBytes(p, m)
+                hashes[t &- t0] = h
+                glossa_prefetch(view.slots + (Int(truncatingIfNeeded: h) & view.mask))
+            }
+            for t in t0..<t1 {
+                guard let (p, m) = rest(t) else { continue }
+                let e = view.lookupEntry(p, m, hash: hashes[t &- t0])
+                right[t] = e < 0 ? -1 : view.values[e]
+            }
+            t0 = t1
+        }
+        return right
+    }
+
+    /// The indexed tokens in byte order (a token before those it is a prefix of): by their first eight bytes
+    /// (big-endian, zero-padded: where two such keys differ, the tokens differ first at that byte, or the shorter
+    /// one ended there) with a radix sort, then runs of equal keys by all their bytes. A comparison sort of
+    /// the keys took as long as the rest of the trie's build.
+    private static func byteOrder(_ buf: ByteTableBuffer, _ indexed: [Bool]) -> [Int32] {
+        let arena = buf.arena, starts = buf.starts, lengths = buf.lengths
+        let m = indexed.reduce(0) { $0 &+ ($1 ? 1 : 0) }
+        var ids = [Int32](repeating: 0, count: m)
+        ids.withUnsafeMutableBufferPointer { idsBuf in
+            var keys = UnsafeMutablePointer<UInt64>.allocate(capacity: m), keys2 = UnsafeMutablePointer<UInt64>.allocate(capacity: m)
+            var ids1 = idsBuf.baseAddress!, ids2 = UnsafeMutablePointer<Int32>.allocate(capacity: m)
+            let spare = ids2
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8 &* 256)
+            counts.initialize(repeating: 0, count: 8 &* 256)
+            defer { keys.deallocate(); keys2.deallocate(); spare.deallocate(); counts.deallocate() }
+            var i = 0
+            for t in 0..<indexed.count where indexed[t] {
+                let p = arena + Int(starts[t]), len = Int(lengths[t])
+                var k: UInt64 = 0
+                for j in 0..<min(len, 8) { k |= UInt64(p[j]) &<< UInt64(56 &- 8 &* j) }
+                for d in 0..<8 { counts[d &<< 8 | Int(truncatingIfNeeded: k &>> UInt64(8 &* d)) & 0xFF] &+= 1 }
+                keys[i] = k; ids1[i] = Int32(t); i &+= 1
+            }
+            // Least significant byte first, each pass stable; a byte that all keys share needs none.
+            var passes = 0
+            for d in 0..<8 {
+                let c = counts + d &<< 8
+                var sum = 0, shared = false
+                for b in 0..<256 { let x = c[b]; shared = shared || x == m; c[b] = sum; sum &+= x }
+                if shared { continue }
+                let shift = UInt64(8 &* d)
+                for j in 0..<m {
+                    let b = Int(truncatingIfNeeded: keys[j] &>> shift) & 0xFF
+                    let to = c[b]
+                    keys2[to] = keys[j]; ids2[to] = ids1[j]
+                    c[b] = to &+ 1
+                }
+                swap(&keys, &keys2); swap(&ids1, &ids2)
+                passes &+= 1
+            }
+            if passes & 1 == 1 { idsBuf.baseAddress!.update(from: ids1, count: m) }
+            let out = idsBuf.baseAddress!
+            i = 0
+            while i < m {
+                var j = i &+ 1
+                while j < m && keys[j] == keys[i] { j &+= 1 }
+                if j &- i > 1 {
+                    var run = UnsafeMutableBufferPointer(start: out + i, count: j &- i)
+                    run.sort { x, y in
+                        let la = Int(lengths[Int(x)]), lb = Int(lengths[Int(y)])
+                        let c = memcmp(UnsafeRawPointer(arena + Int(starts[Int(x)])), UnsafeRawPointer(arena + Int(starts[Int(y)])),
+                                       Swift.min(la, lb))
+                        return c != 0 ? c < 0 : la < lb
+                    }
+                }
+                i = j
+            }
+        }
+        return ids
+    }
+
+    /// The trie of the indexed tokens as a double array (see `cells`; nil when its cells do not fit their 22
+    /// bits), with each token's longest proper prefix token (`prefixAll`, -1 for none) and the token of each
+    /// byte. Built from the tokens in byte order, where a node is a run of tokens that share its bytes and
+    /// its children are the runs that the next byte cuts it into: no hash table of edges (that build probed
+    /// a 16 MB table at random for every byte of every token, 53 ms of o200k's 164, and spent 33 ms more
+    /// regrouping it here).
+    /// Laid out depth first: the cells of one path are placed close together, where breadth first put each
+    /// depth a whole level of the trie away from the last: a walk deep into Cyrillic or Arabic tokens missed
+    /// the cache at nearly every step (o200k, `multi_nonlatin_mix`, callgrind: 219k → 156k D1 misses a
+    /// repetition at the walk's load, with as many cells).
     /// Placement is first fit, but a node with several children tries only a few free cells before it
     /// goes past the last used cell (the holes it leaves are filled by single-child nodes, most of a
     /// trie): the build stays linear.
-    private static func doubleArray(edges: UnsafeMutablePointer<UInt64>, capacity: Int,
-                                    rootChild: UnsafeMutablePointer<Int32>, nodes: Int, tokens: Int) -> [UInt64]? {
-        let root = nodes
-        // Children of each node grouped by parent (counting sort): child << 8 | byte.
-        var first = [Int32](repeating: 0, count: nodes &+ 2)
-        for s in 0..<capacity where edges[s] != .max { first[Int(truncatingIfNeeded: edges[s] &>> 40) &+ 1] &+= 1 }
-        first[root &+ 1] = 256
-        for v in 0...nodes { first[v &+ 1] &+= first[v] }
-        var fill = first
-        var kids = [UInt32](repeating: 0, count: Int(first[nodes &+ 1]))
-        for s in 0..<capacity where edges[s] != .max {
-            let x = edges[s]
-            let parent = Int(truncatingIfNeeded: x &>> 40)
-            kids[Int(fill[parent])] = UInt32(truncatingIfNeeded: x & 0xFFFF_FFFF) &<< 8 | UInt32(truncatingIfNeeded: (x &>> 32) & 0xFF)
-            fill[parent] &+= 1
+    private static func doubleArray(_ buf: ByteTableBuffer, _ indexed: [Bool])
+        -> (cells: [UInt64], prefixAll: [Int32], rootChild: [Int32])? {
+        let n = indexed.count
+        let arena = buf.arena, starts = buf.starts, lengths = buf.lengths
+        let order = byteOrder(buf, indexed)
+        let count = order.count
+        // Their bytes copied in that order (`at`: where each starts): the walk reads a byte of every token at every
+        // depth, which through `starts` went to a random line of the arena each time.
+        let at = UnsafeMutablePointer<Int>.allocate(capacity: count &+ 1)
+        at[0] = 0
+        var maxLen = 0
+        for i in 0..<count {
+            let len = Int(lengths[Int(order[i])])
+            at[i &+ 1] = at[i] &+ len
+            maxLen = max(maxLen, len)
         }
-        for b in 0..<256 { kids[Int(fill[root])] = UInt32(rootChild[b]) &<< 8 | UInt32(b); fill[root] &+= 1 }
-
+        let sorted = UnsafeMutablePointer<UInt8>.allocate(capacity: at[count] &+ 1)
+        for i in 0..<count { (sorted + at[i]).update(from: arena + Int(starts[Int(order[i])]), count: at[i &+ 1] &- at[i]) }
+        // Nodes still to lay out, along one path (at most 255 siblings a level): tokens order[lo..<hi] share the
+        // node's `depth` bytes; its cell; the longest token on the path above it.
+        struct Node { var lo: Int32, hi: Int32, depth: Int32, cell: Int32, above: Int32 }
+        let stack = UnsafeMutablePointer<Node>.allocate(capacity: (maxLen &+ 2) &* 256)
+        // The children of the node at hand: their bytes (ascending) and where their runs start.
+        let kidByte = UnsafeMutablePointer<Int>.allocate(capacity: 256), kidLo = UnsafeMutablePointer<Int>.allocate(capacity: 257)
         let free = UInt64.max
-        var cells = [UInt64](repeating: free, count: nodes &+ 1024)
-        var cellOf = [Int32](repeating: -1, count: nodes &+ 1)
-        // Pending siblings along one path only (the breadth-first queue held every node).
-        var stack = [Int32(root)]
-        cellOf[root] = 0
-        cells[0] = 0xFFFF_FFFE &<< 32 // the root: no cell is its parent
+        var capacity = count &+ 1024
+        var cells = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+        cells.initialize(repeating: free, count: capacity)
+        defer { at.deallocate(); sorted.deallocate(); stack.deallocate(); kidByte.deallocate(); kidLo.deallocate(); cells.deallocate() }
+        let checkMask: UInt64 = ~(1 &<< 42 &- 1)
+        var prefixAll = [Int32](repeating: -1, count: n)
+        var rootChild = [Int32](repeating: -1, count: 256)
+        stack[0] = Node(lo: 0, hi: Int32(count), depth: 0, cell: 0, above: -1)
+        var depthOfStack = 1
+        cells[0] = UInt64(noCell &- 1) &<< 42 | noToken // the root: no cell is its parent
         var firstFree = 1, frontier = 1
-        while let top = stack.popLast() {
-            let v = Int(top)
-            let vc = Int(cellOf[v])
-            let lo = Int(first[v]), hi = Int(first[v &+ 1])
+        while depthOfStack > 0 {
+            depthOfStack &-= 1
+            let v = stack[depthOfStack]
+            var lo = Int(v.lo)
+            let hi = Int(v.hi), d = Int(v.depth), vc = Int(v.cell)
+            var above = v.above
+            var token = noToken
+            // A token that is the node's bytes sorts first in its run.
+            if d > 0 && at[lo &+ 1] &- at[lo] == d {
+                let t = order[lo]
+                token = UInt64(t); prefixAll[Int(t)] = above; above = t
+                lo &+= 1
+            }
+            var kids = 0
+            var i = lo
+            while i < hi {
+                let b = Int(sorted[at[i] &+ d])
+                kidByte[kids] = b; kidLo[kids] = i
+                i &+= 1
+                while i < hi && Int(sorted[at[i] &+ d]) == b { i &+= 1 }
+                kids &+= 1
+            }
+            kidLo[kids] = hi
             var base = 0
-            if lo < hi {
-                var minByte = 255
-                for k in lo..<hi { minByte = min(minByte, Int(kids[k] & 0xFF)) }
+            if kids > 0 {
+                let minByte = kidByte[0]
                 var f = firstFree, tries = 0
                 while true {
                     if tries >= 16 && f < frontier { f = frontier }
-                    if f &+ 512 > cells.count { cells.append(contentsOf: repeatElement(free, count: cells.count / 2)) }
+                    if f &+ 512 > capacity {
+                        guard capacity < noCell &- 1 else { return nil }
+                        let grown = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity &+ capacity / 2)
+                        grown.update(from: cells, count: capacity)
+                        (grown + capacity).initialize(repeating: free, count: capacity / 2)
+                        cells.deallocate()
+                        cells = grown; capacity &+= capacity / 2
+                    }
                     if cells[f] != free { f &+= 1; tries &+= 1; continue }
                     base = f &- minByte
                     if base >= 1 {
                         var fits = true
-                        for k in lo..<hi where cells[base &+ Int(kids[k] & 0xFF)] != free { fits = false; break }
+                        for k in 0..<kids where cells[base &+ kidByte[k]] != free { fits = false; break }
                         if fits { break }
                     }
                     f &+= 1; tries &+= 1
                 }
-                for k in lo..<hi {
-                    let c = base &+ Int(kids[k] & 0xFF)
+                for k in 0..<kids {
+                    let c = base &+ kidByte[k]
                     frontier = max(frontier, c &+ 1)
-                    cells[c] = UInt64(vc) &<< 32
-                    let child = Int(kids[k] &>> 8)
-                    cellOf[child] = Int32(c)
+                    cells[c] = UInt64(vc) &<< 42 | noToken
                 }
                 // Popped first to last: the first child's subtree is laid out right after these cells.
-                for k in (lo..<hi).reversed() { stack.append(Int32(kids[k] &>> 8)) }
+                for k in stride(from: kids &- 1, through: 0, by: -1) {
+                    stack[depthOfStack] = Node(lo: Int32(kidLo[k]), hi: Int32(kidLo[k &+ 1]), depth: Int32(d &+ 1),
+                                               cell: Int32(base &+ kidByte[k]), above: above)
+                    depthOfStack &+= 1
+                }
                 while cells[firstFree] != free { firstFree &+= 1 }
             }
-            cells[vc] = cells[vc] & 0xFFFF_FFFF_0000_0000 | UInt64(base)
+            cells[vc] = cells[vc] & checkMask | UInt64(base) &<< 20 | token
+            if d == 1 { rootChild[vc &- 1] = Int32(truncatingIfNeeded: token) }
         }
-        // Cell indices and bases below `noCell - 1` (the root's check and free cells' are above).
-        guard cells.count < noCell &- 1 else { return nil }
-        for c in 0..<cells.count where cells[c] != free {
-            let check = c == 0 ? UInt64(noCell &- 1) : cells[c] &>> 32
-            cells[c] = check &<< 42 | (cells[c] & 0xFFFF_FFFF) &<< 20 | noToken
-        }
-        // Tokens are the nodes numbered below `tokens`; their cells take their ids.
-        for v in 0..<min(tokens, nodes) where cellOf[v] >= 0 { cells[Int(cellOf[v])] = cells[Int(cellOf[v])] & ~noToken | UInt64(v) }
-        return cells
+        // Cell indices and bases below `noCell - 1` (the root's check and free cells' are above); the root's
+        // children are cells 1 + b (`rootPair`).
+        guard capacity < noCell &- 1, base(cells[0]) == 1 else { return nil }
+        return (Array(UnsafeBufferPointer(start: cells, count: capacity)), prefixAll, rootChild)
     }
 
     /// Whether token t's merge is one that pair checks look up in `pairs` and the filter: a reachable
