@@ -1,5 +1,5 @@
 // Latency of a dependent load chain over a random cycle of 64-byte lines, for buffers of 256 KB to 64 MB: how
-// large a table can be on this machine before each probe costs a trip to memory (Docs/performance.md, the
+// large a table can be on this machine before each probe costs a trip to memory (Docs/performance-history.md, the
 // nineteenth to twenty-first sessions). Argument: 1 advises 2 MiB pages (MADV_HUGEPAGE), 0 forbids them.
 //   gcc -O2 Tests/bench/pointer_chase.c -o /tmp/chase && /tmp/chase 1 && /tmp/chase 0
 // Two at once (`/tmp/chase 1 & /tmp/chase 1`) show how much cache the vCPUs share.
