@@ -660,9 +660,9 @@ final class BacktrackingBPE: @unchecked Sendable {
         return check(cells[c]) == cell ? c : noCell
     }
 
-    /// Per token, the token that its bytes after its longest prefix token are (the first split `init` tries), or
-    /// -1, looked up a batch at a time: the table slots of a batch are fetched together, where lookups one
-    /// after another waited for each slot in turn.
+    /// Per token, the id of its bytes after its longest prefix token (the first split `init` tries), or -1
+    /// when they are no token; looked up a batch at a time, the table slots of a batch fetched together, where
+    /// lookups one after another waited for each slot in turn.
     private static func rightParts(_ buf: ByteTableBuffer, _ view: ByteTableView, _ prefixAll: [Int32],
                                    _ indexed: [Bool]) -> [Int32] {
         let n = indexed.count, batch = 32

@@ -93,9 +93,8 @@ struct MetaspacePath: Sendable {
     /// High bit set in each byte of `x` that is ≤ 0x20, 0x7F or 0xE2; only the lowest is exact (borrows may
     /// mark bytes above it).
     @inline(__always) static func mayStop(_ x: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        return ((x &- 0x21 &* ones) & ~x & highs) | zeroByte(x ^ (0x7F &* ones)) | zeroByte(x ^ (0xE2 &* ones))
+        ((x &- 0x21 &* SWAR.ones) & ~x & SWAR.highs) | SWAR.zeroBytes(x ^ (0x7F &* SWAR.ones))
+            | SWAR.zeroBytes(x ^ (0xE2 &* SWAR.ones))
     }
 
     /// What `forEachSegment` does at each byte: go on, cut before a space, cut around an isolated character, or
