@@ -31,16 +31,17 @@ import Testing
         return out
     }
 
-    // Two first bytes (the word scan), four (the most it takes), six (byte at a time), and first bytes with the
-    // high bit set ("▁", 0xFF).
+    // One first byte, two, four (the most the word scan takes), six (byte at a time), and three with the high bit
+    // set in two ("▁", "ÿ").
     static let sets: [[String]] = [
+        ["<|begin|>", "<|end|>", "<s>", "<"],
         ["<s>", "</s>", "<unk>", "[INST]", "[/INST]", "[control_1]", "[control_12]", "<s>"],
         ["<a", "[b", "{c", "(d", "<ab", "{"],
         ["<a", "[b", "{c", "(d", "#x", "@@", "a<"],
         ["\u{2581}x", "\u{2581}\u{2581}", "ÿÿ", "<|end|>"],
     ]
 
-    @Test(arguments: 0..<4) func agreesWithAPlainSearch(_ set: Int) {
+    @Test(arguments: 0..<5) func agreesWithAPlainSearch(_ set: Int) {
         let patterns = Self.sets[set].enumerated().map { (Array($1.utf8), $0) }
         let m = LiteralMatcher(patterns)
         var x = UInt64(set) &+ 7

@@ -127,8 +127,9 @@ struct LiteralMatcher: Sendable {
     private let terminal: [Int32]
     private let first: [Bool]
     /// Each first byte broadcast to all eight bytes of a word (four words, repeated to fill), or empty when more
-    /// than four bytes start patterns.
+    /// than four bytes start patterns; `distinct`: how many of the words the scan tests (1, 2 or 4).
     private let starters: [UInt64]
+    private let distinct: Int
     let isEmpty: Bool
 
     init(_ patterns: [([UInt8], Int)]) {
@@ -163,6 +164,7 @@ struct LiteralMatcher: Sendable {
         let bytes = (0..<256).filter { first[$0] }
         isEmpty = bytes.isEmpty
         starters = bytes.count <= 4 && !bytes.isEmpty ? (0..<4).map { UInt64(bytes[$0 % bytes.count]) &* SWAR.ones } : []
+        distinct = bytes.count <= 2 ? bytes.count : 4
     }
 
     @inline(__always) private static func slot(_ key: UInt64, _ shift: UInt64) -> Int {
@@ -188,12 +190,15 @@ struct LiteralMatcher: Sendable {
         guard let base = t.baseAddress else { return nil }
         let scan = starters.count == 4
         let (s0, s1, s2, s3) = scan ? (starters[0], starters[1], starters[2], starters[3]) : (0, 0, 0, 0)
+        let distinct = self.distinct
         while i < n {
             if scan {
                 // To the next byte that starts a pattern (exact: the lowest marked byte of each word is).
                 while i &+ 8 <= n {
                     let w = SWAR.load(base + i)
-                    let m = SWAR.zeroBytes(w ^ s0) | SWAR.zeroBytes(w ^ s1) | SWAR.zeroBytes(w ^ s2) | SWAR.zeroBytes(w ^ s3)
+                    var m = SWAR.zeroBytes(w ^ s0)
+                    if distinct > 1 { m |= SWAR.zeroBytes(w ^ s1) }
+                    if distinct > 2 { m |= SWAR.zeroBytes(w ^ s2) | SWAR.zeroBytes(w ^ s3) }
                     if m != 0 { i &+= m.trailingZeroBitCount &>> 3; break }
                     i &+= 8
                 }
