@@ -112,7 +112,6 @@ public struct AddedVocabulary: Sendable {
     }
 }
 
-/// Leftmost-longest literal matching over bytes (a byte trie with a first-byte filter).
 /// Leftmost-longest matching of literal byte strings (added tokens): a trie whose edges (node << 8 | byte → child)
 /// live in one flat open-addressing table, and a scan that passes eight bytes at a time over text in which none of
 /// the patterns' first bytes occurs, when they are four or fewer ("<" and "[" for most tokenizers). A byte-at-a-time

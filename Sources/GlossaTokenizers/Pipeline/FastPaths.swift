@@ -139,7 +139,7 @@ struct MetaspacePath: Sendable {
                     if wordScan {
                         // Eight bytes at a time to the next one that may stop the segment.
                         while i &+ 8 <= end {
-                            let m = Self.mayStop(UnsafeRawPointer(text + i).loadUnaligned(as: UInt64.self))
+                            let m = Self.mayStop(SWAR.load(text + i))
                             if m != 0 { i &+= m.trailingZeroBitCount &>> 3; break }
                             i &+= 8
                         }
