@@ -1,4 +1,5 @@
 internal import COpenBLAS
+import Dispatch
 
 /// Thin wrappers over the BLAS/LAPACK routines Glossa uses. All matrices are row-major.
 public enum BLAS {
@@ -85,8 +86,10 @@ public enum BLAS {
     /// Number of threads OpenBLAS uses (its own pool).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets the OpenBLAS thread count (≥ 1).
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Sets the OpenBLAS thread count (≥ 1). Waits while a `singleThreaded` body runs with the count lowered.
+    public static func setThreadCount(_ n: Int) {
+        threadSetting.sync { openblas_set_num_threads(Int32(max(1, n))) }
+    }
 }
 
 /// How `BLAS.gemm` cuts a product into single-threaded tiles. The shape alone decides, and the cut is made at

@@ -1,3 +1,4 @@
+internal import COpenBLAS
 import Dispatch
 import Synchronization
 
@@ -133,12 +134,23 @@ enum Grain {
 extension BLAS {
     /// Runs `body` with OpenBLAS limited to one thread, for GEMMs issued from several `Parallel` workers at
     /// once (OpenBLAS 0.3.21 serializes concurrent multithreaded GEMMs behind one lock). Restores the count.
+    /// The count is one setting for the whole process: the change holds `threadSetting` until the count is
+    /// restored, so that no other thread's `setThreadCount` or `singleThreaded` can raise it while `body`'s GEMMs
+    /// run (a tile computed by multithreaded OpenBLAS rounds differently with some kernels, and two tests that
+    /// set the count at once made tiled results differ between runs). A body that runs with the count at one
+    /// already (a worker inside another `singleThreaded`) changes nothing and takes no lock.
     @inline(__always)
     static func singleThreaded<R>(when condition: Bool, _ body: () -> R) -> R {
-        guard condition else { return body() }
-        let t = threadCount
-        if t > 1 { setThreadCount(1) }
-        defer { if t > 1 { setThreadCount(t) } }
-        return body()
+        guard condition, threadCount > 1 else { return body() }
+        return threadSetting.sync {
+            let t = threadCount
+            if t > 1 { openblas_set_num_threads(1) }
+            defer { if t > 1 { openblas_set_num_threads(Int32(t)) } }
+            return body()
+        }
     }
+
+    /// Serializes changes of OpenBLAS's thread count (see `singleThreaded`); a serial queue rather than a `Mutex`,
+    /// which needs macOS 15.
+    static let threadSetting = DispatchQueue(label: "glossa.blas.thread-count")
 }

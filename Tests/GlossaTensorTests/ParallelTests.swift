@@ -1,16 +1,23 @@
+import Dispatch
 import Testing
 @testable import GlossaTensor
 
 // The element-wise kernels split work over the engine's threads; results must be bit-identical for any
 // thread count (disjoint outputs, reductions in a size-only chunking combined in order).
 
-/// Runs `body` with OpenBLAS (and so the element-wise kernels) set to `threads`, restoring the count.
+/// Runs `body` with OpenBLAS (and so the element-wise kernels) set to `threads`, restoring the count. The count is
+/// one setting for the process and tests run in parallel: one test at a time sets it (two at once made a test's
+/// "one thread" run partly at another test's count).
 func withThreads<R>(_ threads: Int, _ body: () -> R) -> R {
-    let saved = BLAS.threadCount
-    BLAS.setThreadCount(threads)
-    defer { BLAS.setThreadCount(saved) }
-    return body()
+    testThreadSetting.sync {
+        let saved = BLAS.threadCount
+        BLAS.setThreadCount(threads)
+        defer { BLAS.setThreadCount(saved) }
+        return body()
+    }
 }
+
+private let testThreadSetting = DispatchQueue(label: "glossa.tests.thread-count")
 
 /// Forward values and all input gradients of a chain of the parallelised ops on tensors above the thresholds.
 func parallelOpsRun(gemm: Bool = true) -> [[Float]] {

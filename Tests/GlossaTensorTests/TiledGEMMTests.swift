@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import GlossaTensor
 
@@ -84,4 +85,22 @@ private func runGEMM(_ c: GEMMCase, threads: Int) -> [Float] {
             #expect(one.map(\.bitPattern) == many.map(\.bitPattern), "\(c): \(t) threads differ from one")
         }
     }
+}
+
+@Test func tiledGEMMIsUnmovedByAnotherThreadsCountChanges() {
+    // The thread count is one setting for the process: while one thread multiplies, another keeps setting it.
+    // Tiles must still run single-threaded inside OpenBLAS (`BLAS.singleThreaded` holds the setting), or their
+    // rounding changes with the Haswell kernel OpenBLAS picks on AMD Zen.
+    let c = gemmCases[3]
+    let one = runGEMM(c, threads: 1)
+    final class Runs: @unchecked Sendable { var all: [[Float]] = [] }   // written by one worker, read after
+    let runs = Runs()
+    DispatchQueue.concurrentPerform(iterations: 2) { i in
+        if i == 0 {
+            for _ in 0..<12 { runs.all.append(runGEMM(c, threads: 2)) }
+        } else {
+            for _ in 0..<20_000 { BLAS.setThreadCount(3); BLAS.setThreadCount(2) }
+        }
+    }
+    for r in runs.all { #expect(one.map(\.bitPattern) == r.map(\.bitPattern), "\(c): tiles ran at another thread's count") }
 }
