@@ -9,13 +9,16 @@ import Testing
 /// one setting for the process and tests run in parallel: one test at a time sets it (two at once made a test's
 /// "one thread" run partly at another test's count).
 func withThreads<R>(_ threads: Int, _ body: () -> R) -> R {
-    testThreadSetting.sync {
+    withThreadSettingHeld {
         let saved = BLAS.threadCount
         BLAS.setThreadCount(threads)
         defer { BLAS.setThreadCount(saved) }
         return body()
     }
 }
+
+/// Runs `body` while no other test sets the thread count (`withThreads` waits for it).
+func withThreadSettingHeld<R>(_ body: () -> R) -> R { testThreadSetting.sync(execute: body) }
 
 private let testThreadSetting = DispatchQueue(label: "glossa.tests.thread-count")
 

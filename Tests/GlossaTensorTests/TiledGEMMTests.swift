@@ -39,19 +39,21 @@ private let gemmCases: [GEMMCase] = [
     GEMMCase(transA: false, transB: false, m: 128, n: 96, k: 4100, alpha: 1, beta: 0.5),   // k
 ]
 
-/// Runs a case through `BLAS.gemm` at `threads` (padded leading dimensions, C preset for beta).
-private func runGEMM(_ c: GEMMCase, threads: Int) -> [Float] {
+/// Runs a case through `BLAS.gemm` at `threads` (nil: at the count as it is; padded leading dimensions, C preset for
+/// beta).
+private func runGEMM(_ c: GEMMCase, threads: Int?) -> [Float] {
     let (ar, ac) = c.transA ? (c.k, c.m) : (c.m, c.k)
     let (br, bc) = c.transB ? (c.n, c.k) : (c.k, c.n)
     let lda = ac + 3, ldb = bc + 5, ldc = c.n + 7
     let a = randomTensor([ar * lda], seed: 11).data, b = randomTensor([br * ldb], seed: 12).data
     var out = randomTensor([c.m * ldc], seed: 13).data
     a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { pc in
-        withThreads(threads) {
+        let (pa, pb, pc) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+        let run = {
             BLAS.gemm(transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, alpha: c.alpha,
-                      a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: c.beta,
-                      c: pc.baseAddress!, ldc: ldc)
+                      a: pa, lda: lda, b: pb, ldb: ldb, beta: c.beta, c: pc, ldc: ldc)
         }
+        if let threads { withThreads(threads, run) } else { run() }
     } } }
     // float64 reference; padding columns of C must be untouched.
     let c0 = randomTensor([c.m * ldc], seed: 13).data
@@ -96,12 +98,18 @@ private func runGEMM(_ c: GEMMCase, threads: Int) -> [Float] {
     final class Runs: @unchecked Sendable { var all: [[Float]] = [] }   // written by one worker, read after
     let runs = Runs()
     let done = DispatchSemaphore(value: 0)
-    DispatchQueue.concurrentPerform(iterations: 2) { i in
-        if i == 0 {
-            for _ in 0..<8 { runs.all.append(runGEMM(c, threads: 2)) }
-            done.signal()
-        } else {
-            while done.wait(timeout: .now()) == .timedOut { BLAS.setThreadCount(3); BLAS.setThreadCount(2) }
+    // No other test sets the count meanwhile (nor sees this one's changes in its `withThreads`).
+    withThreadSettingHeld {
+        let saved = BLAS.threadCount
+        defer { BLAS.setThreadCount(saved) }
+        BLAS.setThreadCount(2)
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            if i == 0 {
+                for _ in 0..<8 { runs.all.append(runGEMM(c, threads: nil)) }
+                done.signal()
+            } else {
+                while done.wait(timeout: .now()) == .timedOut { BLAS.setThreadCount(3); BLAS.setThreadCount(2) }
+            }
         }
     }
     for r in runs.all { #expect(one.map(\.bitPattern) == r.map(\.bitPattern), "\(c): tiles ran at another thread's count") }
