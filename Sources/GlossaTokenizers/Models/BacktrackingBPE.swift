@@ -197,9 +197,8 @@ final class BacktrackingBPE: @unchecked Sendable {
             let h = PackedMerges.hash(records[4 &* t &+ 2], records[4 &* t &+ 3])
             pairFilter[Self.filterWord(h, filterRegion[Self.boundary(t, records, buf)])] |= Self.filterBits(h)
         }
-        let da = trie.cells
-        cells = hugeAllocate(UInt64.self, da.count)
-        cells.initialize(from: da, count: da.count)
+        cells = trie.cells
+        let cellCount = trie.count
         rootPair = hugeAllocate(UInt64.self, 65536)
         for b0 in 0..<256 {
             // Root children are cells 1 + b (the root, cell 0, has base 1).
@@ -284,7 +283,7 @@ final class BacktrackingBPE: @unchecked Sendable {
         if skipped.isEmpty {
             skippedCells = nil; skippedKeys = nil; skippedLengths = 0
         } else {
-            let cellBits = bits((da.count &+ 63) &>> 6), keys = bits(1024)
+            let cellBits = bits((cellCount &+ 63) &>> 6), keys = bits(1024)
             var lengths: UInt64 = 0
             for t in skipped {
                 let p = buf.arena + Int(buf.starts[t]), len = Int(buf.lengths[t])
@@ -768,7 +767,7 @@ final class BacktrackingBPE: @unchecked Sendable {
     /// goes past the last used cell (the holes it leaves are filled by single-child nodes, most of a
     /// trie): the build stays linear.
     private static func doubleArray(_ buf: ByteTableBuffer, _ indexed: [Bool])
-        -> (cells: [UInt64], prefixAll: [Int32], rootChild: [Int32])? {
+        -> (cells: UnsafeMutablePointer<UInt64>, count: Int, prefixAll: [Int32], rootChild: [Int32])? {
         let n = indexed.count
         let arena = buf.arena, starts = buf.starts, lengths = buf.lengths
         let order = byteOrder(buf, indexed)
@@ -868,7 +867,10 @@ final class BacktrackingBPE: @unchecked Sendable {
         // Cell indices and bases below `noCell - 1` (the root's check and free cells' are above); the root's
         // children are cells 1 + b (`rootPair`).
         guard capacity < noCell &- 1, base(cells[0]) == 1 else { return nil }
-        return (Array(UnsafeBufferPointer(start: cells, count: capacity)), prefixAll, rootChild)
+        // On huge pages, like the other tables the walks read at random (`init`): one copy out of the working buffer.
+        let laid = hugeAllocate(UInt64.self, capacity)
+        laid.initialize(from: cells, count: capacity)
+        return (laid, capacity, prefixAll, rootChild)
     }
 
     /// Whether token t's merge is one that pair checks look up in `pairs` and the filter: a reachable
