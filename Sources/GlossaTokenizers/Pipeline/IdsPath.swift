@@ -64,6 +64,11 @@ struct IdsPath: Sendable {
         if case .concatenation(nil) = model.rule, whole?.complete == true, memo.byteIds != nil { byRank = true } else { byRank = false }
         state.bpe.cache.bind(to: model)
         let pairMemo = state.bpe.cache.storage
+        // The backtracking encoder if built (by any thread), fetched once a call and used unretained (the model
+        // holds it): fetched for every long piece, it was retained and released each time, two atomic operations
+        // that perf put at ≈ 3.5 % of `multi_nonlatin_mix`'s time with o200k. Built during this call, it serves
+        // `direct` at once and the cutting of long pieces from the next call on (only speed depends on cutting).
+        let built = model.builtBacktracker(&state.bpe).map { Unmanaged.passUnretained($0) }
         let byteIds = memo.byteIds
         // Pieces of 1 or 2 bytes (three in ten of English pieces) are looked up in `bytePairs` by their bytes,
         // without a key, hash, prefetch or probe, where a token is final (rank files). 0: none are.
@@ -232,7 +237,7 @@ struct IdsPath: Sendable {
                     if (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
                     return
                 }
-                if memo.servedLong > 0 && state.bpe.backtracking?.encoder == nil {
+                if memo.servedLong > 0 && built == nil && state.bpe.backtracking?.encoder == nil {
                     // The merge loop would have paid for these repeats: they count towards building the
                     // backtracking encoder as they did before the memo (long CJK runs need it early).
                     model.noteMemoized(memo.servedLong)
@@ -261,8 +266,13 @@ struct IdsPath: Sendable {
         /// The backtracking encoder's ids for a long piece written straight to `o` once it is built
         /// (`tokenize` would give the same through the word cache, span arrays and copies), or nil.
         @inline(__always) func direct(_ p: UnsafePointer<UInt8>, _ n: Int, _ o: UnsafeMutablePointer<Int32>) -> Int? {
-            guard let bt = model.builtBacktracker(&state.bpe) else { return nil }
-            let c = bt.encodeIds(p, n, o)
+            let c: Int
+            if let built {
+                c = built._withUnsafeGuaranteedRef { $0.encodeIds(p, n, o) }
+            } else {
+                guard let bt = model.builtBacktracker(&state.bpe) else { return nil }
+                c = bt.encodeIds(p, n, o)
+            }
             return c < 0 ? declinedLong(p, n, o) : c
         }
 
@@ -270,83 +280,89 @@ struct IdsPath: Sendable {
         /// (inlined here as well, the loop's function grew past inlining and paid runtime exclusivity
         /// checks on the captured state for every piece).
         @inline(never) func longPiece(_ s: Int, _ n: Int) {
-            /// The merge loop's ids for `q[0..<m]` without the whole-token shortcut, written to `o`.
-            @inline(never) func mergeLoop(_ q: UnsafePointer<UInt8>, _ m: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
-                state.bpe.reset()
-                model.mergePiece(q, m, &state.bpe)
-                var c = 0
-                for k in 0..<state.bpe.count where state.bpe.alive(k) { o[c] = state.bpe.ids[k]; c &+= 1 }
-                return c
-            }
             let p = base + s
-            if (p[0] | p[1]) & 0x80 != 0, let bt = state.bpe.backtracking?.encoder,
-                      state.bpe.backtracking!.model === model, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]) {
-                // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
-                // repeated, go through the memos (exact: see `partEnd`).
-                var a = 0, carry: UInt64 = 0, parts = 0
-                while a < n {
-                    if trusted, let whole, carry &>> 32 == 3 && a &+ 10 <= n {
-                        // Runs of 3-byte characters (CJK, kana): parts of one or two characters that are tokens
-                        // take their ids from `char3` and `charPairs`, deciding the same cuts as `partEnd`
-                        // (`carry` is the character at `a`, read by it) without its general character loop, and
-                        // without a probe of the 4–8 MB whole-token table for two-character parts.
-                        let c1 = UInt32(truncatingIfNeeded: carry)
-                        let w2 = UnsafeRawPointer(p + (a &+ 3)).loadUnaligned(as: UInt32.self)
-                        if w2 & 0xC0C0F0 == 0x8080E0 {
-                            let c2 = w2 & 0xFF_FFFF
-                            if bt.cuttable(c1, 3, c2, 3) {
-                                let id = whole.char3[Int(truncatingIfNeeded: WholeTokenTable.char3Bits(c1))]
-                                if id >= 0 && !bt.isAvoidedToken(p + a, 3) {
+            if (p[0] | p[1]) & 0x80 != 0, let built, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]) {
+                built._withUnsafeGuaranteedRef { cut(s, n, $0) }
+            } else {
+                long(s, n)
+            }
+        }
+
+        /// The merge loop's ids for `q[0..<m]` without the whole-token shortcut, written to `o`.
+        @inline(never) func mergeLoop(_ q: UnsafePointer<UInt8>, _ m: Int, _ o: UnsafeMutablePointer<Int32>) -> Int {
+            state.bpe.reset()
+            model.mergePiece(q, m, &state.bpe)
+            var c = 0
+            for k in 0..<state.bpe.count where state.bpe.alive(k) { o[c] = state.bpe.ids[k]; c &+= 1 }
+            return c
+        }
+
+        /// A long non-Latin piece cut into parts (`longPiece`), with the built encoder `bt`.
+        @inline(__always) func cut(_ s: Int, _ n: Int, _ bt: BacktrackingBPE) {
+            let p = base + s
+            // Non-Latin runs (CJK above all) are cut where no token spans and the parts, mostly short and
+            // repeated, go through the memos (exact: see `partEnd`).
+            var a = 0, carry: UInt64 = 0, parts = 0
+            while a < n {
+                if trusted, let whole, carry &>> 32 == 3 && a &+ 10 <= n {
+                    // Runs of 3-byte characters (CJK, kana): parts of one or two characters that are tokens
+                    // take their ids from `char3` and `charPairs`, deciding the same cuts as `partEnd`
+                    // (`carry` is the character at `a`, read by it) without its general character loop, and
+                    // without a probe of the 4–8 MB whole-token table for two-character parts.
+                    let c1 = UInt32(truncatingIfNeeded: carry)
+                    let w2 = UnsafeRawPointer(p + (a &+ 3)).loadUnaligned(as: UInt32.self)
+                    if w2 & 0xC0C0F0 == 0x8080E0 {
+                        let c2 = w2 & 0xFF_FFFF
+                        if bt.cuttable(c1, 3, c2, 3) {
+                            let id = whole.char3[Int(truncatingIfNeeded: WholeTokenTable.char3Bits(c1))]
+                            if id >= 0 && !bt.isAvoidedToken(p + a, 3) {
+                                out[kp.pointee] = id
+                                kp.pointee &+= 1
+                                a &+= 3; carry = 3 &<< 32 | UInt64(c2); parts &+= 1
+                                continue
+                            }
+                        } else {
+                            let w3 = UnsafeRawPointer(p + (a &+ 6)).loadUnaligned(as: UInt32.self)
+                            let c3 = w3 & 0xFF_FFFF
+                            if w3 & 0xC0C0F0 == 0x8080E0 && bt.cuttable(c2, 3, c3, 3) {
+                                let id = whole.charPair(c1, c2)
+                                if id >= 0 && !bt.isAvoidedToken(p + a, 6) {
                                     out[kp.pointee] = id
                                     kp.pointee &+= 1
-                                    a &+= 3; carry = 3 &<< 32 | UInt64(c2); parts &+= 1
+                                    a &+= 6; carry = 3 &<< 32 | UInt64(c3); parts &+= 1
                                     continue
-                                }
-                            } else {
-                                let w3 = UnsafeRawPointer(p + (a &+ 6)).loadUnaligned(as: UInt32.self)
-                                let c3 = w3 & 0xFF_FFFF
-                                if w3 & 0xC0C0F0 == 0x8080E0 && bt.cuttable(c2, 3, c3, 3) {
-                                    let id = whole.charPair(c1, c2)
-                                    if id >= 0 && !bt.isAvoidedToken(p + a, 6) {
-                                        out[kp.pointee] = id
-                                        kp.pointee &+= 1
-                                        a &+= 6; carry = 3 &<< 32 | UInt64(c3); parts &+= 1
-                                        continue
-                                    }
                                 }
                             }
                         }
                     }
-                    let b = bt.partEnd(p, a, n, carry: &carry)
-                    if bt.isAvoidedToken(p + a, b &- a) {
-                        if b &- a == n {
-                            // The piece itself is the token (tiktoken takes it as it is).
-                            long(s, n)
-                            return
-                        }
-                        // Llama 3 (e.g. "ている" in Japanese): a part that is a token BPE never builds. Its
-                        // ids are the merge loop's on its bytes, as for any part, but not through `short`,
-                        // whose whole-token probe would give the token. The piece uncut instead went to
-                        // the heap merge whole (the encoder declines it): ≈ 5 % of Llama 3's time on
-                        // `multi_nonlatin_mix`, for 300 Japanese pieces a repetition.
-                        kp.pointee &+= mergeLoop(p + a, b &- a, out + kp.pointee)
-                    } else if b &- a == 3 && trusted, let whole, let k = WholeTokenTable.char3Index(UInt64(p[a]) | UInt64(p[a &+ 1]) &<< 8 | UInt64(p[a &+ 2]) &<< 16),
-                       whole.char3[k] >= 0 {
-                        // One CJK character that is a token (most parts): its id, without hash or probe.
-                        out[kp.pointee] = whole.char3[k]
-                        kp.pointee &+= 1
-                    } else if b &- a == 2 && trusted, let whole,
-                              case let id = whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8], id != .max {
-                        // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
-                        out[kp.pointee] = id
-                        kp.pointee &+= 1
-                    } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
-                    a = b; parts &+= 1
                 }
-                memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
-            } else {
-                long(s, n)
+                let b = bt.partEnd(p, a, n, carry: &carry)
+                if bt.isAvoidedToken(p + a, b &- a) {
+                    if b &- a == n {
+                        // The piece itself is the token (tiktoken takes it as it is).
+                        long(s, n)
+                        return
+                    }
+                    // Llama 3 (e.g. "ている" in Japanese): a part that is a token BPE never builds. Its
+                    // ids are the merge loop's on its bytes, as for any part, but not through `short`,
+                    // whose whole-token probe would give the token. The piece uncut instead went to
+                    // the heap merge whole (the encoder declines it): ≈ 5 % of Llama 3's time on
+                    // `multi_nonlatin_mix`, for 300 Japanese pieces a repetition.
+                    kp.pointee &+= mergeLoop(p + a, b &- a, out + kp.pointee)
+                } else if b &- a == 3 && trusted, let whole, let k = WholeTokenTable.char3Index(UInt64(p[a]) | UInt64(p[a &+ 1]) &<< 8 | UInt64(p[a &+ 2]) &<< 16),
+                   whole.char3[k] >= 0 {
+                    // One CJK character that is a token (most parts): its id, without hash or probe.
+                    out[kp.pointee] = whole.char3[k]
+                    kp.pointee &+= 1
+                } else if b &- a == 2 && trusted, let whole,
+                          case let id = whole.bytePairs[Int(p[a]) | Int(p[a &+ 1]) &<< 8], id != .max {
+                    // One 2-byte character that is a token (Cyrillic, Arabic parts for cl100k): `bytePairs`.
+                    out[kp.pointee] = id
+                    kp.pointee &+= 1
+                } else if b &- a <= 16 { short(s &+ a, b &- a) } else { long(s &+ a, b &- a) }
+                a = b; parts &+= 1
             }
+            memo.noteCut(p[0] >= 0x80 ? p[0] : p[1], bytes: n, parts: parts)
         }
 
         // Matches chain from `start` with no gaps (the pattern is not `.whitespace`), as `forEachRange` cuts them.
