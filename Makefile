@@ -140,8 +140,8 @@ parity-extension:
 bench: deps release
 	$(PY) -m pip install -q rs-bpe==0.1.0 bpe-openai==0.1.4 2>/dev/null || echo "bench: rs-bpe/bpe-openai unavailable; skipping those rows"
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA)
-	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/multi_nonlatin_mix.txt
-	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/zh_linux_docs_translation.txt
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/multi_nonlatin_mix.txt --rounds 5
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/zh_linux_docs_translation.txt --rounds 5
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,llama3-hf --threads 2
 	@echo "two threads against one, alternating in one process (speedup = one-thread wall / two-thread wall):"
 	for t in cl100k_base/cl100k_base.tiktoken o200k_base/o200k_base.tiktoken llama3.2/tokenizer.json; do \

@@ -2,12 +2,17 @@
 """Encode benchmark: Glossa and its peers on the same documents, same tokenizer, one run.
 
 usage: python Tests/bench/encode_bench.py [--tok cl100k,o200k,llama3,llama3-hf,mistral,minilm] [--file F]
-                                          [--threads 1] [--reps 3] [--glossa .build/release/glossa]
+                                          [--threads 1] [--reps 3] [--rounds 1] [--glossa .build/release/glossa]
 
 Each library encodes the file split at '\n' (line ends kept) into documents of 50 lines. Reported: load time,
 MB (1e6 bytes of UTF-8) per CPU-second, wall MB/s, tokens, peak RSS (of that library's process), and an
 order-dependent hash of the id stream; Glossa's hash must equal the reference peer's or the run fails.
 Peers run in their own processes so RSS is per library.
+
+With --rounds N, Glossa and the peers run in turn N times (Glossa, peer 1, peer 2, ..., Glossa, ...): each
+library's figures are the medians over the rounds, and each ratio the median of the N ratios of a round's
+Glossa to that round's peer, printed with their range. On a machine whose speed drifts over minutes (a shared VM),
+this compares the libraries in the same minutes; one round is one pass, as before.
 """
 import argparse, base64, json, os, subprocess, sys, time, statistics, resource
 
@@ -118,34 +123,52 @@ def main():
     ap.add_argument('--file', default=os.path.join(ROOT, '..', 'shared', 'bench', 'en_linux_docs.txt'))
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--rounds', type=int, default=1)
     ap.add_argument('--glossa', default=os.path.join(ROOT, '.build', 'release', 'glossa'))
     ap.add_argument('--peer', nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.peer:
         return peer(a.peer[0], a.peer[1], a.peer[2], a.threads, a.reps)
     failed = 0
-    print(f"file: {os.path.basename(a.file)}, threads: {a.threads}, reps: {a.reps} (median)")
+    rounds = max(1, a.rounds)
+    print(f"file: {os.path.basename(a.file)}, threads: {a.threads}, reps: {a.reps} (median)"
+          + (f", rounds: {rounds} (medians; ratio range in brackets)" if rounds > 1 else ""))
     print(f"{'tokenizer':<11} {'library':<11} {'load s':>7} {'MB/CPU-s':>9} {'wall MB/s':>9} {'RSS MB':>7} {'tokens':>10}  ids      ratio (Glossa / lib, per CPU-s)")
     for key in a.tok.split(','):
         gpath, peers = TOKS[key]
         special = 'allowed' if peers[0][0] in ('hf',) else 'text'   # HF matches added tokens; tiktoken encode_ordinary does not
-        g = json.loads(subprocess.run([a.glossa, 'bench', '-t', gpath, '-i', a.file, '--threads', str(a.threads), '--reps', str(a.reps),
-                                       '--special', special],
-                                      check=True, capture_output=True, text=True).stdout)
-        rows = [('glossa', g)]
-        for lib, mode in peers:
-            r = subprocess.run([sys.executable, __file__, '--peer', lib, mode, a.file, '--threads', str(a.threads), '--reps', str(a.reps)],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"{key:<11} {lib:<11} unavailable: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+        runs = {'glossa': []}
+        unavailable = {}
+        for _ in range(rounds):
+            runs['glossa'].append(json.loads(subprocess.run(
+                [a.glossa, 'bench', '-t', gpath, '-i', a.file, '--threads', str(a.threads), '--reps', str(a.reps), '--special', special],
+                check=True, capture_output=True, text=True).stdout))
+            for lib, mode in peers:
+                if lib in unavailable:
+                    continue
+                r = subprocess.run([sys.executable, __file__, '--peer', lib, mode, a.file, '--threads', str(a.threads), '--reps', str(a.reps)],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    unavailable[lib] = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode
+                    continue
+                runs.setdefault(lib, []).append(json.loads(r.stdout))
+        g = runs['glossa']
+        ref = runs[peers[0][0]] if peers[0][0] in runs else None
+        for lib, _ in [('glossa', None)] + peers:
+            if lib in unavailable:
+                print(f"{key:<11} {lib:<11} unavailable: {unavailable[lib]}")
                 continue
-            rows.append((lib, json.loads(r.stdout)))
-        ref = rows[1][1] if len(rows) > 1 else None
-        for lib, r in rows:
-            same = '' if ref is None else ('same' if r['hash'] == g['hash'] else 'DIFFERENT')
-            ratio = '' if lib == 'glossa' else f"{g['MB_per_cpu_s'] / r['MB_per_cpu_s']:.2f}x"
-            print(f"{key:<11} {lib:<11} {r['load_s']:>7.3f} {r['MB_per_cpu_s']:>9.2f} {r['wall_MBps']:>9.2f} {r['peak_rss_MB']:>7.1f} {r['tokens']:>10}  {same:<8} {ratio}")
-        if ref is not None and ref['hash'] != g['hash']:
+            rs = runs[lib]
+            med = lambda k: statistics.median(r[k] for r in rs)
+            # Every round's ids must be the reference's (Glossa's and each peer's).
+            same = '' if ref is None else ('same' if all(r['hash'] == ref[0]['hash'] for r in rs + g) else 'DIFFERENT')
+            ratio = ''
+            if lib != 'glossa':
+                ratios = sorted(gr['MB_per_cpu_s'] / r['MB_per_cpu_s'] for gr, r in zip(g, rs))
+                ratio = f"{statistics.median(ratios):.2f}x" + (f" [{ratios[0]:.2f}-{ratios[-1]:.2f}]" if rounds > 1 else "")
+            print(f"{key:<11} {lib:<11} {med('load_s'):>7.3f} {med('MB_per_cpu_s'):>9.2f} {med('wall_MBps'):>9.2f} "
+                  f"{med('peak_rss_MB'):>7.1f} {rs[0]['tokens']:>10}  {same:<8} {ratio}")
+        if ref is not None and not all(r['hash'] == ref[0]['hash'] for r in g):
             failed += 1
     sys.exit(1 if failed else 0)
 
