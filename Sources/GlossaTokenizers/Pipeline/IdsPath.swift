@@ -54,6 +54,10 @@ struct IdsPath: Sendable {
         let slots = memo.slots, masks = memo.masks
         let whole = memo.whole, verified = memo.verified
         let probe = whole?.probe
+        // The whole-token table's filter (a bit per token's hash, 128 KiB): a piece whose bit is clear is no
+        // token, and skips the probe of the 4–8 MB table, a cache miss for a piece seen first (a third of the
+        // short pieces of `multi_nonlatin_mix` are no token, most of them new words; a seventh of English).
+        let tokenFilter = whole?.filter
         // A model that takes a piece that is a token as that token (tiktoken) needs no check of hits, and
         // when the table holds every such token a miss there is a piece to merge.
         let trusted = model.options.ignoreMerges
@@ -420,9 +424,15 @@ struct IdsPath: Sendable {
                 } else if m <= 16 {
                     let (w0, w1, h) = key(start &+ i, m)
                     b[1] = w0; b[2] = w1; b[3] = h
-                    probe?.prefetch(n: m, hash: h)
-                    probes[np] = UInt8(truncatingIfNeeded: c)
-                    np &+= 1
+                    if let tokenFilter, tokenFilter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
+                        // No token: the memo set is what the piece needs next.
+                        found[c] = -1
+                        glossa_prefetch(slots + PieceMemo.set(h) &* 4)
+                    } else {
+                        probe?.prefetch(n: m, hash: h)
+                        probes[np] = UInt8(truncatingIfNeeded: c)
+                        np &+= 1
+                    }
                 } else {
                     found[c] = -1
                 }
