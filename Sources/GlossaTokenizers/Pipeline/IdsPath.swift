@@ -223,12 +223,13 @@ struct IdsPath: Sendable {
             }
         }
 
-        func long(_ s: Int, _ n: Int) {
+        /// `hash`: the piece's `hashBytes` when the scan computed it (see `PieceMemo.hashedLongMax`).
+        func long(_ s: Int, _ n: Int, hash: UInt64? = nil) {
             let p = base + s
             if n <= PieceMemo.longMaxKey {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
-                let h = hashBytes(p, n)
+                let h = hash ?? hashBytes(p, n)
                 let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
                 let key = e[1]
                 if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
@@ -283,12 +284,12 @@ struct IdsPath: Sendable {
         /// A piece of more than 16 bytes. Out of line, so that `short` stays inlined in the scanning loop
         /// (inlined here as well, the loop's function grew past inlining and paid runtime exclusivity
         /// checks on the captured state for every piece).
-        @inline(never) func longPiece(_ s: Int, _ n: Int) {
+        @inline(never) func longPiece(_ s: Int, _ n: Int, hash: UInt64?) {
             let p = base + s
             if (p[0] | p[1]) & 0x80 != 0, let built, memo.tryCut(p[0] >= 0x80 ? p[0] : p[1]) {
                 built._withUnsafeGuaranteedRef { cut(s, n, $0) }
             } else {
-                long(s, n)
+                long(s, n, hash: hash)
             }
         }
 
@@ -435,6 +436,14 @@ struct IdsPath: Sendable {
                     }
                 } else {
                     found[c] = -1
+                    b[1] = 0
+                    if m <= PieceMemo.hashedLongMax {
+                        // The long memo's slot, loaded while the run is scanned: on first sights of words over
+                        // 16 bytes (Cyrillic, Arabic) perf put ≈ 4 % of all time on that load when `long` made it.
+                        let h = hashBytes(base + (start &+ i), m)
+                        b[1] = 1; b[3] = h
+                        glossa_prefetch(memo.longSlots + PieceMemo.longSlot(h) &* 4)
+                    }
                 }
                 c &+= 1
                 i = e
@@ -470,7 +479,7 @@ struct IdsPath: Sendable {
                     } else if e &- s <= 16 {
                         shortMissed(start &+ s, e &- s, b[1], b[2], b[3], f)
                     } else {
-                        longPiece(start &+ s, e &- s)
+                        longPiece(start &+ s, e &- s, hash: b[1] != 0 ? b[3] : nil)
                     }
                     k = kp.pointee
                 }
@@ -502,6 +511,9 @@ final class PieceMemo {
     static let longMaxKey = 1024
     static let longKeyBytes = 1 << 20
     static let longIdCount = 1 << 18
+    /// Long pieces up to this length have their hash computed and their slot loaded by the scan (`IdsPath.encode`):
+    /// words of two-byte scripts; longer pieces are mostly CJK runs, which are cut into parts instead.
+    static let hashedLongMax = 64
     let longSlots: UnsafeMutablePointer<UInt64>
     let longKeys: UnsafeMutablePointer<UInt8>
     let longIds: UnsafeMutablePointer<Int32>
