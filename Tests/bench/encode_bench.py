@@ -113,6 +113,7 @@ def peer(lib, mode, path, threads, reps):
     print(json.dumps(dict(lib=lib, threads=threads, bytes=nbytes, docs=len(docs), load_s=round(load_s, 3),
                           MB_per_cpu_s=round(nbytes / 1e6 / statistics.median(cpus), 2),
                           wall_MBps=round(nbytes / 1e6 / statistics.median(walls), 2),
+                          rep_cpu_ms=[round(c * 1e3, 2) for c in cpus],
                           tokens=sum(map(len, out)), hash=stream_hash(out),
                           peak_rss_MB=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))))
 
