@@ -85,33 +85,37 @@ struct Bench: ParsableCommand {
         let (h, tokens) = Self.hash(ids)
         let mb = Double(text.count) / 1e6
         let wall = walls.sorted()[walls.count / 2], cpu = cpus.sorted()[cpus.count / 2]
+        /// `v` to `places` decimals, as the JSON prints it.
+        func rounded(_ v: Double, _ places: Int) -> Double {
+            let scale = [1.0, 10, 100, 1000][places]
+            return (v * scale).rounded() / scale
+        }
         writeStdout(jsonLine { w in
             w.beginObject()
             w.key("lib"); w.string("glossa")
             w.key("threads"); w.int(threads)
             w.key("bytes"); w.int(text.count)
             w.key("docs"); w.int(docs.count)
-            w.key("load_s"); w.double((loadSeconds * 1000).rounded() / 1000)
-            w.key("MB_per_cpu_s"); w.double((mb / cpu * 100).rounded() / 100)
-            w.key("wall_MBps"); w.double((mb / wall * 100).rounded() / 100)
-            // Every repetition's CPU time, in order: the first pays for tables built on first use.
+            w.key("load_s"); w.double(rounded(loadSeconds, 3))
+            w.key("MB_per_cpu_s"); w.double(rounded(mb / cpu, 2))
+            w.key("wall_MBps"); w.double(rounded(mb / wall, 2))
             w.key("rep_cpu_ms"); w.beginArray()
-            for c in cpus { w.double((c * 1e5).rounded() / 100) }
+            for c in cpus { w.double(rounded(c * 1000, 2)) }
             w.endArray()
             if !oneThreadWalls.isEmpty {
                 let one = oneThreadWalls.sorted()[oneThreadWalls.count / 2]
-                w.key("one_thread_wall_MBps"); w.double((mb / one * 100).rounded() / 100)
-                w.key("speedup"); w.double((one / wall * 1000).rounded() / 1000)
+                w.key("one_thread_wall_MBps"); w.double(rounded(mb / one, 2))
+                w.key("speedup"); w.double(rounded(one / wall, 3))
             }
             if let other {
                 let oc = otherCPUs.sorted()[otherCPUs.count / 2]
                 let omb = Double(other.count) / 1e6
-                w.key("against_MB_per_cpu_s"); w.double((omb / oc * 100).rounded() / 100)
-                w.key("per_byte_ratio"); w.double(((cpu / mb) / (oc / omb) * 1000).rounded() / 1000)
+                w.key("against_MB_per_cpu_s"); w.double(rounded(omb / oc, 2))
+                w.key("per_byte_ratio"); w.double(rounded((cpu / mb) / (oc / omb), 3))
             }
             w.key("tokens"); w.int(tokens)
             w.key("hash"); w.string(String(h, radix: 16))
-            w.key("peak_rss_MB"); w.double((peakRSSMegabytes() * 10).rounded() / 10)
+            w.key("peak_rss_MB"); w.double(rounded(peakRSSMegabytes(), 1))
             w.endObject()
         })
     }
