@@ -5,6 +5,14 @@ import GlossaJSON
 
 /// The structures built while a tokenizer file loads, each against its plain version.
 @Suite struct LoadTablesTests {
+    /// Whether `lookup` answers as `reference` for every pair of the first symbols (present or not) and every merge.
+    static func answersAs(_ reference: PairTable, symbols: Int, merges: [(Int32, Int32, Int32)],
+                          _ lookup: (Int32, Int32) -> UInt64) -> Bool {
+        let upTo = Int32(min(symbols + 1, 120))
+        for a in 0..<upTo { for b in 0..<upTo where lookup(a, b) != reference.lookup(a, b) { return false } }
+        return merges.allSatisfy { lookup($0.0, $0.1) == reference.lookup($0.0, $0.1) }
+    }
+
     /// The pair table built by several tasks (each over its own range of slots, with the probes that would leave
     /// it finished afterwards) answers every pair as the one filled in order by one task: many repeated pairs,
     /// full probe runs across the ranges' ends, explicit ranks, first or last occurrence kept.
@@ -22,14 +30,33 @@ import GlossaJSON
             for parts in [2, 3, 4, 7] {
                 let t = PairTable(merges: merges, ranks: ranks, keepLast: keepLast, parts: parts)
                 #expect(t.count == reference.count, "round \(round), \(parts) parts")
-                var same = true
-                for a in 0..<Int32(min(symbols + 1, 120)) {
-                    for b in 0..<Int32(min(symbols + 1, 120)) where t.lookup(a, b) != reference.lookup(a, b) { same = false }
-                }
-                for m in merges where t.lookup(m.0, m.1) != reference.lookup(m.0, m.1) { same = false }
-                #expect(same, "round \(round), \(parts) parts")
+                #expect(Self.answersAs(reference, symbols: symbols, merges: merges, t.lookup), "round \(round), \(parts) parts")
             }
         }
+    }
+
+    /// The small models' table (eight pairs to a bucket, spilling into the next, the last bucket into the first)
+    /// answers every pair as the `PairTable` it is made from: pairs present and absent, crowded buckets, ids and
+    /// ranks at the 16-bit limits; a table whose id or rank does not fit is refused.
+    @Test func smallPairTableAnswersAsItsPairTable() {
+        var rng = BacktrackingTests.Rng(s: 8)
+        for round in 0..<40 {
+            let symbols = 2 + rng.below(round < 20 ? 10 : 400)
+            let count = rng.below(round % 4 == 0 ? 60_000 : 500)
+            var merges = (0..<count).map { _ in
+                (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(SmallPairTable.idLimit)))
+            }
+            if round % 5 == 1 { merges.append((Int32(SmallPairTable.idLimit - 1), 0, Int32(SmallPairTable.idLimit - 1))) }
+            let ranks: [Int32]? = round % 3 == 0 ? merges.map { _ in Int32(rng.below(0x1_0000)) } : nil
+            let pairs = PairTable(merges: merges, ranks: ranks, keepLast: round % 2 == 0, parts: 1)
+            guard let small = SmallPairTable(pairs) else { Issue.record("round \(round): refused"); continue }
+            let view = small.view
+            #expect(Self.answersAs(pairs, symbols: symbols, merges: merges, view.lookup), "round \(round)")
+            #expect(view.lookup(Int32(SmallPairTable.idLimit), 0) == UInt64.max && view.lookup(-1, 0) == UInt64.max)
+        }
+        let wide = PairTable(merges: [(0, 1, Int32(SmallPairTable.idLimit))], ranks: nil, keepLast: false)
+        let ranked = PairTable(merges: [(0, 1, 2)], ranks: [0x1_0000], keepLast: false)
+        #expect(SmallPairTable(wide) == nil && SmallPairTable(ranked) == nil)
     }
 
     /// A pair table of one slot range per task with every key in the last slots: probes wrap from the end of

@@ -34,6 +34,8 @@ public final class BPEModel: Sendable {
     let lookup: ByteTable
     /// How two adjacent symbols merge.
     let rule: MergeRule
+    /// `rule`'s table when it is a `SmallPairTable` (which `rule` keeps alive), taken without a retain.
+    let smallPairs: SmallPairTable.View?
     /// The merges in rank order, as (left id, right id), for writing files back: made from the list the model
     /// was built from when asked (a copy at load was 2 MB more fresh memory for Llama 3).
     public var merges: [(Int32, Int32)] { writtenMerges ?? builtMerges.map { ($0.0, $0.1) } }
@@ -104,10 +106,12 @@ public final class BPEModel: Sendable {
         self.byteLevel = byteLevel
         self.options = options
         lookup = table
-        rule = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
+        let given = explicitRule ?? .pairs(PairTable(merges: merges, ranks: ranks, keepLast: duplicateMergesKeepLast))
+        if case .pairs(let t) = given, let small = SmallPairTable(t) { rule = .smallPairs(small) } else { rule = given }
+        if case .smallPairs(let t) = rule { smallPairs = t.view } else { smallPairs = nil }
         // Merge loops pack a rank and a position into an Int32 (`mergeQuadratic`).
         let rankRange: (Int32, Int32)? = switch rule {
-        case .pairs: ranks.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: max(merges.count - 1, 0)))
+        case .pairs, .smallPairs: ranks.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: max(merges.count - 1, 0)))
         case .concatenation(let r): r.map { ($0.min() ?? 0, $0.max() ?? 0) } ?? (0, Int32(clamping: max(table.entryCount - 1, 0)))
         }
         if let (lo, hi) = rankRange, lo < 0 || Int(hi) >= Self.rankLimit {
@@ -161,6 +165,7 @@ public final class BPEModel: Sendable {
     func pairValue(_ a: Int32, _ b: Int32) -> UInt64 {
         switch rule {
         case .pairs(let t): return t.lookup(a, b)
+        case .smallPairs: return smallPairs.unsafelyUnwrapped.lookup(a, b)
         case .concatenation(let ranks):
             let buf = lookup.buffer
             let la = Int(buf.lengths[Int(a)]), lb = Int(buf.lengths[Int(b)])
@@ -652,6 +657,8 @@ struct MonotoneQueue: ~Copyable {
 enum MergeRule: @unchecked Sendable {
     /// An explicit merge list (HF): (left, right) → (rank, merged).
     case pairs(PairTable)
+    /// The same for models whose ids and ranks fit 16 bits, in a table a quarter the size.
+    case smallPairs(SmallPairTable)
     /// tiktoken / SentencePiece: merge when the concatenation is a token; rank by token (optionally remapped).
     case concatenation([Int32]?)
 }

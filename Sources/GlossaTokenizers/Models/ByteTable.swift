@@ -556,3 +556,86 @@ public struct PairTable: @unchecked Sendable {
         }
     }
 }
+
+/// `PairTable` for small models (ids below 65535, ranks below 65536): eight pairs to a 64-byte bucket, their
+/// keys (left << 16 | right) in the first half and their values (rank << 16 | merged, plus one) in the second, three
+/// quarters full, a bucket searched by two vector compares. Mistral's 59k merges take 630 KB instead of 2 MB, so
+/// what the per-thread pair memo (still in front: a hit there costs a third of the instructions) misses mostly stays
+/// in a core's L2 with it: 1.06–1.07× on English (Docs/performance.md, twenty-seventh session).
+struct SmallPairTable: @unchecked Sendable {
+    /// Bucket b: keys at 16·b ..< 16·b + 8, filled from the front with `emptyKey` after the last, values at
+    /// 16·b + 8 ..< 16·b + 16 (0 where empty). A full bucket spills into the next.
+    let words: UnsafePointer<UInt32>
+    let buckets: Int
+    /// Frees `words` (one bucket to a cache line) with the last copy of the table.
+    private let owner: Owner
+    final class Owner {
+        let words: UnsafeMutablePointer<UInt32>
+        init(_ words: UnsafeMutablePointer<UInt32>) { self.words = words }
+        deinit { words.deallocate() }
+    }
+    static let emptyKey = UInt32.max
+    static let idLimit = 0xFFFF
+
+    /// The table of `pairs`, or nil when an id or a rank does not fit 16 bits.
+    init?(_ pairs: PairTable) {
+        var entries: [(UInt32, UInt32)] = []
+        entries.reserveCapacity(pairs.count)
+        let slots = pairs.slots
+        var i = 0
+        while i < slots.count {
+            let k = slots[i], v = slots[i &+ 1]
+            i &+= 2
+            if k == PairTable.empty { continue }
+            let a = k >> 32, b = k & 0xFFFF_FFFF, rank = v >> 32, merged = v & 0xFFFF_FFFF
+            if a >= Self.idLimit || b >= Self.idLimit || merged >= Self.idLimit || rank > 0xFFFF { return nil }
+            entries.append((UInt32(a << 16 | b), UInt32(rank << 16 | merged) &+ 1))
+        }
+        let n = max(1, (entries.count &+ 5) / 6)
+        let w = CacheLines.allocate(UInt32.self, count: 16 &* n)
+        w.initialize(repeating: 0, count: 16 &* n)
+        for b in 0..<n { for j in 0..<8 { w[16 &* b &+ j] = Self.emptyKey } }
+        for (k, v) in entries {
+            var bucket = Self.bucket(k, n)
+            while true {
+                var j = 0
+                while j < 8 && w[16 &* bucket &+ j] != Self.emptyKey { j &+= 1 }
+                if j < 8 { w[16 &* bucket &+ j] = k; w[16 &* bucket &+ 8 &+ j] = v; break }
+                bucket = bucket &+ 1 == n ? 0 : bucket &+ 1
+            }
+        }
+        words = UnsafePointer(w)
+        owner = Owner(w)
+        buckets = n
+    }
+
+    @inline(__always)
+    static func bucket(_ key: UInt32, _ n: Int) -> Int {
+        Int(truncatingIfNeeded: (((UInt64(key) &* 0x9E37_79B9_7F4A_7C15) &>> 32) &* UInt64(truncatingIfNeeded: n)) &>> 32)
+    }
+
+    /// The table without its owner, for hot loops: copying it retains nothing.
+    var view: View { View(words: words, buckets: buckets) }
+
+    struct View: @unchecked Sendable {
+        let words: UnsafePointer<UInt32>
+        let buckets: Int
+
+        /// As `PairTable.lookup`: (rank << 32 | merged id), or UInt64.max when the pair does not merge.
+        @inline(__always)
+        func lookup(_ a: Int32, _ b: Int32) -> UInt64 {
+            let ua = UInt32(bitPattern: a), ub = UInt32(bitPattern: b)
+            if (ua | ub) >= UInt32(SmallPairTable.idLimit) { return .max }
+            let k = ua << 16 | ub
+            let n = buckets
+            var bucket = SmallPairTable.bucket(k, n)
+            while true {
+                let r = glossa_bucket8_find(words + 16 &* bucket, k, SmallPairTable.emptyKey)
+                let v = UInt32(truncatingIfNeeded: r)
+                if v != 0 { let x = UInt64(v &- 1); return (x &>> 16) << 32 | (x & 0xFFFF) }
+                if r > 0xFFFF_FFFF { return .max }
+                bucket = bucket &+ 1 == n ? 0 : bucket &+ 1
+            }
+        }
+    }
+}
