@@ -54,6 +54,23 @@ import GlossaJSON
             #expect(Self.answersAs(pairs, symbols: symbols, merges: merges, view.lookup), "round \(round)")
             #expect(view.lookup(Int32(SmallPairTable.idLimit), 0) == UInt64.max && view.lookup(-1, 0) == UInt64.max)
         }
+        // Twelve pairs make two buckets; all twelve in the last: four spill into the first, and a pair absent from
+        // the last bucket is looked for in the first.
+        var last: [(Int32, Int32, Int32)] = []
+        var absent: (Int32, Int32) = (-1, -1)
+        for a in Int32(0)..<64 {
+            for b in Int32(0)..<64 where SmallPairTable.bucket(UInt32(a) << 16 | UInt32(b), 2) == 1 {
+                if last.count < 12 { last.append((a, b, a &+ b)) } else { absent = (a, b) }
+            }
+        }
+        let crowded = PairTable(merges: last, ranks: nil, keepLast: false)
+        if let small = SmallPairTable(crowded) {
+            #expect(small.buckets == 2 && absent.0 >= 0)
+            for m in last { #expect(small.view.lookup(m.0, m.1) == crowded.lookup(m.0, m.1)) }
+            #expect(small.view.lookup(absent.0, absent.1) == UInt64.max)
+        } else {
+            Issue.record("twelve pairs refused")
+        }
         let wide = PairTable(merges: [(0, 1, Int32(SmallPairTable.idLimit))], ranks: nil, keepLast: false)
         let ranked = PairTable(merges: [(0, 1, 2)], ranks: [0x1_0000], keepLast: false)
         #expect(SmallPairTable(wide) == nil && SmallPairTable(ranked) == nil)

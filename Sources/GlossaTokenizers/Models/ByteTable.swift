@@ -561,7 +561,7 @@ public struct PairTable: @unchecked Sendable {
 /// keys (left << 16 | right) in the first half and their values (rank << 16 | merged, plus one) in the second, three
 /// quarters full, a bucket searched by two vector compares. Mistral's 59k merges take 630 KB instead of 2 MB, so
 /// what the per-thread pair memo (still in front: a hit there costs a third of the instructions) misses mostly stays
-/// in a core's L2 with it: 1.06–1.07× on English (Docs/performance.md, twenty-seventh session).
+/// in a core's L2 with it: 1.06–1.12× on English (Docs/performance.md, twenty-seventh session).
 struct SmallPairTable: @unchecked Sendable {
     /// Bucket b: keys at 16·b ..< 16·b + 8, filled from the front with `emptyKey` after the last, values at
     /// 16·b + 8 ..< 16·b + 16 (0 where empty). A full bucket spills into the next.
