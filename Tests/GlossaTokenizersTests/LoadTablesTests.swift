@@ -47,6 +47,9 @@ import GlossaJSON
                 (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(SmallPairTable.idLimit)))
             }
             if round % 5 == 1 { merges.append((Int32(SmallPairTable.idLimit - 1), 0, Int32(SmallPairTable.idLimit - 1))) }
+            // Ids whose bits together fill 16 (0xC4E7 | 0x3B3E == 0xFFFF), each below the limit: a pair like this
+            // was once refused by a test of `a | b` against it (a GPT-2 extension's merge went missing).
+            if round % 5 == 2 { merges.append((0xC4E7, 0x3B3E, 7)); merges.append((0x8000, 0x7FFF, 8)) }
             let ranks: [Int32]? = round % 3 == 0 ? merges.map { _ in Int32(rng.below(0x1_0000)) } : nil
             let pairs = PairTable(merges: merges, ranks: ranks, keepLast: round % 2 == 0, parts: 1)
             guard let small = SmallPairTable(pairs) else { Issue.record("round \(round): refused"); continue }

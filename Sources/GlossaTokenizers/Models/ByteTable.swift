@@ -625,7 +625,7 @@ struct SmallPairTable: @unchecked Sendable {
         @inline(__always)
         func lookup(_ a: Int32, _ b: Int32) -> UInt64 {
             let ua = UInt32(bitPattern: a), ub = UInt32(bitPattern: b)
-            if (ua | ub) >= UInt32(SmallPairTable.idLimit) { return .max }
+            if max(ua, ub) >= UInt32(SmallPairTable.idLimit) { return .max }
             let k = ua << 16 | ub
             let n = buckets
             var bucket = SmallPairTable.bucket(k, n)
