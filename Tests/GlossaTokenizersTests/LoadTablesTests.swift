@@ -13,6 +13,12 @@ import GlossaJSON
         return merges.allSatisfy { lookup($0.0, $0.1) == reference.lookup($0.0, $0.1) }
     }
 
+    /// `count` merges (left, right, merged) of random symbols below `symbols`, merged ids below `mergedBelow`.
+    static func randomMerges(_ rng: inout BacktrackingTests.Rng, symbols: Int, count: Int,
+                             mergedBelow: Int) -> [(Int32, Int32, Int32)] {
+        (0..<count).map { _ in (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(mergedBelow))) }
+    }
+
     /// The pair table built by several tasks (each over its own range of slots, with the probes that would leave
     /// it finished afterwards) answers every pair as the one filled in order by one task: many repeated pairs,
     /// full probe runs across the ranges' ends, explicit ranks, first or last occurrence kept.
@@ -21,9 +27,7 @@ import GlossaJSON
         for round in 0..<60 {
             let symbols = 2 + rng.below(round < 30 ? 12 : 300)
             let count = rng.below(round % 5 == 0 ? 40_000 : 600)
-            let merges = (0..<count).map { _ in
-                (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(symbols * symbols)))
-            }
+            let merges = Self.randomMerges(&rng, symbols: symbols, count: count, mergedBelow: symbols * symbols)
             let ranks: [Int32]? = round % 3 == 0 ? merges.map { _ in Int32(rng.below(1000)) } : nil
             let keepLast = round % 2 == 0
             let reference = PairTable(merges: merges, ranks: ranks, keepLast: keepLast, parts: 1)
@@ -43,9 +47,7 @@ import GlossaJSON
         for round in 0..<40 {
             let symbols = 2 + rng.below(round < 20 ? 10 : 400)
             let count = rng.below(round % 4 == 0 ? 60_000 : 500)
-            var merges = (0..<count).map { _ in
-                (Int32(rng.below(symbols)), Int32(rng.below(symbols)), Int32(rng.below(SmallPairTable.idLimit)))
-            }
+            var merges = Self.randomMerges(&rng, symbols: symbols, count: count, mergedBelow: SmallPairTable.idLimit)
             if round % 5 == 1 { merges.append((Int32(SmallPairTable.idLimit - 1), 0, Int32(SmallPairTable.idLimit - 1))) }
             // Ids whose bits together fill 16 (0xC4E7 | 0x3B3E == 0xFFFF), each below the limit: a pair like this
             // was once refused by a test of `a | b` against it (a GPT-2 extension's merge went missing).

@@ -593,8 +593,10 @@ struct SmallPairTable: @unchecked Sendable {
         }
         let n = max(1, (entries.count &+ 5) / 6)
         let w = CacheLines.allocate(UInt32.self, count: 16 &* n)
-        w.initialize(repeating: 0, count: 16 &* n)
-        for b in 0..<n { for j in 0..<8 { w[16 &* b &+ j] = Self.emptyKey } }
+        for b in 0..<n {
+            (w + 16 &* b).initialize(repeating: Self.emptyKey, count: 8)
+            (w + (16 &* b &+ 8)).initialize(repeating: 0, count: 8)
+        }
         for (k, v) in entries {
             var bucket = Self.bucket(k, n)
             while true {
