@@ -139,7 +139,8 @@ parity-extension:
 # Encoding speed side by side with the peers (release build; results in Docs/performance.md).
 bench: deps release
 	$(PY) -m pip install -q rs-bpe==0.1.0 bpe-openai==0.1.4 2>/dev/null || echo "bench: rs-bpe/bpe-openai unavailable; skipping those rows"
-	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA)
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --rounds 3
+	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok llama3-hf,mistral,minilm
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/multi_nonlatin_mix.txt --rounds 5
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,o200k,llama3 --file ../shared/bench/zh_linux_docs_translation.txt --rounds 5
 	$(PY) Tests/bench/encode_bench.py --glossa $(GLOSSA) --tok cl100k,llama3-hf --threads 2
