@@ -2,8 +2,8 @@
 """Two Glossa builds on the same `glossa bench` command, alternating, to see whether a change is faster.
 
 On a shared VM whose speed comes in phases of seconds, a build timed now and another timed a minute later compare
-different phases. This runs build A, then B, then A, ... (the order swapped every other round, so neither always
-goes first), each as its own process with the same arguments, and compares each round's pair: per round the
+different phases. This runs build A then B, then B then A, and so on (the order swapped each round, so neither
+always goes first), each as its own process with the same arguments, and compares each round's pair: per round the
 steady repetitions' minimum CPU time (`rep_cpu_ms` without the first, which pays for tables built on first use;
 the minimum is the repetition least disturbed by the host), then the median over the rounds of A's time ÷ B's
 (above 1: B is faster) and in how many rounds B was faster. The two builds must give the same ids (the bench's
@@ -41,10 +41,10 @@ def main():
         ap.error("give the `glossa bench` arguments after --")
     rows = []
     for r in range(max(1, a.rounds)):
-        first, second = (a.a, a.b) if r % 2 == 0 else (a.b, a.a)
-        x = run(first, args)
-        y = run(second, args)
-        (ta, ha), (tb, hb) = (x, y) if first == a.a else (y, x)
+        if r % 2 == 0:
+            (ta, ha), (tb, hb) = run(a.a, args), run(a.b, args)
+        else:
+            (tb, hb), (ta, ha) = run(a.b, args), run(a.a, args)
         if ha != hb:
             sys.exit(f"compare_builds: the builds gave other ids (hash {ha} against {hb})")
         rows.append((ta, tb))
