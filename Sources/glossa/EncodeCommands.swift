@@ -7,6 +7,7 @@ enum OffsetKind: String, ExpressibleByArgument, CaseIterable { case char, byte }
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "encode",
         abstract: "Encode text to token ids.",
         discussion: """
         Examples:
@@ -125,6 +126,7 @@ func readJSONLStrings(_ path: String) throws -> [[UInt8]] {
 
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "decode",
         abstract: "Decode token ids to text.",
         discussion: """
         Examples:
@@ -185,6 +187,7 @@ struct Decode: ParsableCommand {
 
 struct Count: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "count",
         abstract: "Count tokens without materializing them.",
         discussion: """
         Examples:

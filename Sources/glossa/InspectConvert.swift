@@ -5,6 +5,7 @@ import GlossaTokenizers
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Describe a tokenizer: type, vocabulary size, pipeline, special tokens.",
         discussion: """
         Examples:
@@ -47,6 +48,7 @@ struct Inspect: ParsableCommand {
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "convert",
         abstract: "Convert a tokenizer between formats (the result encodes to the same ids).",
         discussion: """
         Examples:

@@ -6,6 +6,7 @@ import GlossaTraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a BPE tokenizer: byte-level (identical to HF tokenizers' BpeTrainer) or SentencePiece-style.",
         discussion: """
         Text files are read line by line, each line with its newline, exactly as HF `Tokenizer.train(files)`;

@@ -9,6 +9,7 @@ extension ChartMetric: ExpressibleByArgument {}
 
 struct Extend: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "extend",
         abstract: "Append target-language tokens to a BPE tokenizer, keeping every existing id and merge.",
         discussion: """
         Byte-level BPE (GPT-2 encoder.json + vocab.bpe, Llama-3 / SmolLM2 tokenizer.json) and SentencePiece-style BPE
@@ -110,6 +111,7 @@ struct Extend: ParsableCommand {
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Compare tokenizers across languages: tokens per word, bytes/characters per token, parity, fallback, vocabulary use.",
         discussion: """
         Each line is encoded alone, without special tokens. Words are whitespace-separated; in Han, Hiragana and
