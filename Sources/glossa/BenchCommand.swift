@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
         discussion: """
         The file is split into lines (keeping line ends) and grouped into documents of --lines lines,
         exactly as Tests/bench/encode_bench.py groups them for the peers. Prints one JSON line:
-        load time, MB per CPU-second, wall MB/s, each repetition's CPU milliseconds (rep_cpu_ms; the first
+        load time (load_s) with the load's user and kernel CPU and page faults (load_user_ms, load_sys_ms,
+        load_page_faults), MB per CPU-second, wall MB/s, each repetition's CPU milliseconds (rep_cpu_ms; the first
         builds tables on first use; CPU time counts all of the process's threads), tokens, peak RSS and an
         order-dependent hash of all ids (sum of (id+1)·P^(k+1) mod 2^64 over the concatenated id stream, -1
         between documents).

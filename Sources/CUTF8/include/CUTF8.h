@@ -110,8 +110,7 @@ static inline uint64_t glossa_triple_candidates64(const uint8_t *p, const uint8_
 // backslash or control byte) and two-byte UTF-8 sequences (lead C2–DF, one continuation byte), which nearly
 // all tokens of tokenizer.json files are; -1 otherwise (the caller's general string scan then decides).
 // Whatever this accepts is a JSON string without escapes that ends there. Sixteen bytes a step with SSE2 (one
-// step for most tokens, where eight-byte words took two and ≈ 85 instructions a string), the last 0–15 bytes of
-// the buffer one at a time.
+// step for most tokens, without a branch per character), the last 0–15 bytes of the buffer one at a time.
 static inline ptrdiff_t glossa_plain_string_end(const uint8_t *p, size_t n, size_t j) {
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8(0x22), backslash = _mm_set1_epi8(0x5C), control = _mm_set1_epi8(0x1F);
