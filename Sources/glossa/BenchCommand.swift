@@ -61,7 +61,7 @@ struct Bench: ParsableCommand {
             // The previous repetition's ids are freed before the clocks start: freeing them is not encoding,
             // and after a batch it is serial work on this thread (arrays the workers allocated).
             ids = []
-            let c0 = cpuSeconds(), w0 = clock.now
+            let c0 = ResourceUsage().cpu, w0 = clock.now
             do {
                 if threads == 1 {
                     var state = EncoderState()
@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
                     ids = try tokenizer.encodeIdsBatch(docs, specialTokens: special, threads: threads)
                 }
             } catch { throw CLIError("\(error)") }
-            return ((clock.now - w0) / .seconds(1), cpuSeconds() - c0)
+            return ((clock.now - w0) / .seconds(1), ResourceUsage().cpu - c0)
         }
         for _ in 0..<max(1, reps) {
             var oneThreadHash: UInt64 = 0
@@ -123,7 +123,7 @@ struct Bench: ParsableCommand {
             }
             w.key("tokens"); w.int(tokens)
             w.key("hash"); w.string(String(h, radix: 16))
-            w.key("peak_rss_MB"); w.double(rounded(peakRSSMegabytes(), 1))
+            w.key("peak_rss_MB"); w.double(rounded(ResourceUsage().peakMegabytes, 1))
             w.endObject()
         })
     }
@@ -155,25 +155,16 @@ struct Bench: ParsableCommand {
     }
 }
 
-func cpuSeconds() -> Double {
-    let u = ResourceUsage()
-    return u.user + u.system
-}
-
-/// The process's CPU seconds (all threads) and minor page faults so far.
+/// The process's CPU seconds (all threads), minor page faults and peak RSS so far: one getrusage call.
 struct ResourceUsage {
-    let user: Double, system: Double, minorFaults: Int
+    let user: Double, system: Double, minorFaults: Int, peakMegabytes: Double
+    var cpu: Double { user + system }
     init() {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
         user = Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
         system = Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
         minorFaults = u.ru_minflt
+        peakMegabytes = Double(u.ru_maxrss) / 1024
     }
-}
-
-func peakRSSMegabytes() -> Double {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_maxrss) / 1024
 }
