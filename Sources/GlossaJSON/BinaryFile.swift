@@ -159,17 +159,3 @@ private func sysWrite(_ fd: Int32, _ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
     return Musl.write(fd, p, n)
     #endif
 }
-
-/// Asks the kernel to back the 2 MB-aligned middle of a large, not yet touched allocation with huge pages: one
-/// fault per 2 MB instead of 512, and fewer TLB misses for tables probed at random. Loaders fill several such
-/// buffers of 2–9 MB (the file, hash tables), and their page faults were a tenth of a load's time. A hint only:
-/// where the kernel declines it (THP off, other systems) nothing changes.
-public func adviseHugePages(_ p: UnsafeMutableRawPointer?, bytes: Int) {
-    #if os(Linux)
-    let huge = 1 << 21
-    guard let p, bytes >= 2 * huge else { return }
-    let start = (Int(bitPattern: p) + huge - 1) & ~(huge - 1)
-    let end = (Int(bitPattern: p) + bytes) & ~(huge - 1)
-    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
-    #endif
-}

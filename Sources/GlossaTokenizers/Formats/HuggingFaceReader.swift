@@ -290,13 +290,13 @@ enum HuggingFaceReader {
             if id > maxId { maxId = id }
         }
         if let failure { throw failure }
-        return try arena.withUnsafeBufferPointer { a in
+        return try arena.withUnsafeBufferPointer { a in try spans.withUnsafeBufferPointer { spans in
             try vocabTable(spans, ordered: ordered, maxId: maxId, SplitBytes(first: a, second: .init(start: nil, count: 0)), field: v.path)
-        }
+        } }
     }
 
     /// The vocabulary table from (key span, id) entries in file order.
-    static func vocabTable(_ entries: [HFModelScan.VocabEntry], ordered: Bool, maxId: Int, _ bytes: SplitBytes,
+    static func vocabTable(_ entries: UnsafeBufferPointer<HFModelScan.VocabEntry>, ordered: Bool, maxId: Int, _ bytes: SplitBytes,
                            field: String) throws -> ByteTable {
         // Tables are indexed by id: a far id (a typo, or a corrupted file) would size them in gigabytes.
         if maxId >= 4 &* entries.count &+ 65_536 {
@@ -319,7 +319,7 @@ enum HuggingFaceReader {
             }
             return table
         }
-        var spans = entries
+        var spans = Array(entries)
         spans.sort { $0.id < $1.id }
         var table = ByteTable(capacity: maxId + 1, arenaBytes: arenaBytes)
         try table.fill { table in
@@ -350,7 +350,7 @@ enum HuggingFaceReader {
                            alongside: (@Sendable () -> Void)? = nil) throws -> [(Int32, Int32, Int32)] {
         // Byte spans (start << 32 | end): "left right" in `lefts` (with `rights` = -2, or empty for all), or the
         // pair form ["left", "right"] in `lefts` and `rights`; -1 for the merges left to the general reader.
-        let lefts: [Int64], rights: [Int64], items: [JSONValue]?
+        let lefts: PageList<Int64>, rights: PageList<Int64>, items: [JSONValue]?
         if mv.isElided, let scan, let sm = scan.merges, sm.offset == mv.byteRange.lowerBound {
             (lefts, rights, items) = (sm.lefts, sm.rights, nil)
         } else {
@@ -364,7 +364,7 @@ enum HuggingFaceReader {
                     l[i] = pack(x); r[i] = pack(y)
                 }
             }
-            (lefts, rights, items) = (l, r, all)
+            (lefts, rights, items) = (PageList(l), PageList(r), all)
         }
         let n = lefts.count
         let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
@@ -397,7 +397,9 @@ enum HuggingFaceReader {
                     // Not for small vocabularies (Mistral's 32k), whose tables stay in L2 anyway.
                     let ahead = index == nil || resolver.entries < 65_536 ? 0 : 8
                     if let index, ahead > 0, !pairForm, prefixLen == 0 {
-                        if let f = resolver.resolveSpaced(lefts, first, end, bytes, index, key, out) { failures[b] = f }
+                        if let f = lefts.withUnsafeBufferPointer({ resolver.resolveSpaced($0, first, end, bytes, index, key, out) }) {
+                            failures[b] = f
+                        }
                         return
                     }
                     var spaces = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -492,7 +494,7 @@ enum HuggingFaceReader {
         /// resolved (the general loop computed the span, words and slots twice: ≈ 420 instructions a merge,
         /// and resolution was instruction-bound). Anything unusual (no single space, a missing part, a merged
         /// token off the predicted entries) goes through `split`, which gives the same result or error.
-        func resolveSpaced(_ lefts: [Int64], _ first: Int, _ end: Int, _ bytes: SplitBytes, _ index: PartIndex,
+        func resolveSpaced(_ lefts: UnsafeBufferPointer<Int64>, _ first: Int, _ end: Int, _ bytes: SplitBytes, _ index: PartIndex,
                            _ key: UnsafeMutablePointer<UInt8>,
                            _ out: UnsafeMutableBufferPointer<(Int32, Int32, Int32)>) -> (index: Int, outcome: MergeOutcome)? {
             let ahead = 8
@@ -689,8 +691,7 @@ enum HuggingFaceReader {
                 var cap = 16
                 while cap &* 2 < short &* 3 { cap <<= 1 }
                 mask = cap &- 1
-                slots = .allocate(capacity: 2 &* cap)
-                slots.initialize(repeating: 0, count: 2 &* cap)
+                slots = PageMemory.allocate(UInt64.self, count: 2 &* cap)
                 @inline(__always) func home(_ e: Int) -> Int {
                     let n = Int(t.lengths[e])
                     return MergeResolver.short(n) ? Self.slot(Self.word(t.arena + Int(t.starts[e]), n), n, mask) : -1
@@ -708,7 +709,7 @@ enum HuggingFaceReader {
                 }
             }
 
-            func deallocate() { slots.deallocate() }
+            func deallocate() { PageMemory.deallocate(slots, count: 2 &* (mask &+ 1)) }
 
             /// The bytes `p[0..<n]` (1 ≤ n ≤ 8) as a little-endian word, in at most three loads, without reading
             /// past `p[n - 1]`.
@@ -866,7 +867,7 @@ final class ByteLevelLookup: @unchecked Sendable {
 
     /// The lookup of vocabulary entries listed in id order with unique ids and spellings (what `make(_:)` gives
     /// for the table built from them).
-    static func make(_ entries: [HFModelScan.VocabEntry], _ bytes: SplitBytes) -> ByteTable {
+    static func make(_ entries: UnsafeBufferPointer<HFModelScan.VocabEntry>, _ bytes: SplitBytes) -> ByteTable {
         let alphabet = GlossaFormats.ByteLevelAlphabet.gpt2
         // Raw bytes are never longer than their spelling; they are decoded straight into the arena.
         var t = ByteTable(capacity: entries.count, arenaBytes: entries.reduce(0) { $0 &+ Int($1.len) })

@@ -20,17 +20,17 @@ final class HFModelScan {
     struct Vocab {
         /// The `{` of the value; readers use the scan only for the elided node at this offset.
         var offset: Int
-        var entries: [VocabEntry]
+        var entries: PageList<VocabEntry>
         var ordered: Bool
         var maxId: Int
     }
     struct Merges {
         var offset: Int
         /// (start << 32 | end) of "left right", or of left in the pair form.
-        var lefts: [Int64]
+        var lefts: PageList<Int64>
         /// -2 for "left right"; the right string's span in the pair form. Empty when every merge is
         /// "left right" (as in the files `tokenizers` writes): 2 MB of -2 was fresh memory to fault in.
-        var rights: [Int64]
+        var rights: PageList<Int64>
     }
 
     /// What `scanMerges` took: the merges, their side buffer and the offset after the array.
@@ -74,15 +74,17 @@ final class HFModelScan {
             let lookup: (@Sendable () -> ByteTable)? = mentionsByteLevel && v.ordered ? { @Sendable in
                 document.withUnsafeBufferPointer { doc in
                     side.withUnsafeBufferPointer { side in
-                        ByteLevelLookup.make(v.entries, SplitBytes(first: doc, second: side))
+                        v.entries.withUnsafeBufferPointer { ByteLevelLookup.make($0, SplitBytes(first: doc, second: side)) }
                     }
                 }
             } : nil
             tables = VocabTables(byteLevelLookup: mentionsByteLevel, lookup: lookup, onCaller: true) {
                 try document.withUnsafeBufferPointer { doc in
                     try side.withUnsafeBufferPointer { side in
-                        try HuggingFaceReader.vocabTable(v.entries, ordered: v.ordered, maxId: v.maxId,
-                                                         SplitBytes(first: doc, second: side), field: "model.vocab")
+                        try v.entries.withUnsafeBufferPointer {
+                            try HuggingFaceReader.vocabTable($0, ordered: v.ordered, maxId: v.maxId,
+                                                             SplitBytes(first: doc, second: side), field: "model.vocab")
+                        }
                     }
                 }
             }
@@ -127,13 +129,14 @@ final class HFModelScan {
     private func scanVocab(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int? {
         let p = doc.baseAddress!, n = doc.count
         var side: [UInt8] = []
-        var entries: [VocabEntry] = []
-        entries.reserveCapacity((n &- offset) / 16)
+        // Fresh memory in huge pages (an array was 400 page faults for Llama-3.2's 128k entries); the
+        // reserve is a bound that is mapped, not touched.
+        var entries = PageList<VocabEntry>.Builder(capacity: (n &- offset) / 16)
         var ordered = true, maxId = -1
         var separator = Separator()
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
         if i < n && p[i] == 0x7D {
-            vocab = Vocab(offset: offset, entries: [], ordered: true, maxId: -1)
+            vocab = Vocab(offset: offset, entries: PageList(builder: entries), ordered: true, maxId: -1)
             return i &+ 1
         }
         while true {
@@ -173,13 +176,14 @@ final class HFModelScan {
             i = JSONScan.skipWhitespace(p, n, i)
             guard i < n else { break }
             if p[i] == 0x7D {
-                vocab = Vocab(offset: offset, entries: entries, ordered: ordered, maxId: maxId)
+                vocab = Vocab(offset: offset, entries: PageList(builder: entries), ordered: ordered, maxId: maxId)
                 vocabSide = side
                 return i &+ 1
             }
             guard p[i] == 0x2C else { break }
             i = separator.skip(p, n, i &+ 1)
         }
+        entries.discard()
         return nil
     }
 
@@ -188,19 +192,20 @@ final class HFModelScan {
     static func scanMerges(_ doc: UnsafeBufferPointer<UInt8>, _ offset: Int) -> ScannedMerges? {
         let p = doc.baseAddress!, n = doc.count
         var side: [UInt8] = []
-        var lefts: [Int64] = [], rights: [Int64] = []
-        lefts.reserveCapacity((n &- offset) / 16)
+        var lefts = PageList<Int64>.Builder(capacity: (n &- offset) / 16)
+        var rights: PageList<Int64>.Builder?
         var separator = Separator()
         @inline(__always) func pack(_ s: (start: Int, end: Int, next: Int)) -> Int64 { Int64(s.start) << 32 | Int64(s.end) }
         var i = JSONScan.skipWhitespace(p, n, offset &+ 1)
-        if i < n && p[i] == 0x5D {
-            return ScannedMerges(merges: Merges(offset: offset, lefts: [], rights: []), side: [], end: i &+ 1)
+        @inline(__always) func merges() -> Merges {
+            Merges(offset: offset, lefts: PageList(builder: lefts), rights: rights.map { PageList(builder: $0) } ?? PageList())
         }
+        if i < n && p[i] == 0x5D { return ScannedMerges(merges: merges(), side: [], end: i &+ 1) }
         while i < n {
             if p[i] == 0x22 {
                 guard let s = string(doc, i, &side) else { break }
                 lefts.append(pack(s))
-                if !rights.isEmpty { rights.append(-2) }
+                rights?.append(-2)
                 i = s.next
             } else if p[i] == 0x5B {
                 guard let a = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
@@ -208,8 +213,11 @@ final class HFModelScan {
                 guard i < n, p[i] == 0x2C, let b = string(doc, JSONScan.skipWhitespace(p, n, i &+ 1), &side) else { break }
                 i = JSONScan.skipWhitespace(p, n, b.next)
                 guard i < n, p[i] == 0x5D else { break }
-                if rights.isEmpty { rights = [Int64](repeating: -2, count: lefts.count) }
-                lefts.append(pack(a)); rights.append(pack(b))
+                if rights == nil {
+                    rights = PageList<Int64>.Builder(capacity: lefts.count &* 2)
+                    for _ in 0..<lefts.count { rights!.append(-2) }
+                }
+                lefts.append(pack(a)); rights!.append(pack(b))
                 i &+= 1
             } else {
                 break
@@ -217,11 +225,12 @@ final class HFModelScan {
             i = JSONScan.skipWhitespace(p, n, i)
             guard i < n else { break }
             if p[i] == 0x5D {
-                return ScannedMerges(merges: Merges(offset: offset, lefts: lefts, rights: rights), side: side, end: i &+ 1)
+                return ScannedMerges(merges: merges(), side: side, end: i &+ 1)
             }
             guard p[i] == 0x2C else { break }
             i = separator.skip(p, n, i &+ 1)
         }
+        lefts.discard(); rights?.discard()
         return nil
     }
 }
