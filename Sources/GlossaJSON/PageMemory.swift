@@ -74,7 +74,7 @@ public func adviseHugePages(_ p: UnsafeMutableRawPointer?, bytes: Int) {
 /// entries or of 280k merges), which as arrays were 4 KiB pages faulted in one by one. Filled through a
 /// `Builder` in a local variable (no class property updated in the loop), then read while the list lives.
 public final class PageList<Element: BitwiseCopyable>: @unchecked Sendable {
-    private let base: UnsafeMutablePointer<Element>
+    @usableFromInline let base: UnsafeMutablePointer<Element>
     public let count: Int
     private let capacity: Int
 
@@ -93,22 +93,24 @@ public final class PageList<Element: BitwiseCopyable>: @unchecked Sendable {
     }
 
     /// The builder's values; the list owns its memory from now on (the builder must not be used again).
-    public convenience init(builder b: Builder) { self.init(base: b.base, count: b.count, capacity: b.capacity) }
+    public convenience init(builder b: Builder) { self.init(base: b.base, count: b.filled, capacity: b.capacity) }
 
     deinit { PageMemory.deallocate(base, count: capacity) }
 
     public var isEmpty: Bool { count == 0 }
     /// The values, valid inside `body` only (the list may be freed after its last use).
-    public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
+    @inlinable public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Element>) throws(E) -> R) throws(E) -> R {
         try withExtendedLifetime(self) { () throws(E) -> R in try body(UnsafeBufferPointer(start: base, count: count)) }
     }
-    @inline(__always) public subscript(i: Int) -> Element { base[i] }
+    // Inlinable here and below: a generic type's members are otherwise a call per value from other modules.
+    @inlinable @inline(__always) public subscript(i: Int) -> Element { base[i] }
 
     /// Appends into memory that a `PageList` then takes over (`PageList(builder:)`), or that `discard` frees:
     /// exactly one of the two, once.
     public struct Builder {
         @usableFromInline var base: UnsafeMutablePointer<Element>
-        public private(set) var count = 0
+        @usableFromInline var filled = 0
+        public var count: Int { filled }
         @usableFromInline var capacity: Int
 
         public init(capacity: Int) {
@@ -116,15 +118,15 @@ public final class PageList<Element: BitwiseCopyable>: @unchecked Sendable {
             base = PageMemory.allocate(Element.self, count: self.capacity)
         }
 
-        @inline(__always) public mutating func append(_ value: Element) {
-            if count == capacity { grow() }
-            base[count] = value
-            count &+= 1
+        @inlinable @inline(__always) public mutating func append(_ value: Element) {
+            if filled == capacity { grow() }
+            base[filled] = value
+            filled &+= 1
         }
 
-        @inline(never) mutating func grow() {
+        @usableFromInline @inline(never) mutating func grow() {
             let wider = PageMemory.allocate(Element.self, count: 2 &* capacity)
-            wider.update(from: base, count: count)
+            wider.update(from: base, count: filled)
             PageMemory.deallocate(base, count: capacity)
             (base, capacity) = (wider, 2 &* capacity)
         }
