@@ -263,7 +263,6 @@ import GlossaJSON
         let key = UnsafeMutablePointer<UInt8>.allocate(capacity: HuggingFaceReader.MergeResolver.capacity)
         defer { key.deallocate() }
         let index = try #require(HuggingFaceReader.MergeResolver.PartIndex(resolver))
-        defer { index.deallocate() }
         let letters: [UInt8] = [0x61, 0x62, 0x20]
         // Carried from merge to merge, as in a run: the merged entry is first compared with the previous one's.
         var guess = -1

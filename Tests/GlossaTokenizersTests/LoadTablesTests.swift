@@ -155,7 +155,6 @@ import GlossaJSON
             let table = ByteTable(keys: keys)
             let resolver = HuggingFaceReader.MergeResolver(table, prefixLen: 0)
             let index = try #require(HuggingFaceReader.MergeResolver.PartIndex(resolver))
-            defer { index.deallocate() }
             for _ in 0..<100_000 {
                 // Known keys, most from a small set (as merge parts repeat), and absent ones.
                 var k = keys[rng.below(2) == 0 ? rng.below(min(64, keys.count)) : rng.below(keys.count)]

@@ -380,7 +380,6 @@ enum HuggingFaceReader {
         let resolver = MergeResolver(vocab.index, prefixLen: prefixLen)
         // Short lists have few lookups to save and a table small enough to stay in cache.
         let index = n >= 16_384 ? MergeResolver.PartIndex(resolver) : nil
-        defer { index?.deallocate() }
         let pairForm = !rights.isEmpty
         result.withUnsafeMutableBufferPointer { out in mv.withDocumentBytes { doc in
             (scan?.mergesSide ?? []).withUnsafeBufferPointer { side in
@@ -675,8 +674,8 @@ enum HuggingFaceReader {
 
         /// Every key of 1–8 bytes of a vocabulary whose non-empty keys are all findable (`predict`) → id, in one
         /// 16-byte slot each (Llama 3: 520k of its 560k merge parts): one cache miss per part, which can be
-        /// prefetched, where the table takes three dependent ones (slot, entry, key bytes).
-        struct PartIndex: @unchecked Sendable {
+        /// prefetched, where the table takes three dependent ones (slot, entry, key bytes). Its memory goes with it.
+        final class PartIndex: @unchecked Sendable {
             /// (key bytes, zero-padded) at 2·s, (length << 32 | id) at 2·s + 1; length 0 marks an empty slot.
             let slots: UnsafeMutablePointer<UInt64>
             let mask: Int
@@ -709,7 +708,7 @@ enum HuggingFaceReader {
                 }
             }
 
-            func deallocate() { PageMemory.deallocate(slots, count: 2 &* (mask &+ 1)) }
+            deinit { PageMemory.deallocate(slots, count: 2 &* (mask &+ 1)) }
 
             /// The bytes `p[0..<n]` (1 ≤ n ≤ 8) as a little-endian word, in at most three loads, without reading
             /// past `p[n - 1]`.
