@@ -28,10 +28,9 @@ public enum PageMemory {
             // (a mapping's start is only page-aligned).
             let raw = mmap(nil, length &+ huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
             guard let raw, raw != MAP_FAILED else { fatalError("PageMemory: cannot map \(length) bytes") }
-            let start = (Int(bitPattern: raw) &+ huge &- 1) & ~(huge &- 1)
-            if start > Int(bitPattern: raw) { munmap(raw, start &- Int(bitPattern: raw)) }
-            let tail = Int(bitPattern: raw) &+ length &+ huge &- (start &+ length)
-            if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: start &+ length), tail) }
+            let head = roundedUp(Int(bitPattern: raw)) &- Int(bitPattern: raw), start = Int(bitPattern: raw) &+ head
+            if head > 0 { munmap(raw, head) }
+            munmap(UnsafeMutableRawPointer(bitPattern: start &+ length), huge &- head)
             let p = UnsafeMutableRawPointer(bitPattern: start)!
             _ = madvise(p, length, MADV_HUGEPAGE)
             return p.bindMemory(to: T.self, capacity: max(1, count))
@@ -53,7 +52,8 @@ public enum PageMemory {
         free(UnsafeMutableRawPointer(p))
     }
 
-    @inline(__always) static func roundedUp(_ bytes: Int) -> Int { (bytes &+ huge &- 1) & ~(huge &- 1) }
+    /// `n` rounded up to a multiple of 2 MiB (a size, or an address to the next boundary).
+    @inline(__always) static func roundedUp(_ n: Int) -> Int { (n &+ huge &- 1) & ~(huge &- 1) }
 }
 
 /// Asks the kernel to back the 2 MB-aligned middle of a large, not yet touched allocation with huge pages: one
@@ -64,7 +64,7 @@ public func adviseHugePages(_ p: UnsafeMutableRawPointer?, bytes: Int) {
     #if os(Linux)
     let huge = PageMemory.huge
     guard let p, bytes >= 2 * huge else { return }
-    let start = (Int(bitPattern: p) + huge - 1) & ~(huge - 1)
+    let start = PageMemory.roundedUp(Int(bitPattern: p))
     let end = (Int(bitPattern: p) + bytes) & ~(huge - 1)
     if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
     #endif
@@ -83,9 +83,9 @@ public final class PageList<Element: BitwiseCopyable>: @unchecked Sendable {
 
     /// A list holding `values`.
     public convenience init(_ values: [Element]) {
-        var b = Builder(capacity: values.count)
-        for v in values { b.append(v) }
-        self.init(builder: b)
+        let base = PageMemory.allocate(Element.self, count: values.count)
+        values.withUnsafeBufferPointer { if let v = $0.baseAddress { base.update(from: v, count: $0.count) } }
+        self.init(base: base, count: values.count, capacity: values.count)
     }
 
     private init(base: UnsafeMutablePointer<Element>, count: Int, capacity: Int) {

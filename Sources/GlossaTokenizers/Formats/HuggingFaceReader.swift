@@ -356,15 +356,17 @@ enum HuggingFaceReader {
         } else {
             guard let all = mv.array else { throw TokenizerError.malformed(file: nil, field: mv.path, reason: "merges must be an array") }
             @inline(__always) func pack(_ r: Range<Int>) -> Int64 { Int64(r.lowerBound) << 32 | Int64(r.upperBound) }
-            var l = [Int64](repeating: -1, count: all.count), r = [Int64](repeating: -2, count: all.count)
-            for i in all.indices {
-                let m = all[i]
-                if let s = m.plainStringRange { l[i] = pack(s) }
-                else if m.isArray, m.count == 2, let x = m[0]?.plainStringRange, let y = m[1]?.plainStringRange {
-                    l[i] = pack(x); r[i] = pack(y)
+            var l = PageList<Int64>.Builder(capacity: all.count), r = PageList<Int64>.Builder(capacity: all.count)
+            for m in all {
+                if let s = m.plainStringRange {
+                    l.append(pack(s)); r.append(-2)
+                } else if m.isArray, m.count == 2, let x = m[0]?.plainStringRange, let y = m[1]?.plainStringRange {
+                    l.append(pack(x)); r.append(pack(y))
+                } else {
+                    l.append(-1); r.append(-2)
                 }
             }
-            (lefts, rights, items) = (PageList(l), PageList(r), all)
+            (lefts, rights, items) = (PageList(builder: l), PageList(builder: r), all)
         }
         let n = lefts.count
         let blocks = n < 16_384 ? 1 : min(8, 2 * Tokenizer.processorCount)
