@@ -16,6 +16,8 @@ struct Bench: ParsableCommand {
         between documents).
         With --scaling, one-thread and --threads repetitions alternate (--reps of each) and the JSON adds
         one_thread_wall_MBps and speedup (median wall of one thread ÷ median wall of --threads).
+        With --fresh-state (one thread), every document is encoded with a new EncoderState, as a caller that keeps
+        none gets it (short texts one call each: --lines 1).
         With --against FILE, repetitions of FILE (grouped the same way) alternate with those of --input and
         the JSON adds against_MB_per_cpu_s and per_byte_ratio (median CPU time per byte of --input ÷ that of
         FILE): how much slower adversarial text is than prose, with both measured in the same minutes.
@@ -23,6 +25,7 @@ struct Bench: ParsableCommand {
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i ../shared/bench/en_linux_docs.txt --threads 2 --scaling
           glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i nowhitespace.txt --whole --against prose.txt --reps 7
+          glossa bench -t ../shared/tokenizers/cl100k_base/cl100k_base.tiktoken -i lines.txt --lines 1 --fresh-state
         """)
     @OptionGroup var tok: TokenizerOptions
     @Option(name: [.short, .customLong("input")], help: "Text file to encode.")
@@ -40,6 +43,8 @@ struct Bench: ParsableCommand {
         rates and their ratio (medians), so that both see the same minutes of a shared machine.
         """)
     var scaling = false
+    @Flag(help: "Encode every document with a new encoder state (one thread): what a caller that keeps no state gets.")
+    var freshState = false
     @Option(help: "A second text file whose repetitions alternate with --input's; reports the per-byte time ratio.")
     var against: String?
     @Option(help: "Special tokens in the text: text (tiktoken encode_ordinary), allowed (HF encode), disallowed.")
@@ -63,7 +68,9 @@ struct Bench: ParsableCommand {
             ids = []
             let c0 = ResourceUsage().cpu, w0 = clock.now
             do {
-                if threads == 1 {
+                if threads == 1 && freshState {
+                    ids = try docs.map { var state = EncoderState(); return try tokenizer.encodeIds(bytes: $0, specialTokens: special, state: &state) }
+                } else if threads == 1 {
                     var state = EncoderState()
                     ids = try docs.map { try tokenizer.encodeIds(bytes: $0, specialTokens: special, state: &state) }
                 } else {

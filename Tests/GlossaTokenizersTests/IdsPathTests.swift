@@ -68,7 +68,10 @@ final class IdsPathTests: XCTestCase {
         return s
     }
 
-    func assertSame(_ tok: Tokenizer, seed: UInt64, count: Int = 2000, generate: (inout Rng) -> String = IdsPathTests.text,
+    /// `fullMemo`: true, the ids path's memo has its full size from the start (`SizedCache`); false, it must
+    /// still have its small size at the end; nil, it grows when the texts reach `growAfter` bytes.
+    func assertSame(_ tok: Tokenizer, seed: UInt64, count: Int = 2000, fullMemo: Bool? = nil,
+                    generate: (inout Rng) -> String = IdsPathTests.text,
                     file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertNotNil(tok.idsPath, "the ids-only path was not selected", file: file, line: line)
         var r = Rng(s: seed)
@@ -76,6 +79,7 @@ final class IdsPathTests: XCTestCase {
                      "<|endoftext|>", "a<|endoftext|>b", " <|endoftext|> ", "<|begin_of_text|>hi"]
         for _ in 0..<count { texts.append(generate(&r)) }
         var idsOnly = EncoderState(), general = EncoderState()
+        if fullMemo == true, case .bpe(let m) = tok.model { idsOnly.pieceMemo = PieceMemo(owner: m, full: true) }
         // Twice: the second round finds the memos filled by the first.
         for t in texts + texts {
             for policy in [SpecialTokenPolicy.allowed, .text] {
@@ -91,6 +95,7 @@ final class IdsPathTests: XCTestCase {
                 }
             }
         }
+        if let fullMemo { XCTAssertEqual(idsOnly.pieceMemo?.full, fullMemo, "memo size", file: file, line: line) }
         // The disallowed policy still throws.
         if let special = tok.addedVocabulary.tokens.first(where: { $0.special }) {
             XCTAssertThrowsError(try tok.encodeIds(bytes: Array(("a" + special.content).utf8), specialTokens: .disallowed,
@@ -139,9 +144,15 @@ final class IdsPathTests: XCTestCase {
 
     /// The short memo's two ways: pieces of several tokens whose hashes share one set, in orders that hit the
     /// first way, the second, and evict (three of a set, the oldest leaves), and pieces of four tokens (the
-    /// fourth id); each text after a fresh memo and again after all of them.
+    /// fourth id); each text after a fresh memo and again after all of them; in a small memo and a full one.
     func testMemoWaysAndEvictions() throws {
         for rel in ["cl100k_base/cl100k_base.tiktoken", "o200k_base/o200k_base.tiktoken"] {
+            for bits in [PieceMemo.smallBits, PieceMemo.bits] { try assertMemoWays(rel, bits: bits) }
+        }
+    }
+
+    func assertMemoWays(_ rel: String, bits: Int) throws {
+        do {
             let tok = try load(rel)
             guard let path = tok.idsPath, case .bpe(let m) = tok.model else { return XCTFail("no ids path") }
             let table = try XCTUnwrap(path.wholeTokens.waitForTable(m))
@@ -158,15 +169,16 @@ final class IdsPathTests: XCTestCase {
                 guard let ids = m.uncachedPieceIds(b, backtracking: false) else { continue }
                 if ids.count == 4 && four.count < 8 { four.append(word) }
                 guard ids.count >= 2 && ids.count <= 4 && colliding.isEmpty else { continue }
-                bySet[PieceMemo.set(h), default: []].append(word)
-                if let ws = bySet[PieceMemo.set(h)], ws.count == 3 { colliding = ws }
+                let set = PieceMemo.set(h, shift: UInt64(64 - bits))
+                bySet[set, default: []].append(word)
+                if let ws = bySet[set], ws.count == 3 { colliding = ws }
             }
             let (a, b, c) = (colliding[0], colliding[1], colliding[2])
             // Hits in the first and the second way, a third piece evicting the oldest, the evicted piece back.
             let orders = [[a, a, b, b, a, a], [a, b, a, b, b, a], [a, b, c, a, b, c, c, b, a], [c, b, a, a, b, c],
                           [a, b, c, c, c, a, a, b, b], four + four.reversed() + four]
             var k = 0
-            try assertSame(tok, seed: 32, count: orders.count * 3) { _ in
+            try assertSame(tok, seed: 32, count: orders.count * 3, fullMemo: bits == PieceMemo.bits) { _ in
                 k += 1
                 let o = orders[(k - 1) % orders.count]
                 return (k - 1) / orders.count == 1 ? o.joined(separator: ".") : o.joined()
@@ -240,7 +252,7 @@ final class IdsPathTests: XCTestCase {
         guard let path = tok.idsPath, case .bpe(let m) = tok.model else { return XCTFail("no ids path", file: file, line: line) }
         let table = try XCTUnwrap(path.wholeTokens.waitForTable(m), file: file, line: line)
         XCTAssertTrue(table.complete, file: file, line: line)
-        let memo = PieceMemo(owner: m)
+        let memo = PieceMemo(owner: m, full: true)
         let byteIds = try XCTUnwrap(memo.byteIds, file: file, line: line)
         let buf = m.lookup.buffer
         var found = 0, notTokens = 0

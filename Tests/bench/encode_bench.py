@@ -2,9 +2,11 @@
 """Encode benchmark: Glossa and its peers on the same documents, same tokenizer, one run.
 
 usage: python Tests/bench/encode_bench.py [--tok cl100k,o200k,llama3,llama3-hf,mistral,minilm] [--file F]
-                                          [--threads 1] [--reps 3] [--rounds 1] [--glossa .build/release/glossa]
+                                          [--threads 1] [--reps 3] [--rounds 1] [--lines 50] [--fresh-state]
+                                          [--glossa .build/release/glossa]
 
-Each library encodes the file split at '\n' (line ends kept) into documents of 50 lines. Reported: load time,
+Each library encodes the file split at '\n' (line ends kept) into documents of --lines lines, one call each;
+with --fresh-state Glossa encodes each document with a new encoder state (the peers keep nothing per caller). Reported: load time,
 MB (1e6 bytes of UTF-8) per CPU-second, wall MB/s, tokens, peak RSS (of that library's process), and an
 order-dependent hash of the id stream; Glossa's hash must equal the reference peer's or the run fails.
 Peers run in their own processes so RSS is per library.
@@ -48,7 +50,7 @@ def stream_hash(id_lists):
         return format(int(np.sum(v * powers, dtype=np.uint64)), 'x')
 
 
-def documents(path, lines=50):
+def documents(path, lines):
     data = open(path, 'rb').read().decode('utf-8')
     ls = data.split('\n')
     ls = [l + '\n' for l in ls[:-1]] + ([ls[-1]] if ls[-1] else [])
@@ -71,9 +73,9 @@ def tiktoken_pat(name):
     return getattr(op, name)()['pat_str']
 
 
-def peer(lib, mode, path, threads, reps):
+def peer(lib, mode, path, threads, reps, lines):
     """Runs in a child process; prints one JSON line."""
-    docs, nbytes = documents(path)
+    docs, nbytes = documents(path, lines)
     t0 = time.perf_counter()
     if lib == 'tiktoken':
         import tiktoken
@@ -125,14 +127,17 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--rounds', type=int, default=1)
+    ap.add_argument('--lines', type=int, default=50, help='lines per document (1: every line its own call)')
+    ap.add_argument('--fresh-state', action='store_true', help="Glossa: a new encoder state per document (what a caller that keeps none gets)")
     ap.add_argument('--glossa', default=os.path.join(ROOT, '.build', 'release', 'glossa'))
     ap.add_argument('--peer', nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.peer:
-        return peer(a.peer[0], a.peer[1], a.peer[2], a.threads, a.reps)
+        return peer(a.peer[0], a.peer[1], a.peer[2], a.threads, a.reps, a.lines)
     failed = 0
     rounds = max(1, a.rounds)
-    print(f"file: {os.path.basename(a.file)}, threads: {a.threads}, reps: {a.reps} (median)"
+    print(f"file: {os.path.basename(a.file)}, lines per document: {a.lines}, threads: {a.threads}, reps: {a.reps} (median)"
+          + (", Glossa with a fresh state per document" if a.fresh_state else "")
           + (f", rounds: {rounds} (medians; ratio range in brackets)" if rounds > 1 else ""))
     print(f"{'tokenizer':<11} {'library':<11} {'load s':>7} {'MB/CPU-s':>9} {'wall MB/s':>9} {'RSS MB':>7} {'tokens':>10}  ids      ratio (Glossa / lib, per CPU-s)")
     for key in a.tok.split(','):
@@ -142,12 +147,14 @@ def main():
         unavailable = {}
         for _ in range(rounds):
             runs['glossa'].append(json.loads(subprocess.run(
-                [a.glossa, 'bench', '-t', gpath, '-i', a.file, '--threads', str(a.threads), '--reps', str(a.reps), '--special', special],
+                [a.glossa, 'bench', '-t', gpath, '-i', a.file, '--threads', str(a.threads), '--reps', str(a.reps), '--special', special,
+                 '--lines', str(a.lines)] + (['--fresh-state'] if a.fresh_state else []),
                 check=True, capture_output=True, text=True).stdout))
             for lib, mode in peers:
                 if lib in unavailable:
                     continue
-                r = subprocess.run([sys.executable, __file__, '--peer', lib, mode, a.file, '--threads', str(a.threads), '--reps', str(a.reps)],
+                r = subprocess.run([sys.executable, __file__, '--peer', lib, mode, a.file, '--threads', str(a.threads), '--reps', str(a.reps),
+                                    '--lines', str(a.lines)],
                                    capture_output=True, text=True)
                 if r.returncode != 0:
                     unavailable[lib] = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode

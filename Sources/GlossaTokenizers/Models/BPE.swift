@@ -152,7 +152,7 @@ public final class BPEModel: Sendable {
     @inline(__always)
     func memoPairValue(_ a: Int32, _ b: Int32, _ memo: WordCache.Storage) -> UInt64 {
         let k = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-        let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> (64 &- WordCache.pairBits))
+        let slot = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) &>> memo.pairShift)
         let e = memo.pairs + 2 &* slot
         if e[0] == k { return e[1] }
         let v = pairValue(a, b)
@@ -781,25 +781,38 @@ extension BPEModel {
 /// A direct-mapped cache of short pre-tokens → (ids, spans), per thread. Text repeats words
 /// constantly, so most pre-tokens skip BPE entirely.
 struct WordCache {
-    static let slots = 1 << 14
+    /// Slots (log2) of a full cache and of the small one a state starts with (see `Storage.noteStore`).
+    static let slotBits = 14
+    static let smallSlotBits = 7
     static let maxKey = 32
     static let maxOut = 16
     /// Pair-value memo: scripts without spaces (CJK) and long pieces meet many distinct pairs.
     static let pairBits = 15
-    static let pairSlots = 1 << pairBits
-    /// This thread's buffers, on cache lines of their own (`CacheLines`).
+    static let smallPairBits = 8
+    /// This thread's buffers, on cache lines of their own (`CacheLines`). They start small and take their
+    /// full sizes once the cache has stored twice as many pieces as its small size holds: every state has
+    /// one, and at full size a fresh state allocated 2.6 MB and filled 0.5 MB of it (twice, with `bind`),
+    /// ≈ 10 µs of a stateless `encode` of a short sentence.
     final class Storage {
-        let keys = CacheLines.allocate(UInt8.self, count: WordCache.slots * WordCache.maxKey)
-        let keyLen = CacheLines.allocate(UInt8.self, count: WordCache.slots)
-        let outCount = CacheLines.allocate(UInt8.self, count: WordCache.slots)
-        let outIds = CacheLines.allocate(Int32.self, count: WordCache.slots * WordCache.maxOut)
+        @exclusivity(unchecked) private(set) var keys: UnsafeMutablePointer<UInt8>
+        @exclusivity(unchecked) private(set) var keyLen: UnsafeMutablePointer<UInt8>
+        @exclusivity(unchecked) private(set) var outCount: UnsafeMutablePointer<UInt8>
+        @exclusivity(unchecked) private(set) var outIds: UnsafeMutablePointer<Int32>
         /// (start, end) pairs relative to the word.
-        let outSpans = CacheLines.allocate(UInt8.self, count: WordCache.slots * WordCache.maxOut * 2)
+        @exclusivity(unchecked) private(set) var outSpans: UnsafeMutablePointer<UInt8>
+        /// Direct-mapped memo of pair values (entries of key, value): key and value side by side, so that a
+        /// cold slot costs one cache miss, not two.
+        @exclusivity(unchecked) private(set) var pairs: UnsafeMutablePointer<UInt64>
+        /// Slots − 1 of the word cache; 64 − log2 of the pair memo's entries.
+        @exclusivity(unchecked) private(set) var slotMask: Int
+        @exclusivity(unchecked) private(set) var pairShift: UInt64
+        @exclusivity(unchecked) private(set) var full: Bool
+        /// Pieces stored while small.
+        @exclusivity(unchecked) private var stores = 0
+        /// The one allocation of the buffers above (`CacheBlock`).
+        @exclusivity(unchecked) private var block: UnsafeMutableRawPointer
         /// `mergeQuadratic`'s pair keys, merged ids and links (`BPEModel.quadraticLimit` each).
         let quadratic = CacheLines.allocate(Int32.self, count: 3 * BPEModel.quadraticLimit)
-        /// Direct-mapped memo of pair values (`WordCache.pairSlots` entries of key, value): key and value
-        /// side by side, so that a cold slot costs one cache miss, not two.
-        let pairs = CacheLines.allocate(UInt64.self, count: 2 * WordCache.pairSlots)
         /// Reusable buffers for long pieces: symbol links and the heap.
         var prev = CacheLines.allocate(Int32.self, count: 256)
         var next = CacheLines.allocate(Int32.self, count: 256)
@@ -812,13 +825,46 @@ struct WordCache {
             linkCapacity = max(n, linkCapacity &* 2)
             prev = CacheLines.allocate(Int32.self, count: linkCapacity); next = CacheLines.allocate(Int32.self, count: linkCapacity)
         }
-        init() {
-            keyLen.initialize(repeating: 0, count: WordCache.slots)
-            pairs.initialize(repeating: .max, count: 2 * WordCache.pairSlots)
+        init(full: Bool = false) {
+            (block, keys, keyLen, outCount, outIds, outSpans, pairs, slotMask, pairShift) = Self.buffers(full: full)
+            self.full = full
+            clear()
+        }
+        /// The uninitialized buffers of a full or a small cache in one block, with its `slotMask` and `pairShift`.
+        private static func buffers(full: Bool) -> (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>,
+                                                    UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UInt8>,
+                                                    UnsafeMutablePointer<UInt64>, Int, UInt64) {
+            let (k, q) = full ? (WordCache.slotBits, WordCache.pairBits) : (WordCache.smallSlotBits, WordCache.smallPairBits)
+            let slots = 1 << k
+            var l = CacheBlock()
+            let at = (l.add(UInt8.self, slots * WordCache.maxKey), l.add(UInt8.self, slots), l.add(UInt8.self, slots),
+                      l.add(Int32.self, slots * WordCache.maxOut), l.add(UInt8.self, slots * WordCache.maxOut * 2), l.add(UInt64.self, 2 << q))
+            let b = l.allocate()
+            return (b, CacheBlock.buffer(b, at.0, slots * WordCache.maxKey), CacheBlock.buffer(b, at.1, slots),
+                    CacheBlock.buffer(b, at.2, slots), CacheBlock.buffer(b, at.3, slots * WordCache.maxOut),
+                    CacheBlock.buffer(b, at.4, slots * WordCache.maxOut * 2), CacheBlock.buffer(b, at.5, 2 << q),
+                    slots - 1, UInt64(64 - q))
+        }
+        /// Empties both caches.
+        func clear() {
+            keyLen.update(repeating: 0, count: slotMask &+ 1)
+            pairs.update(repeating: .max, count: 2 &<< (64 &- Int(pairShift)))
+        }
+        /// Counts a stored piece; past twice the small size's slots, the buffers take their full sizes (empty).
+        @inline(__always) func noteStore() {
+            if full { return }
+            stores &+= 1
+            if stores > 2 &* (slotMask &+ 1) { grow() }
+        }
+        @inline(never) private func grow() {
+            block.deallocate()
+            (block, keys, keyLen, outCount, outIds, outSpans, pairs, slotMask, pairShift) = Self.buffers(full: true)
+            full = true
+            clear()
         }
         deinit {
-            keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outSpans.deallocate()
-            quadratic.deallocate(); pairs.deallocate()
+            block.deallocate()
+            quadratic.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
@@ -833,20 +879,20 @@ struct WordCache {
     mutating func bind(to model: BPEModel) {
         let id = ObjectIdentifier(model)
         if owner != id {
+            // A new storage is empty already.
+            if owner != nil { storage.clear() }
             owner = id
-            keyLen.update(repeating: 0, count: Self.slots)
-            storage.pairs.update(repeating: .max, count: 2 &* Self.pairSlots)
         }
     }
 
-    @inline(__always) static func slot(_ h: UInt64) -> Int {
-        Int(truncatingIfNeeded: h &>> 17) & (slots &- 1)
+    @inline(__always) func slot(_ h: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> 17) & storage.slotMask
     }
 
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, base: Int32, ids: inout [Int32], offsets: inout [ByteSpan],
                 withOffsets: Bool) -> Bool {
-        let s = Self.slot(hash)
+        let s = slot(hash)
         if Int(keyLen[s]) != n || memcmp(keys + s &* Self.maxKey, p, n) != 0 { return false }
         let c = Int(outCount[s])
         let idp = outIds + s &* Self.maxOut, sp = outSpans + s &* Self.maxOut &* 2
@@ -862,7 +908,8 @@ struct WordCache {
     func store(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64, ids: [Int32], from mark: Int, symbols sym: borrowing BPEScratch) {
         let c = ids.count &- mark
         if c > Self.maxOut || n == 0 { return }
-        let s = Self.slot(hash)
+        storage.noteStore()
+        let s = slot(hash)
         (keys + s &* Self.maxKey).update(from: p, count: n)
         keyLen[s] = UInt8(n)
         outCount[s] = UInt8(c)

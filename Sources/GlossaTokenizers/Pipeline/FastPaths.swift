@@ -174,9 +174,10 @@ struct MetaspacePath: Sendable {
 /// spans side by side); the key lengths live apart in a 64 KB array that stays in the L2 cache, so most
 /// misses are decided without touching a record. Segments longer than a record's key (runs of indentation,
 /// ASCII rules) go to a direct-mapped cache of 512-byte records, allocated when the first one comes.
-final class SegmentCache {
+final class SegmentCache: SizedCache {
+    /// Sets (log2) of a full cache and of a small one (`SizedCache`).
     static let setBits = 15
-    static let entries = 2 << setBits
+    static let smallSetBits = 7
     static let maxKey = 48
     /// Record layout: [0] token count, [8..<56] key, [56..<104] ids, [104..<128] (start, end) of each
     /// token relative to the segment.
@@ -187,14 +188,18 @@ final class SegmentCache {
     /// Bound to bytes; each record's ids are bound to Int32 when it is written.
     let records: UnsafeMutablePointer<UInt8>
     /// Key length of each entry (0: empty; segments are never empty).
-    let lengths = UnsafeMutablePointer<UInt8>.allocate(capacity: entries)
+    let lengths: UnsafeMutablePointer<UInt8>
     /// Per set: the way to replace next (the one not used last).
-    let victim = UnsafeMutablePointer<UInt8>.allocate(capacity: entries / 2)
+    let victim: UnsafeMutablePointer<UInt8>
     /// Long segments: records and key lengths (0: empty), nil until needed.
     @exclusivity(unchecked) private(set) var longRecords: UnsafeMutablePointer<UInt8>?
     @exclusivity(unchecked) private(set) var longLengths: UnsafeMutablePointer<UInt16>?
     /// The model the entries belong to (a strong reference, so its identity cannot be reused).
     let owner: BPEModel
+    let full: Bool
+    var bytesSeen = 0
+    /// Sets − 1 (two entries each).
+    let setMask: Int
     /// Symbol buffers of the model's merge loop on a miss.
     let symbols = SegmentSymbols()
     /// The model's bytes of the current split (grown on demand).
@@ -209,13 +214,17 @@ final class SegmentCache {
     @exclusivity(unchecked) var spareIds: [Int32] = []
     @exclusivity(unchecked) var spareOffsets: [ByteSpan] = []
 
-    init(owner: BPEModel) {
+    init(owner: BPEModel, full: Bool) {
         self.owner = owner
-        // Left uninitialized (only read behind a matching length), so a state used for one short text
-        // does not touch 8 MB.
-        records = Self.allocateRecords(Self.entries, Self.short)
-        lengths.initialize(repeating: 0, count: Self.entries)
-        victim.initialize(repeating: 0, count: Self.entries / 2)
+        self.full = full
+        let sets = 1 << (full ? Self.setBits : Self.smallSetBits)
+        setMask = sets &- 1
+        // Left uninitialized (only read behind a matching length).
+        records = Self.allocateRecords(2 &* sets, Self.short)
+        lengths = .allocate(capacity: 2 &* sets)
+        lengths.initialize(repeating: 0, count: 2 &* sets)
+        victim = .allocate(capacity: sets)
+        victim.initialize(repeating: 0, count: sets)
     }
     deinit {
         records.deallocate(); lengths.deallocate(); victim.deallocate(); bytes.deallocate()
@@ -306,8 +315,8 @@ extension Tokenizer {
         case .atInputStart: prepended = !startsWithRep && start == 0
         case .always: prepended = true
         }
-        if state.segmentCache?.owner !== path.model { state.segmentCache = SegmentCache(owner: path.model) }
-        let cache = state.segmentCache!
+        let cache = SegmentCache.prepared(state.segmentCache, for: path.model, bytes: end &- start)
+        state.segmentCache = cache
         if path.segments && !wantOffsets {
             encodeMetaspaceIds(path, base, start, end, prepended: prepended, cache: cache, state: &state)
             return
@@ -391,7 +400,7 @@ extension Tokenizer {
             return
         }
         let r = SegmentCache.short
-        let set = Int(truncatingIfNeeded: hashBytes(q, n) &>> 40) & (SegmentCache.entries / 2 &- 1)
+        let set = Int(truncatingIfNeeded: hashBytes(q, n) &>> 40) & cache.setMask
         let pair = cache.records + set &* (2 &* r.size)
         for way in 0..<2 {
             let h = pair + way &* r.size
@@ -520,22 +529,35 @@ struct BertPath: Sendable {
 }
 
 /// Per-thread cache of lowercased ASCII words → WordPiece ids and piece ends (direct-mapped).
-final class WordPieceCache {
-    static let slots = 1 << 14
+final class WordPieceCache: SizedCache {
+    /// Slots (log2) of a full cache and of a small one (`SizedCache`).
+    static let slotBits = 14
+    static let smallSlotBits = 7
     static let maxKey = 32
     static let maxOut = 8
-    let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: slots * maxKey)
-    let keyLen = UnsafeMutablePointer<UInt8>.allocate(capacity: slots)
-    let outCount = UnsafeMutablePointer<UInt8>.allocate(capacity: slots)
-    let outIds = UnsafeMutablePointer<Int32>.allocate(capacity: slots * maxOut)
+    let keys: UnsafeMutablePointer<UInt8>
+    let keyLen: UnsafeMutablePointer<UInt8>
+    let outCount: UnsafeMutablePointer<UInt8>
+    let outIds: UnsafeMutablePointer<Int32>
     /// End of each piece, relative to the word (pieces are contiguous from 0).
-    let outEnds = UnsafeMutablePointer<UInt8>.allocate(capacity: slots * maxOut)
+    let outEnds: UnsafeMutablePointer<UInt8>
     /// The model the entries belong to (a strong reference, so its identity cannot be reused).
     let owner: WordPieceModel
+    let full: Bool
+    var bytesSeen = 0
+    let slotMask: Int
 
-    init(owner: WordPieceModel) {
+    init(owner: WordPieceModel, full: Bool) {
         self.owner = owner
-        keyLen.initialize(repeating: 0, count: Self.slots)
+        self.full = full
+        let slots = 1 << (full ? Self.slotBits : Self.smallSlotBits)
+        slotMask = slots &- 1
+        keys = .allocate(capacity: slots &* Self.maxKey)
+        keyLen = .allocate(capacity: slots)
+        keyLen.initialize(repeating: 0, count: slots)
+        outCount = .allocate(capacity: slots)
+        outIds = .allocate(capacity: slots &* Self.maxOut)
+        outEnds = .allocate(capacity: slots &* Self.maxOut)
     }
     deinit { keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outEnds.deallocate() }
 }
@@ -545,8 +567,8 @@ extension Tokenizer {
     func encodeBert(_ path: BertPath, _ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
                     policy: SpecialTokenPolicy, state: inout EncoderState) throws(TokenizerError) {
         let base = text.baseAddress!
-        if state.wordPieceCache?.owner !== path.model { state.wordPieceCache = WordPieceCache(owner: path.model) }
-        let cache = state.wordPieceCache!
+        let cache = WordPieceCache.prepared(state.wordPieceCache, for: path.model, bytes: end &- start)
+        state.wordPieceCache = cache
         var i = start
         while i < end {
             // Skip ASCII whitespace; a chunk runs to the next one.
@@ -599,7 +621,7 @@ extension Tokenizer {
             } else {
                 w.update(from: p, count: n)
             }
-            let slot = Int(truncatingIfNeeded: hashBytes(w, n) &>> 40) & (WordPieceCache.slots &- 1)
+            let slot = Int(truncatingIfNeeded: hashBytes(w, n) &>> 40) & cache.slotMask
             let key = cache.keys + slot &* WordPieceCache.maxKey
             let ids = cache.outIds + slot &* WordPieceCache.maxOut, ends = cache.outEnds + slot &* WordPieceCache.maxOut
             let b32 = Int32(pos)

@@ -41,8 +41,8 @@ struct IdsPath: Sendable {
     func encode(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, out: UnsafeMutablePointer<Int32>,
                 at k0: Int, state: inout EncoderState) -> Int {
         let base = text.baseAddress!
-        if state.pieceMemo?.owner !== model { state.pieceMemo = PieceMemo(owner: model) }
-        let memo = state.pieceMemo!
+        let memo = PieceMemo.prepared(state.pieceMemo, for: model, bytes: end &- start)
+        state.pieceMemo = memo
         if !memo.wholeChecked {
             let (w, ready) = wholeTokens.get(model)
             if ready {
@@ -51,7 +51,9 @@ struct IdsPath: Sendable {
                 if let w { memo.allocateVerified(w) }
             }
         }
-        let slots = memo.slots, masks = memo.masks
+        let slots = memo.slots, masks = memo.masks, setShift = memo.setShift
+        /// The first slot of the memo set of a piece with hash `h`.
+        @inline(__always) func set(_ h: UInt64) -> Int { PieceMemo.set(h, shift: setShift) }
         let whole = memo.whole, verified = memo.verified
         let probe = whole?.probe
         // The whole-token table's filter (a bit per token's hash, 128 KiB): a piece whose bit is clear is no
@@ -180,7 +182,7 @@ struct IdsPath: Sendable {
         @inline(__always) func shortMissed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             let p = base + s
             // Two ways in one cache line: the way that holds the piece, if either does.
-            let set = slots + PieceMemo.set(h) &* 4
+            let set = slots + set(h) &* 4
             let hit1 = set[4] == w0 && set[5] == w1 && set[6] & 0xFF == UInt64(n)
             if set[0] == w0 && set[1] == w1 && set[2] & 0xFF == UInt64(n) || hit1 {
                 // Up to four ids stored; all are written (the buffer has slack), `count` kept.
@@ -230,7 +232,7 @@ struct IdsPath: Sendable {
                 // Long pieces (whitespace runs, rules of dashes, identifiers) repeat too, and the merge loop
                 // is at its most expensive on them.
                 let h = hash ?? hashBytes(p, n)
-                let e = memo.longSlots + PieceMemo.longSlot(h) &* 4
+                let e = memo.longSlots + memo.longSlot(h) &* 4
                 let key = e[1]
                 if e[0] == h && Int(truncatingIfNeeded: key & 0xFFFF_FFFF) == n
                     && memcmp(memo.longKeys + Int(truncatingIfNeeded: key &>> 32), p, n) == 0 {
@@ -428,7 +430,7 @@ struct IdsPath: Sendable {
                     if let tokenFilter, tokenFilter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
                         // No token: the memo set is what the piece needs next.
                         found[c] = -1
-                        glossa_prefetch(slots + PieceMemo.set(h) &* 4)
+                        glossa_prefetch(slots + set(h) &* 4)
                     } else {
                         probe?.prefetch(n: m, hash: h)
                         probes[np] = UInt8(truncatingIfNeeded: c)
@@ -442,7 +444,7 @@ struct IdsPath: Sendable {
                         // 16 bytes (Cyrillic, Arabic) perf put ≈ 4 % of all time on that load when `long` made it.
                         let h = hashBytes(base + (start &+ i), m)
                         b[1] = 1; b[3] = h
-                        glossa_prefetch(memo.longSlots + PieceMemo.longSlot(h) &* 4)
+                        glossa_prefetch(memo.longSlots + memo.longSlot(h) &* 4)
                     }
                 }
                 c &+= 1
@@ -456,7 +458,7 @@ struct IdsPath: Sendable {
                 let b = batch + 4 &* j
                 let s = j == 0 ? first : Int(truncatingIfNeeded: b[-4])
                 let f = wholeId(Int(truncatingIfNeeded: b[0]) &- s, b[1], b[2], b[3])
-                if !isAccepted(f) { glossa_prefetch(slots + PieceMemo.set(b[3]) &* 4) }
+                if !isAccepted(f) { glossa_prefetch(slots + set(b[3]) &* 4) }
                 found[j] = Int32(truncatingIfNeeded: f)
                 q &+= 1
             }
@@ -497,12 +499,18 @@ struct IdsPath: Sendable {
 /// (length | count << 8 | id0 << 16 | id1 << 40), (id2 | id3 << 32). Empty slots have length 0, which no
 /// piece has. Direct-mapped, evictions were 21 % of the 25 MB English file's misses (each a merge of
 /// ≈ 1,000 instructions), and pieces of four tokens 6 %.
-final class PieceMemo {
+final class PieceMemo: SizedCache {
+    /// Slots (log2) of the short memo in a full memo and in a small one (`SizedCache`).
     static let bits = 15
+    static let smallBits = 7
     /// Ids written past the end of a piece's own (see `IdsPath.encode`).
     static let slack = 4
     let owner: BPEModel
+    let full: Bool
+    var bytesSeen = 0
     let slots: UnsafeMutablePointer<UInt64>
+    /// 64 − log2 of the slots (`set`).
+    let setShift: UInt64
 
     /// Pieces of 17…`longMaxKey` bytes, direct-mapped by `hashBytes`: four words per slot, (hash,
     /// key offset << 32 | length, ids offset << 32 | count, unused); keys and ids live in two bump arenas,
@@ -511,6 +519,13 @@ final class PieceMemo {
     static let longMaxKey = 1024
     static let longKeyBytes = 1 << 20
     static let longIdCount = 1 << 18
+    /// The long memo's slots (log2) and arenas in a small memo.
+    static let smallLongBits = 5
+    static let smallLongKeyBytes = 1 << 12
+    static let smallLongIdCount = 1 << 10
+    let longBits: Int
+    let longKeyCapacity: Int
+    let longIdCapacity: Int
     /// Long pieces up to this length have their hash computed and their slot loaded by the scan (`IdsPath.encode`):
     /// words of two-byte scripts; longer pieces are mostly CJK runs, which are cut into parts instead.
     static let hashedLongMax = 64
@@ -526,24 +541,30 @@ final class PieceMemo {
         set { hot[1] = newValue }
     }
     /// One cache line of this thread's: `IdsPath.encode`'s output position at 0, `servedLong` at 1.
-    let hot = CacheLines.allocate(Int.self, count: 8)
+    let hot: UnsafeMutablePointer<Int>
     /// Pieces scanned ahead of their probes (`IdsPath.encode`): four words each, (end, w0, w1, hash).
     static let batchSize = 64
-    let batch = CacheLines.allocate(UInt64.self, count: 4 * PieceMemo.batchSize)
+    let batch: UnsafeMutablePointer<UInt64>
     /// The whole-token probe of each: the id found (with bit 30 set when it is the piece's encoding), or -1.
-    let found = CacheLines.allocate(Int32.self, count: PieceMemo.batchSize)
+    let found: UnsafeMutablePointer<Int32>
     /// The indices in the run of the pieces keyed for a probe.
-    let probes = CacheLines.allocate(UInt8.self, count: PieceMemo.batchSize)
+    let probes: UnsafeMutablePointer<UInt8>
 
-    /// `makeMasks()`.
-    let masks = PieceMemo.makeMasks()
+    /// `makeMasks()`'s values.
+    let masks: UnsafeMutablePointer<UInt64>
+    /// The one allocation that holds the buffers above and below (`CacheBlock`).
+    private let block: UnsafeMutableRawPointer
 
     /// For n in 0...16, the masks that keep the first n bytes of a piece's two words, at 2n and 2n + 1
     /// (memo keys, whole-token keys and the substrings `mergeByRank` probes). The caller deallocates.
     static func makeMasks() -> UnsafeMutablePointer<UInt64> {
         let masks = CacheLines.allocate(UInt64.self, count: 34)
-        for n in 0...16 { (masks[2 * n], masks[2 * n + 1]) = firstBytesMasks(n) }
+        fillMasks(masks)
         return masks
+    }
+
+    private static func fillMasks(_ masks: UnsafeMutablePointer<UInt64>) {
+        for n in 0...16 { (masks[2 * n], masks[2 * n + 1]) = firstBytesMasks(n) }
     }
 
     /// The model's whole-token table (nil when it has none), fetched on first use.
@@ -556,9 +577,9 @@ final class PieceMemo {
     let byteIds: UnsafeMutablePointer<Int32>?
     /// Symbols of one piece being merged (short pieces; `symEnds` and `symRanks` also the declined long
     /// ones of `WholeTokenTable.longMergeMax` bytes at most).
-    let symIds = CacheLines.allocate(Int32.self, count: 16)
-    let symEnds = CacheLines.allocate(Int32.self, count: WholeTokenTable.longMergeMax &+ 1)
-    let symRanks = CacheLines.allocate(Int32.self, count: WholeTokenTable.longMergeMax)
+    let symIds: UnsafeMutablePointer<Int32>
+    let symEnds: UnsafeMutablePointer<Int32>
+    let symRanks: UnsafeMutablePointer<Int32>
 
     /// This thread's verified bits, starting from the table's `selfEncoded` when it has them.
     func allocateVerified(_ table: WholeTokenTable) {
@@ -595,20 +616,40 @@ final class PieceMemo {
         if st[0] >= 1 << 20 { st[0] &>>= 1; st[1] &>>= 1 }
     }
 
-    init(owner: BPEModel) {
+    init(owner: BPEModel, full: Bool) {
         self.owner = owner
-        cutStats = CacheLines.allocate(UInt32.self, count: 3 * 256)
-        cutStats.initialize(repeating: 0, count: 3 * 256)
-        slots = CacheLines.allocate(UInt64.self, count: 4 << Self.bits)
-        slots.initialize(repeating: 0, count: 4 << Self.bits)
-        longSlots = CacheLines.allocate(UInt64.self, count: 4 << Self.longBits)
-        longSlots.initialize(repeating: 0, count: 4 << Self.longBits)
-        longKeys = CacheLines.allocate(UInt8.self, count: Self.longKeyBytes)
-        longIds = CacheLines.allocate(Int32.self, count: Self.longIdCount)
+        self.full = full
+        let bits = full ? Self.bits : Self.smallBits
+        setShift = UInt64(64 &- bits)
+        longBits = full ? Self.longBits : Self.smallLongBits
+        longKeyCapacity = full ? Self.longKeyBytes : Self.smallLongKeyBytes
+        longIdCapacity = full ? Self.longIdCount : Self.smallLongIdCount
+        var layout = CacheBlock()
+        let at = (cutStats: layout.add(UInt32.self, 3 * 256), slots: layout.add(UInt64.self, 4 << bits),
+                  longSlots: layout.add(UInt64.self, 4 << longBits), longKeys: layout.add(UInt8.self, longKeyCapacity),
+                  longIds: layout.add(Int32.self, longIdCapacity), hot: layout.add(Int.self, 8),
+                  batch: layout.add(UInt64.self, 4 * Self.batchSize), found: layout.add(Int32.self, Self.batchSize),
+                  probes: layout.add(UInt8.self, Self.batchSize), masks: layout.add(UInt64.self, 34),
+                  symIds: layout.add(Int32.self, 16), symEnds: layout.add(Int32.self, WholeTokenTable.longMergeMax &+ 1),
+                  symRanks: layout.add(Int32.self, WholeTokenTable.longMergeMax), byteIds: layout.add(Int32.self, 256))
+        block = layout.allocate()
+        cutStats = CacheBlock.buffer(block, at.cutStats, 3 * 256, zeroed: true)
+        slots = CacheBlock.buffer(block, at.slots, 4 << bits, zeroed: true)
+        longSlots = CacheBlock.buffer(block, at.longSlots, 4 << longBits, zeroed: true)
+        longKeys = CacheBlock.buffer(block, at.longKeys, longKeyCapacity)
+        longIds = CacheBlock.buffer(block, at.longIds, longIdCapacity)
+        hot = CacheBlock.buffer(block, at.hot, 8, zeroed: true)
+        batch = CacheBlock.buffer(block, at.batch, 4 * Self.batchSize)
+        found = CacheBlock.buffer(block, at.found, Self.batchSize)
+        probes = CacheBlock.buffer(block, at.probes, Self.batchSize)
+        masks = CacheBlock.buffer(block, at.masks, 34)
+        Self.fillMasks(masks)
+        symIds = CacheBlock.buffer(block, at.symIds, 16)
+        symEnds = CacheBlock.buffer(block, at.symEnds, WholeTokenTable.longMergeMax &+ 1)
+        symRanks = CacheBlock.buffer(block, at.symRanks, WholeTokenTable.longMergeMax)
         verified.initialize(to: 0)
-        hot.initialize(repeating: 0, count: 8)
         if Self.mergesBytes(owner) {
-            let b = CacheLines.allocate(Int32.self, count: 256)
+            let b: UnsafeMutablePointer<Int32> = CacheBlock.buffer(block, at.byteIds, 256)
             b.initialize(from: owner.byteIds, count: 256)
             byteIds = b
         } else {
@@ -616,20 +657,19 @@ final class PieceMemo {
         }
     }
     deinit {
-        slots.deallocate(); masks.deallocate(); longSlots.deallocate(); longKeys.deallocate(); longIds.deallocate()
-        verified.deallocate(); byteIds?.deallocate(); cutStats.deallocate(); symIds.deallocate(); symEnds.deallocate(); symRanks.deallocate()
-        hot.deallocate(); batch.deallocate(); found.deallocate(); probes.deallocate()
+        block.deallocate()
+        verified.deallocate()
     }
 
-    @inline(__always) static func longSlot(_ h: UInt64) -> Int {
+    @inline(__always) func longSlot(_ h: UInt64) -> Int {
         Int(truncatingIfNeeded: h &>> (64 &- UInt64(longBits)))
     }
 
     /// Records `p[0..<n]` → `ids[0..<count]` in the long slot `e`.
     func storeLong(_ e: UnsafeMutablePointer<UInt64>, hash: UInt64, _ p: UnsafePointer<UInt8>, _ n: Int,
                    ids: UnsafePointer<Int32>, count: Int) {
-        if longKeyUsed &+ n > Self.longKeyBytes || longIdsUsed &+ count > Self.longIdCount {
-            longSlots.update(repeating: 0, count: 4 << Self.longBits)
+        if longKeyUsed &+ n > longKeyCapacity || longIdsUsed &+ count > longIdCapacity {
+            longSlots.update(repeating: 0, count: 4 << longBits)
             longKeyUsed = 0; longIdsUsed = 0
         }
         (longKeys + longKeyUsed).update(from: p, count: n)
@@ -646,9 +686,9 @@ final class PieceMemo {
         return h ^ (h &>> 32)
     }
 
-    /// The first slot of the set of a piece with hash `h`.
-    @inline(__always) static func set(_ h: UInt64) -> Int {
-        Int(truncatingIfNeeded: h &>> (64 &- UInt64(bits))) & ~1
+    /// The first slot of the set of a piece with hash `h` in a memo whose `setShift` is `shift`.
+    @inline(__always) static func set(_ h: UInt64, shift: UInt64) -> Int {
+        Int(truncatingIfNeeded: h &>> shift) & ~1
     }
 
     /// The words of `p[0..<n]` (n ≤ 16) read byte by byte: near the end of the text.
@@ -660,6 +700,58 @@ final class PieceMemo {
             i &+= 1
         }
         return (w0, w1)
+    }
+}
+
+/// A per-thread cache of encodings that a state starts small: at full size the caches take megabytes, and
+/// a fresh state that encodes one short text paid for allocating and clearing them (30–270 µs for a sentence
+/// that then took 0.3 µs). The call that brings the text a state has encoded with the cache's model to
+/// `growAfter` bytes or more replaces the cache with a full-size one, empty again (`prepared`).
+protocol SizedCache: AnyObject {
+    associatedtype Owner: AnyObject
+    var owner: Owner { get }
+    /// Whether the cache has its full sizes; until it does, the text it has served.
+    var full: Bool { get }
+    var bytesSeen: Int { get set }
+    init(owner: Owner, full: Bool)
+}
+
+extension SizedCache {
+    static var growAfter: Int { 16 << 10 }
+
+    /// `cache` when it is `owner`'s and `bytes` more of text keep it within its size, else a new cache for
+    /// `owner`, full once the text reaches `growAfter` bytes. Counts `bytes` as served.
+    static func prepared(_ cache: Self?, for owner: Owner, bytes: Int) -> Self {
+        let seen = cache?.owner === owner ? cache!.bytesSeen &+ bytes : bytes
+        if let cache, cache.owner === owner, cache.full || seen < growAfter {
+            cache.bytesSeen = seen
+            return cache
+        }
+        let c = Self(owner: owner, full: seen >= growAfter)
+        c.bytesSeen = seen
+        return c
+    }
+}
+
+/// Buffers of one owner in one allocation, each on whole cache lines of its own: a state made for one short
+/// text paid more for some thirty aligned `malloc`s and `free`s of its caches than for encoding the text.
+/// `add` the buffers, `allocate` the block once, then take each buffer at its offset.
+struct CacheBlock {
+    private(set) var size = 0
+    /// Room for `count` values of `T`; its offset in the block.
+    mutating func add<T>(_: T.Type, _ count: Int) -> Int {
+        let at = size
+        size &+= (Swift.max(1, count &* MemoryLayout<T>.stride) &+ (CacheLines.size &- 1)) & ~(CacheLines.size &- 1)
+        return at
+    }
+    /// The block, uninitialized (free with `deallocate()`).
+    func allocate() -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer.allocate(byteCount: Swift.max(size, 1), alignment: CacheLines.size)
+    }
+    /// The `count` values of `T` at `offset` of `block` (bound to `T`; all zero when `zeroed`, else uninitialized).
+    static func buffer<T>(_ block: UnsafeMutableRawPointer, _ offset: Int, _ count: Int, zeroed: Bool = false) -> UnsafeMutablePointer<T> {
+        if zeroed { (block + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count &* MemoryLayout<T>.stride) }
+        return (block + offset).bindMemory(to: T.self, capacity: count)
     }
 }
 

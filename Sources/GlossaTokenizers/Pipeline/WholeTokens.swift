@@ -110,7 +110,7 @@ final class WholeTokenTable: @unchecked Sendable {
             selfBits!.initialize(repeating: 0, count: words)
             byteIds = .allocate(capacity: 256)
             byteIds!.initialize(from: model.byteIds, count: 256)
-            pairMemo = WordCache.Storage()
+            pairMemo = WordCache.Storage(full: true)
         }
         let arenaEnd = table.arenaCount
         for e in 0..<n {
