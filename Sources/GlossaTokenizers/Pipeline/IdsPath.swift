@@ -48,7 +48,8 @@ struct IdsPath: Sendable {
             if ready {
                 memo.whole = w
                 memo.wholeChecked = true
-                if let w { memo.allocateVerified(w) }
+                // A model that takes a token as itself (tiktoken) accepts every hit unverified: no bits to copy.
+                if let w, !model.options.ignoreMerges { memo.allocateVerified(w) }
             }
         }
         let slots = memo.slots, masks = memo.masks, setShift = memo.setShift
@@ -210,8 +211,9 @@ struct IdsPath: Sendable {
             if n > 8 && (p[0] | p[1]) & 0x80 != 0 { memo.servedLong &+= n }
             let ids = out + (kp.pointee &- c)
             if c == 1 && wid >= 0 && Int(ids[0]) == wid {
-                // The token is its own encoding: whole-table hits for it count from now on.
-                verified[wid &>> 6] |= 1 &<< UInt64(wid & 63)
+                // The token is its own encoding: whole-table hits for it count from now on (for a model that
+                // checks them; `verified` has no bits otherwise).
+                if !trusted { verified[wid &>> 6] |= 1 &<< UInt64(wid & 63) }
             } else if c >= 1 && c <= 4 {
                 let id0 = UInt32(bitPattern: ids[0]), id1 = c > 1 ? UInt32(bitPattern: ids[1]) : 0
                 let id2 = c > 2 ? UInt32(bitPattern: ids[2]) : 0, id3 = c > 3 ? UInt32(bitPattern: ids[3]) : 0
