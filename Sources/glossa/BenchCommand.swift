@@ -69,7 +69,8 @@ struct Bench: ParsableCommand {
             let c0 = ResourceUsage().cpu, w0 = clock.now
             do {
                 if threads == 1 && freshState {
-                    ids = try docs.map { var state = EncoderState(); return try tokenizer.encodeIds(bytes: $0, specialTokens: special, state: &state) }
+                    // The stateless call: a new state for every document.
+                    ids = try docs.map { try tokenizer.encodeIds(bytes: $0, specialTokens: special) }
                 } else if threads == 1 {
                     var state = EncoderState()
                     ids = try docs.map { try tokenizer.encodeIds(bytes: $0, specialTokens: special, state: &state) }

@@ -22,13 +22,14 @@ import Testing
         return Array(out.utf8)
     }
 
-    /// Encodes `texts` with one state and each with a fresh one: the same ids, whatever size the caches had.
+    /// Encodes `texts` with one state and each with a fresh one (the stateless calls): the same ids, whatever
+    /// size the caches had.
     static func sameIds(_ tok: Tokenizer, _ texts: some Sequence<[UInt8]>, _ state: inout EncoderState) throws {
         for t in texts {
-            var fresh = EncoderState()
             let a = try tok.encodeIds(bytes: t, specialTokens: .text, state: &state)
-            let b = try tok.encodeIds(bytes: t, specialTokens: .text, state: &fresh)
+            let b = try tok.encodeIds(bytes: t, specialTokens: .text)
             #expect(a == b)
+            #expect(try tok.count(bytes: t, specialTokens: .text) == a.count)
             // The full pipeline (post-processor, truncation) with this state and with a fresh one.
             let e = try tok.encode(bytes: t, options: EncodeOptions(), state: &state)
             #expect(e.ids == (try tok.encode(bytes: t)).ids)

@@ -152,6 +152,13 @@ public final class Tokenizer: Sendable {
         return out
     }
 
+    /// Token counting with a state of its own: a call on a short text costs microseconds (the state's caches
+    /// start small); a caller with many texts keeps one `EncoderState` per thread for the caches to pay.
+    public func count(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed) throws(TokenizerError) -> Int {
+        var state = EncoderState()
+        return try count(bytes: bytes, specialTokens: specialTokens, state: &state)
+    }
+
     /// Token counting without building an `Encoding` (no offsets, no post-processing).
     public func count(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed, state: inout EncoderState) throws(TokenizerError) -> Int {
         if let idsPath { return try runIds(bytes, idsPath, policy: specialTokens, state: &state) }
@@ -167,6 +174,12 @@ public final class Tokenizer: Sendable {
     /// the ids-only path.
     public func idsOnlyMatch(_ options: EncodeOptions) -> Bool {
         (!options.addSpecialTokens || postProcessor == nil) && truncation == nil && padding == nil
+    }
+
+    /// Ids only (no offsets, no post-processing) with a state of its own, as `count(bytes:specialTokens:)`.
+    public func encodeIds(bytes: [UInt8], specialTokens: SpecialTokenPolicy = .allowed) throws(TokenizerError) -> [Int32] {
+        var state = EncoderState()
+        return try encodeIds(bytes: bytes, specialTokens: specialTokens, state: &state)
     }
 
     /// Ids only, for the bulk paths (no offsets kept, no post-processing).
