@@ -794,23 +794,55 @@ struct WordCache {
     /// one, and at full size a fresh state allocated 2.6 MB and filled 0.5 MB of it (twice, with `bind`),
     /// ≈ 10 µs of a stateless `encode` of a short sentence.
     final class Storage {
-        @exclusivity(unchecked) private(set) var keys: UnsafeMutablePointer<UInt8>
-        @exclusivity(unchecked) private(set) var keyLen: UnsafeMutablePointer<UInt8>
-        @exclusivity(unchecked) private(set) var outCount: UnsafeMutablePointer<UInt8>
-        @exclusivity(unchecked) private(set) var outIds: UnsafeMutablePointer<Int32>
-        /// (start, end) pairs relative to the word.
-        @exclusivity(unchecked) private(set) var outSpans: UnsafeMutablePointer<UInt8>
-        /// Direct-mapped memo of pair values (entries of key, value): key and value side by side, so that a
-        /// cold slot costs one cache miss, not two.
-        @exclusivity(unchecked) private(set) var pairs: UnsafeMutablePointer<UInt64>
-        /// Slots − 1 of the word cache; 64 − log2 of the pair memo's entries.
-        @exclusivity(unchecked) private(set) var slotMask: Int
-        @exclusivity(unchecked) private(set) var pairShift: UInt64
-        @exclusivity(unchecked) private(set) var full: Bool
+        /// The buffers that take the cache's size, in one block (`CacheBlock`), with the masks they index by.
+        struct Sized {
+            let block: UnsafeMutableRawPointer
+            let keys: UnsafeMutablePointer<UInt8>
+            let keyLen: UnsafeMutablePointer<UInt8>
+            let outCount: UnsafeMutablePointer<UInt8>
+            let outIds: UnsafeMutablePointer<Int32>
+            /// (start, end) pairs relative to the word.
+            let outSpans: UnsafeMutablePointer<UInt8>
+            /// Direct-mapped memo of pair values (entries of key, value): key and value side by side, so that a
+            /// cold slot costs one cache miss, not two.
+            let pairs: UnsafeMutablePointer<UInt64>
+            /// Slots − 1 of the word cache; 64 − log2 of the pair memo's entries.
+            let slotMask: Int
+            let pairShift: UInt64
+            let full: Bool
+
+            /// Empty buffers of a full or a small cache.
+            init(full: Bool) {
+                let (k, q) = full ? (WordCache.slotBits, WordCache.pairBits) : (WordCache.smallSlotBits, WordCache.smallPairBits)
+                let slots = 1 << k, pairSlots = 2 << q
+                var l = CacheBlock()
+                let at = (l.add(UInt8.self, slots * WordCache.maxKey), l.add(UInt8.self, slots), l.add(UInt8.self, slots),
+                          l.add(Int32.self, slots * WordCache.maxOut), l.add(UInt8.self, slots * WordCache.maxOut * 2),
+                          l.add(UInt64.self, pairSlots))
+                block = l.allocate()
+                keys = CacheBlock.buffer(block, at.0, slots * WordCache.maxKey)
+                keyLen = CacheBlock.buffer(block, at.1, slots)
+                outCount = CacheBlock.buffer(block, at.2, slots)
+                outIds = CacheBlock.buffer(block, at.3, slots * WordCache.maxOut)
+                outSpans = CacheBlock.buffer(block, at.4, slots * WordCache.maxOut * 2)
+                pairs = CacheBlock.buffer(block, at.5, pairSlots)
+                slotMask = slots - 1
+                pairShift = UInt64(64 - q)
+                self.full = full
+                clear()
+            }
+            /// Empties both caches.
+            func clear() {
+                keyLen.update(repeating: 0, count: slotMask &+ 1)
+                pairs.update(repeating: .max, count: 2 &<< (64 &- Int(pairShift)))
+            }
+        }
+        @exclusivity(unchecked) private(set) var sized: Sized
+        var pairs: UnsafeMutablePointer<UInt64> { sized.pairs }
+        var pairShift: UInt64 { sized.pairShift }
+        var full: Bool { sized.full }
         /// Pieces stored while small.
         @exclusivity(unchecked) private var stores = 0
-        /// The one allocation of the buffers above (`CacheBlock`).
-        @exclusivity(unchecked) private var block: UnsafeMutableRawPointer
         /// `mergeQuadratic`'s pair keys, merged ids and links (`BPEModel.quadraticLimit` each).
         let quadratic = CacheLines.allocate(Int32.self, count: 3 * BPEModel.quadraticLimit)
         /// Reusable buffers for long pieces: symbol links and the heap.
@@ -825,56 +857,32 @@ struct WordCache {
             linkCapacity = max(n, linkCapacity &* 2)
             prev = CacheLines.allocate(Int32.self, count: linkCapacity); next = CacheLines.allocate(Int32.self, count: linkCapacity)
         }
-        init(full: Bool = false) {
-            (block, keys, keyLen, outCount, outIds, outSpans, pairs, slotMask, pairShift) = Self.buffers(full: full)
-            self.full = full
-            clear()
-        }
-        /// The uninitialized buffers of a full or a small cache in one block, with its `slotMask` and `pairShift`.
-        private static func buffers(full: Bool) -> (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>,
-                                                    UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UInt8>,
-                                                    UnsafeMutablePointer<UInt64>, Int, UInt64) {
-            let (k, q) = full ? (WordCache.slotBits, WordCache.pairBits) : (WordCache.smallSlotBits, WordCache.smallPairBits)
-            let slots = 1 << k
-            var l = CacheBlock()
-            let at = (l.add(UInt8.self, slots * WordCache.maxKey), l.add(UInt8.self, slots), l.add(UInt8.self, slots),
-                      l.add(Int32.self, slots * WordCache.maxOut), l.add(UInt8.self, slots * WordCache.maxOut * 2), l.add(UInt64.self, 2 << q))
-            let b = l.allocate()
-            return (b, CacheBlock.buffer(b, at.0, slots * WordCache.maxKey), CacheBlock.buffer(b, at.1, slots),
-                    CacheBlock.buffer(b, at.2, slots), CacheBlock.buffer(b, at.3, slots * WordCache.maxOut),
-                    CacheBlock.buffer(b, at.4, slots * WordCache.maxOut * 2), CacheBlock.buffer(b, at.5, 2 << q),
-                    slots - 1, UInt64(64 - q))
-        }
+        init(full: Bool = false) { sized = Sized(full: full) }
         /// Empties both caches.
-        func clear() {
-            keyLen.update(repeating: 0, count: slotMask &+ 1)
-            pairs.update(repeating: .max, count: 2 &<< (64 &- Int(pairShift)))
-        }
+        func clear() { sized.clear() }
         /// Counts a stored piece; past twice the small size's slots, the buffers take their full sizes (empty).
         @inline(__always) func noteStore() {
-            if full { return }
+            if sized.full { return }
             stores &+= 1
-            if stores > 2 &* (slotMask &+ 1) { grow() }
+            if stores > 2 &* (sized.slotMask &+ 1) { grow() }
         }
         @inline(never) private func grow() {
-            block.deallocate()
-            (block, keys, keyLen, outCount, outIds, outSpans, pairs, slotMask, pairShift) = Self.buffers(full: true)
-            full = true
-            clear()
+            sized.block.deallocate()
+            sized = Sized(full: true)
         }
         deinit {
-            block.deallocate()
+            sized.block.deallocate()
             quadratic.deallocate()
             prev.deallocate(); next.deallocate(); heap.deallocate()
         }
     }
     let storage = Storage()
     private var owner: ObjectIdentifier?
-    private var keys: UnsafeMutablePointer<UInt8> { storage.keys }
-    private var keyLen: UnsafeMutablePointer<UInt8> { storage.keyLen }
-    private var outCount: UnsafeMutablePointer<UInt8> { storage.outCount }
-    private var outIds: UnsafeMutablePointer<Int32> { storage.outIds }
-    private var outSpans: UnsafeMutablePointer<UInt8> { storage.outSpans }
+    private var keys: UnsafeMutablePointer<UInt8> { storage.sized.keys }
+    private var keyLen: UnsafeMutablePointer<UInt8> { storage.sized.keyLen }
+    private var outCount: UnsafeMutablePointer<UInt8> { storage.sized.outCount }
+    private var outIds: UnsafeMutablePointer<Int32> { storage.sized.outIds }
+    private var outSpans: UnsafeMutablePointer<UInt8> { storage.sized.outSpans }
 
     mutating func bind(to model: BPEModel) {
         let id = ObjectIdentifier(model)
@@ -886,7 +894,7 @@ struct WordCache {
     }
 
     @inline(__always) func slot(_ h: UInt64) -> Int {
-        Int(truncatingIfNeeded: h &>> 17) & storage.slotMask
+        Int(truncatingIfNeeded: h &>> 17) & storage.sized.slotMask
     }
 
     @inline(__always)

@@ -546,20 +546,25 @@ final class WordPieceCache: SizedCache {
     let full: Bool
     var bytesSeen = 0
     let slotMask: Int
+    /// The one allocation of the buffers above (`CacheBlock`).
+    private let block: UnsafeMutableRawPointer
 
     init(owner: WordPieceModel, full: Bool) {
         self.owner = owner
         self.full = full
         let slots = 1 << (full ? Self.slotBits : Self.smallSlotBits)
         slotMask = slots &- 1
-        keys = .allocate(capacity: slots &* Self.maxKey)
-        keyLen = .allocate(capacity: slots)
-        keyLen.initialize(repeating: 0, count: slots)
-        outCount = .allocate(capacity: slots)
-        outIds = .allocate(capacity: slots &* Self.maxOut)
-        outEnds = .allocate(capacity: slots &* Self.maxOut)
+        var l = CacheBlock()
+        let at = (l.add(UInt8.self, slots &* Self.maxKey), l.add(UInt8.self, slots), l.add(UInt8.self, slots),
+                  l.add(Int32.self, slots &* Self.maxOut), l.add(UInt8.self, slots &* Self.maxOut))
+        block = l.allocate()
+        keys = CacheBlock.buffer(block, at.0, slots &* Self.maxKey)
+        keyLen = CacheBlock.buffer(block, at.1, slots, zeroed: true)
+        outCount = CacheBlock.buffer(block, at.2, slots)
+        outIds = CacheBlock.buffer(block, at.3, slots &* Self.maxOut)
+        outEnds = CacheBlock.buffer(block, at.4, slots &* Self.maxOut)
     }
-    deinit { keys.deallocate(); keyLen.deallocate(); outCount.deallocate(); outIds.deallocate(); outEnds.deallocate() }
+    deinit { block.deallocate() }
 }
 
 extension Tokenizer {

@@ -53,8 +53,8 @@ struct IdsPath: Sendable {
             }
         }
         let slots = memo.slots, masks = memo.masks, setShift = memo.setShift
-        /// The first slot of the memo set of a piece with hash `h`.
-        @inline(__always) func set(_ h: UInt64) -> Int { PieceMemo.set(h, shift: setShift) }
+        /// The memo set (two slots, one cache line) of a piece with hash `h`.
+        @inline(__always) func memoSet(_ h: UInt64) -> UnsafeMutablePointer<UInt64> { slots + PieceMemo.set(h, shift: setShift) &* 4 }
         let whole = memo.whole, verified = memo.verified
         let probe = whole?.probe
         // The whole-token table's filter (a bit per token's hash, 128 KiB): a piece whose bit is clear is no
@@ -183,7 +183,7 @@ struct IdsPath: Sendable {
         @inline(__always) func shortMissed(_ s: Int, _ n: Int, _ w0: UInt64, _ w1: UInt64, _ h: UInt64, _ wid: Int) {
             let p = base + s
             // Two ways in one cache line: the way that holds the piece, if either does.
-            let set = slots + set(h) &* 4
+            let set = memoSet(h)
             let hit1 = set[4] == w0 && set[5] == w1 && set[6] & 0xFF == UInt64(n)
             if set[0] == w0 && set[1] == w1 && set[2] & 0xFF == UInt64(n) || hit1 {
                 // Up to four ids stored; all are written (the buffer has slack), `count` kept.
@@ -432,7 +432,7 @@ struct IdsPath: Sendable {
                     if let tokenFilter, tokenFilter[WholeTokenTable.filterWord(h)] & WholeTokenTable.filterBit(h) == 0 {
                         // No token: the memo set is what the piece needs next.
                         found[c] = -1
-                        glossa_prefetch(slots + set(h) &* 4)
+                        glossa_prefetch(memoSet(h))
                     } else {
                         probe?.prefetch(n: m, hash: h)
                         probes[np] = UInt8(truncatingIfNeeded: c)
@@ -460,7 +460,7 @@ struct IdsPath: Sendable {
                 let b = batch + 4 &* j
                 let s = j == 0 ? first : Int(truncatingIfNeeded: b[-4])
                 let f = wholeId(Int(truncatingIfNeeded: b[0]) &- s, b[1], b[2], b[3])
-                if !isAccepted(f) { glossa_prefetch(slots + set(b[3]) &* 4) }
+                if !isAccepted(f) { glossa_prefetch(memoSet(b[3])) }
                 found[j] = Int32(truncatingIfNeeded: f)
                 q &+= 1
             }

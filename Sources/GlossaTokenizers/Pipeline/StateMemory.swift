@@ -17,10 +17,10 @@ extension SizedCache {
     /// `cache` when it is `owner`'s and `bytes` more of text keep it within its size, else a new cache for
     /// `owner`, full once the text reaches `growAfter` bytes. Counts `bytes` as served.
     static func prepared(_ cache: Self?, for owner: Owner, bytes: Int) -> Self {
-        let seen = cache?.owner === owner ? cache!.bytesSeen &+ bytes : bytes
-        if let cache, cache.owner === owner, cache.full || seen < growAfter {
-            cache.bytesSeen = seen
-            return cache
+        var seen = bytes
+        if let cache, cache.owner === owner {
+            seen &+= cache.bytesSeen
+            if cache.full || seen < growAfter { cache.bytesSeen = seen; return cache }
         }
         let c = Self(owner: owner, full: seen >= growAfter)
         c.bytesSeen = seen
@@ -36,7 +36,7 @@ struct CacheBlock {
     /// Room for `count` values of `T`; its offset in the block.
     mutating func add<T>(_: T.Type, _ count: Int) -> Int {
         let at = size
-        size &+= (Swift.max(1, count &* MemoryLayout<T>.stride) &+ (CacheLines.size &- 1)) & ~(CacheLines.size &- 1)
+        size &+= CacheLines.bytes(T.self, count)
         return at
     }
     /// The block, uninitialized (free with `deallocate()`).
@@ -57,7 +57,10 @@ struct CacheBlock {
 enum CacheLines {
     static let size = 64
     @inline(__always) static func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        let bytes = (Swift.max(1, count &* MemoryLayout<T>.stride) &+ (size &- 1)) & ~(size &- 1)
-        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: size).bindMemory(to: T.self, capacity: count)
+        UnsafeMutableRawPointer.allocate(byteCount: bytes(T.self, count), alignment: size).bindMemory(to: T.self, capacity: count)
+    }
+    /// `count` values of `T` rounded up to whole lines (one line at least).
+    @inline(__always) static func bytes<T>(_: T.Type, _ count: Int) -> Int {
+        (Swift.max(1, count &* MemoryLayout<T>.stride) &+ (size &- 1)) & ~(size &- 1)
     }
 }
