@@ -217,8 +217,8 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
     #expect(failures == 0)
 }
 
-/// The word-at-a-time letter runs of `PieceScanner` (`letterRunEnd`): runs of 0–40 ASCII letters in every case
-/// mix, after no prefix, a space or another one-byte prefix candidate (punctuation, "'", tab, NUL, DEL, and bytes
+/// The word-at-a-time letter runs of `PieceScanner` (`letterWord`, and `letterRun` past the first word): runs of
+/// 0–40 ASCII letters in every case mix (0–129 in every fifth text, over many words), after no prefix, a space or another one-byte prefix candidate (punctuation, "'", tab, NUL, DEL, and bytes
 /// that are no prefix: newline, CR, digit, non-ASCII), ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid UTF-8) and at
 /// every position up to the end of the buffer, so that runs cross and end at 8-byte words and at `n`. The
 /// shortcut must agree with the general scanner at every position (bytes after `n` are padding, never read
@@ -236,7 +236,7 @@ func pieceScannerLetterRuns(_ known: KnownPattern) throws {
         var b: [UInt8] = []
         for _ in 0..<(1 + Int(rng.next() % 5)) {
             b += prefixes[Int(rng.next() % UInt64(prefixes.count))]
-            let len = Int(rng.next() % 41)
+            let len = Int(rng.next() % (k % 5 == 0 ? 130 : 41))
             let style = rng.next() % 4  // lower, Capitalized, UPPER, mixed
             for t in 0..<len {
                 let upper = style == 2 || (style == 1 && t == 0) || (style == 3 && rng.next() % 3 == 0)
