@@ -150,7 +150,7 @@ public struct PieceScanner {
     /// The end of the ASCII letters from `j` (`fold` as in `letterWord`) after a first word of letters, or near
     /// the buffer's end: a word at a time, then bytes where less than a word is left. After the first word
     /// the run went on a byte at a time (on a 1 MiB run of random letters, ≈ 7 M instructions a pass, 4 % of
-    /// the time). Out of line, in place of that byte loop, so that `end(at:)` stays small enough to be inlined.
+    /// all). Out of line, in place of that byte loop, so that `end(at:)` stays small enough to be inlined.
     @inlinable @inline(never)
     static func letterRun(_ p: UnsafePointer<UInt8>, _ j: Int, _ n: Int, fold: Bool) -> Int {
         var j = j

@@ -218,11 +218,12 @@ func pieceScannerChainsLikeForEachMatch(_ known: KnownPattern) throws {
 }
 
 /// The word-at-a-time letter runs of `PieceScanner` (`letterWord`, and `letterRun` past the first word): runs of
-/// 0–40 ASCII letters in every case mix (0–129 in every fifth text, over many words), after no prefix, a space or another one-byte prefix candidate (punctuation, "'", tab, NUL, DEL, and bytes
-/// that are no prefix: newline, CR, digit, non-ASCII), ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid UTF-8) and at
-/// every position up to the end of the buffer, so that runs cross and end at 8-byte words and at `n`. The
-/// shortcut must agree with the general scanner at every position (bytes after `n` are padding, never read
-/// as text).
+/// 0–40 ASCII letters in every case mix (0–129 in every fifth text, over many words), after no prefix, a space or
+/// another one-byte prefix candidate (punctuation, "'", tab, NUL, DEL, and bytes that are no prefix: newline, CR,
+/// digit, non-ASCII), ending at every byte class (other letters, "'", digits, spaces, non-ASCII letters, invalid
+/// UTF-8) and at every position up to the end of the buffer, so that runs cross and end at 8-byte words and at
+/// `n`. The shortcut must agree with the general scanner at every position (bytes after `n` are padding, never
+/// read as text).
 @Test(arguments: KnownPattern.allCases.filter { $0 != .whitespace })
 func pieceScannerLetterRuns(_ known: KnownPattern) throws {
     let splitter = PatternSplitter(known)
